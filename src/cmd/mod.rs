@@ -1,0 +1,835 @@
+//! The command table (name, arity, flags, key positions, docs) and dispatch.
+//!
+//! A command is a struct implementing [`Command`]: `parse` turns the arguments into it (with
+//! Redis's errors), `exec` runs it. A new command is one row in [`COMMANDS`] plus its struct in
+//! the file of its family.
+
+pub mod args;
+pub mod client;
+pub mod errors;
+pub mod info;
+pub mod keys;
+pub mod server;
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+pub use args::ArgCursor;
+pub use errors::CmdError;
+
+use crate::conn::state::ClientState;
+use crate::resp::Reply;
+use crate::server::Shared;
+
+/// What a command runs against: the server and the calling client.
+pub struct Ctx<'a> {
+    pub server: &'a Shared,
+    pub client: &'a mut ClientState,
+}
+
+/// A typed command: parse, then execute.
+pub trait Command: Sized {
+    fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError>;
+    fn exec(self, ctx: &mut Ctx<'_>) -> Result<Reply, CmdError>;
+}
+
+pub type Handler = fn(&mut Ctx<'_>, &mut ArgCursor<'_>) -> Result<Reply, CmdError>;
+
+/// The table's handler for command type `C`.
+pub fn run<C: Command>(ctx: &mut Ctx<'_>, args: &mut ArgCursor<'_>) -> Result<Reply, CmdError> {
+    C::parse(args)?.exec(ctx)
+}
+
+/// Command flags, named as COMMAND reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flags(u32);
+
+impl Flags {
+    pub const NONE: Flags = Flags(0);
+    pub const WRITE: Flags = Flags(1);
+    pub const READONLY: Flags = Flags(1 << 1);
+    pub const DENYOOM: Flags = Flags(1 << 2);
+    pub const ADMIN: Flags = Flags(1 << 3);
+    pub const PUBSUB: Flags = Flags(1 << 4);
+    pub const NOSCRIPT: Flags = Flags(1 << 5);
+    pub const LOADING: Flags = Flags(1 << 6);
+    pub const STALE: Flags = Flags(1 << 7);
+    pub const FAST: Flags = Flags(1 << 8);
+    pub const NO_AUTH: Flags = Flags(1 << 9);
+    pub const ALLOW_BUSY: Flags = Flags(1 << 10);
+    pub const NO_MULTI: Flags = Flags(1 << 11);
+
+    const NAMES: [(Flags, &'static str); 12] = [
+        (Flags::WRITE, "write"),
+        (Flags::READONLY, "readonly"),
+        (Flags::DENYOOM, "denyoom"),
+        (Flags::ADMIN, "admin"),
+        (Flags::PUBSUB, "pubsub"),
+        (Flags::NOSCRIPT, "noscript"),
+        (Flags::LOADING, "loading"),
+        (Flags::STALE, "stale"),
+        (Flags::FAST, "fast"),
+        (Flags::NO_AUTH, "no_auth"),
+        (Flags::ALLOW_BUSY, "allow_busy"),
+        (Flags::NO_MULTI, "no_multi"),
+    ];
+
+    pub const fn or(self, other: Flags) -> Flags {
+        Flags(self.0 | other.0)
+    }
+
+    pub fn has(self, other: Flags) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        Flags::NAMES
+            .into_iter()
+            .filter(move |(f, _)| self.has(*f))
+            .map(|(_, n)| n)
+    }
+}
+
+/// Where the keys are: Redis's (first, last, step); last < 0 counts from the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyPositions {
+    pub first: i32,
+    pub last: i32,
+    pub step: i32,
+}
+
+pub const NO_KEYS: KeyPositions = KeyPositions {
+    first: 0,
+    last: 0,
+    step: 0,
+};
+
+/// One row of the command table.
+#[derive(Debug, Clone, Copy)]
+pub struct CommandSpec {
+    /// Lower-case name (for a subcommand, the part after `|`).
+    pub name: &'static str,
+    /// Exact argument count including the name when > 0, minimum when < 0.
+    pub arity: i32,
+    pub flags: Flags,
+    pub keys: KeyPositions,
+    pub group: &'static str,
+    pub summary: &'static str,
+    pub since: &'static str,
+    pub handler: Option<Handler>,
+    pub subcommands: &'static [CommandSpec],
+}
+
+impl CommandSpec {
+    fn arity_ok(&self, argc: usize) -> bool {
+        let argc = i64::try_from(argc).unwrap_or(i64::MAX);
+        let arity = i64::from(self.arity);
+        if arity >= 0 {
+            argc == arity
+        } else {
+            argc >= -arity
+        }
+    }
+
+    /// The keys of a call, by the key positions.
+    pub fn key_indexes(&self, argc: usize) -> Vec<usize> {
+        let KeyPositions { first, last, step } = self.keys;
+        if first <= 0 || step <= 0 {
+            return Vec::new();
+        }
+        let last = if last < 0 {
+            argc as i64 + i64::from(last)
+        } else {
+            i64::from(last)
+        };
+        let last = last.min(argc as i64 - 1);
+        (i64::from(first)..=last)
+            .step_by(step as usize)
+            .map(|i| i as usize)
+            .collect()
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+const fn command(
+    name: &'static str,
+    arity: i32,
+    flags: Flags,
+    keys: KeyPositions,
+    group: &'static str,
+    since: &'static str,
+    summary: &'static str,
+    handler: Handler,
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity,
+        flags,
+        keys,
+        group,
+        summary,
+        since,
+        handler: Some(handler),
+        subcommands: &[],
+    }
+}
+
+const fn container(
+    name: &'static str,
+    group: &'static str,
+    since: &'static str,
+    summary: &'static str,
+    subcommands: &'static [CommandSpec],
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity: -2,
+        flags: Flags::NONE,
+        keys: NO_KEYS,
+        group,
+        summary,
+        since,
+        handler: None,
+        subcommands,
+    }
+}
+
+use server as s;
+
+const CONN: &str = "connection";
+const SRV: &str = "server";
+const F_LS: Flags = Flags::LOADING.or(Flags::STALE);
+const F_LSF: Flags = F_LS.or(Flags::FAST);
+const F_ADMIN: Flags = Flags::ADMIN.or(Flags::NOSCRIPT).or(F_LS);
+
+/// Every command Luma serves.
+pub static COMMANDS: &[CommandSpec] = &[
+    command(
+        "ping",
+        -1,
+        F_LSF,
+        NO_KEYS,
+        CONN,
+        "1.0.0",
+        "Returns the server's liveliness response.",
+        run::<s::Ping>,
+    ),
+    command(
+        "echo",
+        2,
+        F_LSF,
+        NO_KEYS,
+        CONN,
+        "1.0.0",
+        "Returns the given string.",
+        run::<s::Echo>,
+    ),
+    command(
+        "quit",
+        -1,
+        Flags::NO_AUTH.or(F_LSF).or(Flags::ALLOW_BUSY),
+        NO_KEYS,
+        CONN,
+        "1.0.0",
+        "Closes the connection.",
+        run::<s::Quit>,
+    ),
+    command(
+        "reset",
+        1,
+        Flags::NO_AUTH.or(F_LSF).or(Flags::NOSCRIPT),
+        NO_KEYS,
+        CONN,
+        "6.2.0",
+        "Resets the connection.",
+        run::<s::Reset>,
+    ),
+    command(
+        "select",
+        2,
+        F_LSF,
+        NO_KEYS,
+        CONN,
+        "1.0.0",
+        "Changes the selected database.",
+        run::<s::Select>,
+    ),
+    command(
+        "auth",
+        -2,
+        Flags::NO_AUTH.or(F_LSF).or(Flags::NOSCRIPT),
+        NO_KEYS,
+        CONN,
+        "1.0.0",
+        "Authenticates the connection.",
+        run::<s::Auth>,
+    ),
+    command(
+        "hello",
+        -1,
+        Flags::NO_AUTH.or(F_LSF).or(Flags::NOSCRIPT),
+        NO_KEYS,
+        CONN,
+        "6.0.0",
+        "Handshakes with the Redis server.",
+        run::<s::Hello>,
+    ),
+    container(
+        "client",
+        CONN,
+        "2.4.0",
+        "A container for client connection commands.",
+        &[
+            command(
+                "id",
+                2,
+                F_LS.or(Flags::NOSCRIPT),
+                NO_KEYS,
+                CONN,
+                "5.0.0",
+                "Returns the unique client ID of the connection.",
+                run::<s::ClientId>,
+            ),
+            command(
+                "setname",
+                3,
+                F_LS.or(Flags::NOSCRIPT),
+                NO_KEYS,
+                CONN,
+                "2.6.9",
+                "Sets the connection name.",
+                run::<s::ClientSetName>,
+            ),
+            command(
+                "getname",
+                2,
+                F_LS.or(Flags::NOSCRIPT),
+                NO_KEYS,
+                CONN,
+                "2.6.9",
+                "Returns the name of the connection.",
+                run::<s::ClientGetName>,
+            ),
+            command(
+                "setinfo",
+                4,
+                F_LS.or(Flags::NOSCRIPT),
+                NO_KEYS,
+                CONN,
+                "7.2.0",
+                "Sets information specific to the client or connection.",
+                run::<s::ClientSetInfo>,
+            ),
+            command(
+                "info",
+                2,
+                F_LS.or(Flags::NOSCRIPT),
+                NO_KEYS,
+                CONN,
+                "6.2.0",
+                "Returns information about the connection.",
+                run::<s::ClientInfoCmd>,
+            ),
+            command(
+                "list",
+                -2,
+                F_ADMIN,
+                NO_KEYS,
+                CONN,
+                "2.4.0",
+                "Lists open connections.",
+                run::<s::ClientList>,
+            ),
+            command(
+                "kill",
+                -3,
+                F_ADMIN,
+                NO_KEYS,
+                CONN,
+                "2.4.0",
+                "Terminates open connections.",
+                run::<s::ClientKill>,
+            ),
+            command(
+                "reply",
+                3,
+                F_LS.or(Flags::NOSCRIPT),
+                NO_KEYS,
+                CONN,
+                "3.2.0",
+                "Instructs the server whether to reply to commands.",
+                run::<s::ClientReply>,
+            ),
+            command(
+                "no-evict",
+                3,
+                F_ADMIN,
+                NO_KEYS,
+                CONN,
+                "7.0.0",
+                "Sets the client eviction mode of the connection.",
+                run::<s::ClientNoEvict>,
+            ),
+            command(
+                "no-touch",
+                3,
+                F_LS.or(Flags::NOSCRIPT),
+                NO_KEYS,
+                CONN,
+                "7.2.0",
+                "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.",
+                run::<s::ClientNoTouch>,
+            ),
+            command(
+                "help",
+                2,
+                F_LS,
+                NO_KEYS,
+                CONN,
+                "5.0.0",
+                "Returns helpful text about the different subcommands.",
+                run::<s::ClientHelp>,
+            ),
+        ],
+    ),
+    command(
+        "info",
+        -1,
+        F_LS,
+        NO_KEYS,
+        SRV,
+        "1.0.0",
+        "Returns information and statistics about the server.",
+        run::<s::Info>,
+    ),
+    container(
+        "config",
+        SRV,
+        "2.0.0",
+        "A container for server configuration commands.",
+        &[
+            command(
+                "get",
+                -3,
+                F_ADMIN,
+                NO_KEYS,
+                SRV,
+                "2.0.0",
+                "Returns the effective values of configuration parameters.",
+                run::<s::ConfigGet>,
+            ),
+            command(
+                "set",
+                -4,
+                F_ADMIN,
+                NO_KEYS,
+                SRV,
+                "2.0.0",
+                "Sets configuration parameters in-flight.",
+                run::<s::ConfigSet>,
+            ),
+            command(
+                "resetstat",
+                2,
+                F_ADMIN,
+                NO_KEYS,
+                SRV,
+                "2.0.0",
+                "Resets the server's statistics.",
+                run::<s::ConfigResetStat>,
+            ),
+            command(
+                "rewrite",
+                2,
+                F_ADMIN,
+                NO_KEYS,
+                SRV,
+                "2.8.0",
+                "Persists the effective configuration to file.",
+                run::<s::ConfigRewrite>,
+            ),
+            command(
+                "help",
+                2,
+                F_LS,
+                NO_KEYS,
+                SRV,
+                "5.0.0",
+                "Returns helpful text about the different subcommands.",
+                run::<s::ConfigHelp>,
+            ),
+        ],
+    ),
+    CommandSpec {
+        subcommands: COMMAND_SUBCOMMANDS,
+        ..command(
+            "command",
+            -1,
+            F_LS,
+            NO_KEYS,
+            SRV,
+            "2.8.13",
+            "Returns detailed information about all commands.",
+            run::<s::CommandAll>,
+        )
+    },
+    command(
+        "time",
+        1,
+        F_LSF,
+        NO_KEYS,
+        SRV,
+        "2.6.0",
+        "Returns the server time.",
+        run::<s::Time>,
+    ),
+    command(
+        "lastsave",
+        1,
+        F_LSF,
+        NO_KEYS,
+        SRV,
+        "1.0.0",
+        "Returns the Unix timestamp of the last successful save to disk.",
+        run::<s::LastSave>,
+    ),
+    command(
+        "shutdown",
+        -1,
+        F_ADMIN.or(Flags::NO_MULTI).or(Flags::ALLOW_BUSY),
+        NO_KEYS,
+        SRV,
+        "1.0.0",
+        "Synchronously saves the database(s) to disk and shuts down the Redis server.",
+        run::<s::Shutdown>,
+    ),
+    command(
+        "cluster",
+        -2,
+        Flags::NONE,
+        NO_KEYS,
+        "cluster",
+        "3.0.0",
+        "A container for Redis Cluster commands.",
+        run::<s::Cluster>,
+    ),
+    container(
+        "module",
+        SRV,
+        "4.0.0",
+        "A container for module commands.",
+        &[
+            command(
+                "list",
+                2,
+                F_ADMIN,
+                NO_KEYS,
+                SRV,
+                "4.0.0",
+                "Returns all loaded modules.",
+                run::<s::ModuleList>,
+            ),
+            command(
+                "load",
+                -3,
+                F_ADMIN,
+                NO_KEYS,
+                SRV,
+                "4.0.0",
+                "Loads a module.",
+                run::<s::ModuleLoad>,
+            ),
+            command(
+                "help",
+                2,
+                F_LS,
+                NO_KEYS,
+                SRV,
+                "5.0.0",
+                "Returns helpful text about the different subcommands.",
+                run::<s::ModuleHelp>,
+            ),
+        ],
+    ),
+    command(
+        "dbsize",
+        1,
+        Flags::READONLY.or(Flags::FAST),
+        NO_KEYS,
+        SRV,
+        "1.0.0",
+        "Returns the number of keys in the database.",
+        run::<keys::DbSize>,
+    ),
+    command(
+        "flushdb",
+        -1,
+        Flags::WRITE,
+        NO_KEYS,
+        SRV,
+        "1.0.0",
+        "Removes all keys from the current database.",
+        run::<keys::FlushDb>,
+    ),
+    command(
+        "flushall",
+        -1,
+        Flags::WRITE,
+        NO_KEYS,
+        SRV,
+        "1.0.0",
+        "Removes all keys from all databases.",
+        run::<keys::FlushAll>,
+    ),
+];
+
+/// COMMAND is both a command (bare `COMMAND`) and a container of these.
+const COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
+    command(
+        "count",
+        2,
+        F_LS,
+        NO_KEYS,
+        SRV,
+        "2.8.13",
+        "Returns a count of commands.",
+        run::<s::CommandCount>,
+    ),
+    command(
+        "info",
+        -2,
+        F_LS,
+        NO_KEYS,
+        SRV,
+        "2.8.13",
+        "Returns information about one, multiple or all commands.",
+        run::<s::CommandInfo>,
+    ),
+    command(
+        "docs",
+        -2,
+        F_LS,
+        NO_KEYS,
+        SRV,
+        "7.0.0",
+        "Returns documentary information about one, multiple or all commands.",
+        run::<s::CommandDocs>,
+    ),
+    command(
+        "getkeys",
+        -3,
+        F_LS,
+        NO_KEYS,
+        SRV,
+        "2.8.13",
+        "Extracts the key names from an arbitrary command.",
+        run::<s::CommandGetKeys>,
+    ),
+    command(
+        "list",
+        -2,
+        F_LS,
+        NO_KEYS,
+        SRV,
+        "7.0.0",
+        "Returns a list of command names.",
+        run::<s::CommandList>,
+    ),
+    command(
+        "help",
+        2,
+        F_LS,
+        NO_KEYS,
+        SRV,
+        "5.0.0",
+        "Returns helpful text about the different subcommands.",
+        run::<s::CommandHelp>,
+    ),
+];
+
+/// One resolved command: its row, its full name (`config|get`) and its statistics slot.
+#[derive(Debug)]
+pub struct Entry {
+    pub spec: &'static CommandSpec,
+    pub full_name: String,
+    pub id: usize,
+    pub subcommands: Vec<usize>,
+    pub is_sub: bool,
+}
+
+/// The command table indexed for dispatch.
+#[derive(Debug)]
+pub struct CommandTable {
+    pub entries: Vec<Entry>,
+    top: HashMap<&'static str, usize>,
+}
+
+impl CommandTable {
+    fn build() -> CommandTable {
+        let mut entries: Vec<Entry> = Vec::new();
+        let mut top = HashMap::new();
+        for spec in COMMANDS.iter() {
+            let parent = entries.len();
+            top.insert(spec.name, parent);
+            entries.push(Entry {
+                spec,
+                full_name: spec.name.to_string(),
+                id: parent,
+                subcommands: Vec::new(),
+                is_sub: false,
+            });
+            for sub in spec.subcommands {
+                let id = entries.len();
+                entries.push(Entry {
+                    spec: sub,
+                    full_name: format!("{}|{}", spec.name, sub.name),
+                    id,
+                    subcommands: Vec::new(),
+                    is_sub: true,
+                });
+                entries[parent].subcommands.push(id);
+            }
+        }
+        CommandTable { entries, top }
+    }
+
+    /// Top-level commands, in table order.
+    pub fn top_level(&self) -> impl Iterator<Item = &Entry> {
+        self.entries.iter().filter(|e| !e.is_sub)
+    }
+
+    pub fn lookup(&self, name: &[u8]) -> Option<&Entry> {
+        if name.len() > 32 {
+            return None;
+        }
+        let lower = name.to_ascii_lowercase();
+        let name = std::str::from_utf8(&lower).ok()?;
+        self.top.get(name).map(|&i| &self.entries[i])
+    }
+
+    /// Finds the entry for a call and checks its arity (Redis's order: existence, arity).
+    pub fn resolve(&self, args: &[Bytes]) -> Result<(&Entry, usize), CmdError> {
+        let name = args.first().map(|a| &a[..]).unwrap_or_default();
+        let entry = self
+            .lookup(name)
+            .ok_or_else(|| CmdError::unknown_command(name, args.get(1..).unwrap_or_default()))?;
+        if entry.subcommands.is_empty() || (entry.spec.handler.is_some() && args.len() == 1) {
+            if !entry.spec.arity_ok(args.len()) {
+                return Err(CmdError::WrongArity(entry.full_name.clone()));
+            }
+            return Ok((entry, 1));
+        }
+        let Some(sub_name) = args.get(1) else {
+            return Err(CmdError::WrongArity(entry.full_name.clone()));
+        };
+        let sub = entry
+            .subcommands
+            .iter()
+            .map(|&i| &self.entries[i])
+            .find(|e| sub_name.eq_ignore_ascii_case(e.spec.name.as_bytes()))
+            .ok_or_else(|| CmdError::unknown_subcommand(entry.spec.name, sub_name))?;
+        if !sub.spec.arity_ok(args.len()) {
+            return Err(CmdError::WrongArity(sub.full_name.clone()));
+        }
+        Ok((sub, 2))
+    }
+}
+
+/// The process-wide command table.
+pub fn table() -> &'static CommandTable {
+    static TABLE: OnceLock<CommandTable> = OnceLock::new();
+    TABLE.get_or_init(CommandTable::build)
+}
+
+/// Runs one request for a client: resolve, check auth, execute, count.
+pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let metrics = &ctx.server.metrics;
+    let (entry, depth) = match table().resolve(args) {
+        Ok(found) => found,
+        Err(e) => {
+            metrics.count_error();
+            return Reply::Error(e.to_resp_text());
+        }
+    };
+    let stats = metrics.command(entry.id);
+    if !ctx.client.authenticated && !entry.spec.flags.has(Flags::NO_AUTH) {
+        stats.rejected();
+        metrics.count_error();
+        return Reply::Error(CmdError::NoAuth.to_resp_text());
+    }
+    ctx.client.info.set_last_command(entry.id);
+    let Some(handler) = entry.spec.handler else {
+        return Reply::Error(CmdError::WrongArity(entry.full_name.clone()).to_resp_text());
+    };
+    let started = Instant::now();
+    let mut cursor = ArgCursor::new(args, depth);
+    let result = handler(ctx, &mut cursor);
+    let reply = match result {
+        Ok(reply) => reply,
+        Err(e) => Reply::Error(e.to_resp_text()),
+    };
+    stats.called(started.elapsed(), reply.is_error());
+    if reply.is_error() {
+        metrics.count_error();
+    }
+    reply
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(parts: &[&str]) -> Vec<Bytes> {
+        parts
+            .iter()
+            .map(|p| Bytes::copy_from_slice(p.as_bytes()))
+            .collect()
+    }
+
+    #[test]
+    fn resolve_checks_existence_then_arity() {
+        let t = table();
+        assert_eq!(t.resolve(&args(&["PiNg"])).unwrap().0.full_name, "ping");
+        assert_eq!(
+            t.resolve(&args(&["echo"])).unwrap_err(),
+            CmdError::WrongArity("echo".into())
+        );
+        assert_eq!(
+            t.resolve(&args(&["config"])).unwrap_err(),
+            CmdError::WrongArity("config".into())
+        );
+        assert_eq!(
+            t.resolve(&args(&["config", "get"])).unwrap_err(),
+            CmdError::WrongArity("config|get".into())
+        );
+        assert!(matches!(
+            t.resolve(&args(&["config", "nope"])).unwrap_err(),
+            CmdError::UnknownSubcommand { .. }
+        ));
+        let (e, depth) = t.resolve(&args(&["COMMAND", "count"])).unwrap();
+        assert_eq!((e.full_name.as_str(), depth), ("command|count", 2));
+        let (e, depth) = t.resolve(&args(&["command"])).unwrap();
+        assert_eq!((e.full_name.as_str(), depth), ("command", 1));
+    }
+
+    #[test]
+    fn key_positions() {
+        let spec = CommandSpec {
+            keys: KeyPositions {
+                first: 1,
+                last: -1,
+                step: 2,
+            },
+            ..*t_spec()
+        };
+        assert_eq!(spec.key_indexes(6), vec![1, 3, 5]);
+        assert_eq!(t_spec().key_indexes(3), Vec::<usize>::new());
+    }
+
+    fn t_spec() -> &'static CommandSpec {
+        &COMMANDS[0]
+    }
+}

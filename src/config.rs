@@ -1,0 +1,837 @@
+//! Server settings: one table gives each setting's name, type, default, mutability and doc;
+//! the same names serve the config file, the command-line flags and CONFIG GET/SET.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::bus::glob::glob_match_nocase;
+use crate::resp::inline::split_inline_args;
+
+/// How a setting's text is validated and normalised.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    Int {
+        min: i64,
+        max: i64,
+    },
+    /// Bytes with Redis's units (`512mb`, `1gb`, `100k`); CONFIG GET shows plain bytes.
+    Memory {
+        min: u64,
+        max: u64,
+    },
+    Bool,
+    Enum(&'static [&'static str]),
+    Str,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Port,
+    Bind,
+    Dir,
+    RequirePass,
+    MaxClients,
+    AppendFsync,
+    Databases,
+    ProtoMaxBulkLen,
+    ClientQueryBufferLimit,
+    Timeout,
+    LogLevel,
+    ProtectedMode,
+    /// Accepted and reported, changes nothing in Luma (see DESIGN.md principle 1).
+    NoOp,
+}
+
+/// One row of the settings table.
+#[derive(Debug)]
+pub struct Setting {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub default: &'static str,
+    pub mutable: bool,
+    pub doc: &'static str,
+    field: Field,
+}
+
+const MB: u64 = 1024 * 1024;
+
+const fn setting(
+    name: &'static str,
+    kind: Kind,
+    default: &'static str,
+    mutable: bool,
+    field: Field,
+    doc: &'static str,
+) -> Setting {
+    Setting {
+        name,
+        kind,
+        default,
+        mutable,
+        doc,
+        field,
+    }
+}
+
+const ENCODING_NOOP: &str = "Redis encoding threshold; accepted for compatibility, no effect";
+
+/// Every setting Luma knows.
+pub static SETTINGS: &[Setting] = &[
+    setting(
+        "port",
+        Kind::Int { min: 0, max: 65535 },
+        "6379",
+        false,
+        Field::Port,
+        "TCP port of the RESP listener (0 picks a free port)",
+    ),
+    setting(
+        "bind",
+        Kind::Str,
+        "127.0.0.1",
+        false,
+        Field::Bind,
+        "addresses to listen on, separated by spaces",
+    ),
+    setting(
+        "dir",
+        Kind::Str,
+        "./data",
+        false,
+        Field::Dir,
+        "data folder, created if missing",
+    ),
+    setting(
+        "requirepass",
+        Kind::Str,
+        "",
+        true,
+        Field::RequirePass,
+        "password of the default user; empty means no password",
+    ),
+    setting(
+        "maxclients",
+        Kind::Int {
+            min: 1,
+            max: i64::MAX,
+        },
+        "10000",
+        true,
+        Field::MaxClients,
+        "maximum number of connected clients",
+    ),
+    setting(
+        "appendfsync",
+        Kind::Enum(&["always", "everysec", "no"]),
+        "everysec",
+        true,
+        Field::AppendFsync,
+        "when the write-ahead log is fsynced",
+    ),
+    setting(
+        "appendonly",
+        Kind::Bool,
+        "no",
+        true,
+        Field::NoOp,
+        "accepted for compatibility; Luma's write-ahead log replaces the AOF",
+    ),
+    setting(
+        "databases",
+        Kind::Int {
+            min: 1,
+            max: i32::MAX as i64,
+        },
+        "16",
+        false,
+        Field::Databases,
+        "number of databases (SELECT 0..n-1)",
+    ),
+    setting(
+        "proto-max-bulk-len",
+        Kind::Memory {
+            min: 1024 * 1024,
+            max: i64::MAX as u64,
+        },
+        "512mb",
+        true,
+        Field::ProtoMaxBulkLen,
+        "largest bulk string a client may send",
+    ),
+    setting(
+        "client-query-buffer-limit",
+        Kind::Memory {
+            min: 1024 * 1024,
+            max: i64::MAX as u64,
+        },
+        "1gb",
+        true,
+        Field::ClientQueryBufferLimit,
+        "largest unparsed input kept for one client before it is disconnected",
+    ),
+    setting(
+        "timeout",
+        Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+        },
+        "0",
+        true,
+        Field::Timeout,
+        "close a client idle for this many seconds (0 = never)",
+    ),
+    setting(
+        "loglevel",
+        Kind::Enum(&["debug", "verbose", "notice", "warning", "nothing"]),
+        "notice",
+        true,
+        Field::LogLevel,
+        "log verbosity",
+    ),
+    setting(
+        "protected-mode",
+        Kind::Bool,
+        "yes",
+        true,
+        Field::ProtectedMode,
+        "refuse non-loopback clients while no password is set",
+    ),
+    setting(
+        "save",
+        Kind::Str,
+        "",
+        true,
+        Field::NoOp,
+        "RDB snapshot schedule; accepted for compatibility, Luma checkpoints its WAL instead",
+    ),
+    setting(
+        "maxmemory",
+        Kind::Memory {
+            min: 0,
+            max: u64::MAX,
+        },
+        "0",
+        true,
+        Field::NoOp,
+        "memory budget; accepted, not yet enforced",
+    ),
+    setting(
+        "maxmemory-policy",
+        Kind::Enum(&[
+            "noeviction",
+            "allkeys-lru",
+            "volatile-lru",
+            "allkeys-lfu",
+            "volatile-lfu",
+            "allkeys-random",
+            "volatile-random",
+            "volatile-ttl",
+        ]),
+        "noeviction",
+        true,
+        Field::NoOp,
+        "eviction policy; accepted, not yet enforced",
+    ),
+    setting(
+        "tcp-keepalive",
+        Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+        },
+        "300",
+        true,
+        Field::NoOp,
+        "accepted for compatibility, no effect",
+    ),
+    setting(
+        "hash-max-listpack-entries",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        "128",
+        true,
+        Field::NoOp,
+        ENCODING_NOOP,
+    ),
+    setting(
+        "hash-max-listpack-value",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        "64",
+        true,
+        Field::NoOp,
+        ENCODING_NOOP,
+    ),
+    setting(
+        "hash-max-ziplist-entries",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        "128",
+        true,
+        Field::NoOp,
+        ENCODING_NOOP,
+    ),
+    setting(
+        "hash-max-ziplist-value",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        "64",
+        true,
+        Field::NoOp,
+        ENCODING_NOOP,
+    ),
+    setting(
+        "zset-max-listpack-entries",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        "128",
+        true,
+        Field::NoOp,
+        ENCODING_NOOP,
+    ),
+    setting(
+        "zset-max-listpack-value",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        "64",
+        true,
+        Field::NoOp,
+        ENCODING_NOOP,
+    ),
+    setting(
+        "zset-max-ziplist-entries",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        "128",
+        true,
+        Field::NoOp,
+        ENCODING_NOOP,
+    ),
+    setting(
+        "zset-max-ziplist-value",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        "64",
+        true,
+        Field::NoOp,
+        ENCODING_NOOP,
+    ),
+    setting(
+        "set-max-intset-entries",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        "512",
+        true,
+        Field::NoOp,
+        ENCODING_NOOP,
+    ),
+    setting(
+        "set-max-listpack-entries",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        "128",
+        true,
+        Field::NoOp,
+        ENCODING_NOOP,
+    ),
+    setting(
+        "set-max-listpack-value",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        "64",
+        true,
+        Field::NoOp,
+        ENCODING_NOOP,
+    ),
+    setting(
+        "list-max-listpack-size",
+        Kind::Int {
+            min: i64::MIN,
+            max: i64::MAX,
+        },
+        "-2",
+        true,
+        Field::NoOp,
+        ENCODING_NOOP,
+    ),
+    setting(
+        "list-max-ziplist-size",
+        Kind::Int {
+            min: i64::MIN,
+            max: i64::MAX,
+        },
+        "-2",
+        true,
+        Field::NoOp,
+        ENCODING_NOOP,
+    ),
+    setting(
+        "list-compress-depth",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        "0",
+        true,
+        Field::NoOp,
+        ENCODING_NOOP,
+    ),
+];
+
+/// `appendfsync`: when the WAL is made durable (Redis's AOF names and meaning).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppendFsync {
+    Always,
+    EverySec,
+    No,
+}
+
+/// `loglevel`, with Redis's level names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    Debug,
+    Verbose,
+    Notice,
+    Warning,
+    Nothing,
+}
+
+impl LogLevel {
+    pub fn filter(self) -> tracing_subscriber::filter::LevelFilter {
+        use tracing_subscriber::filter::LevelFilter;
+        match self {
+            LogLevel::Debug => LevelFilter::TRACE,
+            LogLevel::Verbose => LevelFilter::DEBUG,
+            LogLevel::Notice => LevelFilter::INFO,
+            LogLevel::Warning => LevelFilter::WARN,
+            LogLevel::Nothing => LevelFilter::OFF,
+        }
+    }
+}
+
+/// The effective configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub port: u16,
+    pub bind: Vec<String>,
+    pub dir: PathBuf,
+    pub requirepass: String,
+    pub maxclients: u64,
+    pub appendfsync: AppendFsync,
+    pub databases: u32,
+    pub proto_max_bulk_len: u64,
+    pub client_query_buffer_limit: u64,
+    pub timeout_secs: u64,
+    pub loglevel: LogLevel,
+    pub protected_mode: bool,
+    /// The file the configuration was read from, if any.
+    pub config_file: Option<PathBuf>,
+    noops: BTreeMap<&'static str, String>,
+}
+
+/// A setting that could not be applied; the text is Redis's reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("unknown setting '{0}'")]
+    Unknown(String),
+    #[error("can't set immutable config")]
+    Immutable,
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let mut config = Config {
+            port: 6379,
+            bind: vec!["127.0.0.1".into()],
+            dir: PathBuf::from("./data"),
+            requirepass: String::new(),
+            maxclients: 10_000,
+            appendfsync: AppendFsync::EverySec,
+            databases: 16,
+            proto_max_bulk_len: 512 * MB,
+            client_query_buffer_limit: 1024 * MB,
+            timeout_secs: 0,
+            loglevel: LogLevel::Notice,
+            protected_mode: true,
+            config_file: None,
+            noops: BTreeMap::new(),
+        };
+        for s in SETTINGS {
+            // Defaults are valid by construction; a failure here would be caught by tests.
+            let _ = config.apply(s, s.default);
+        }
+        config
+    }
+}
+
+impl Setting {
+    /// Validates `value`, returning its normalised text.
+    pub fn normalize(&self, value: &str) -> Result<String, ConfigError> {
+        match self.kind {
+            Kind::Int { min, max } => {
+                let n: i64 = value.trim().parse().map_err(|_| {
+                    ConfigError::Invalid("argument couldn't be parsed into an integer".into())
+                })?;
+                if n < min || n > max {
+                    return Err(ConfigError::Invalid(format!(
+                        "argument must be between {min} and {max} inclusive"
+                    )));
+                }
+                Ok(n.to_string())
+            }
+            Kind::Memory { min, max } => {
+                let n = parse_memory(value).ok_or_else(|| {
+                    ConfigError::Invalid("argument must be a memory value".into())
+                })?;
+                if n < min || n > max {
+                    return Err(ConfigError::Invalid(format!(
+                        "argument must be between {min} and {max} inclusive"
+                    )));
+                }
+                Ok(n.to_string())
+            }
+            Kind::Bool => match value.to_ascii_lowercase().as_str() {
+                "yes" => Ok("yes".into()),
+                "no" => Ok("no".into()),
+                _ => Err(ConfigError::Invalid(
+                    "argument must be 'yes' or 'no'".into(),
+                )),
+            },
+            Kind::Enum(options) => {
+                let lower = value.to_ascii_lowercase();
+                options
+                    .iter()
+                    .find(|o| **o == lower)
+                    .map(|o| o.to_string())
+                    .ok_or_else(|| {
+                        ConfigError::Invalid(format!(
+                            "argument(s) must be one of the following: {}",
+                            options.join(", ")
+                        ))
+                    })
+            }
+            Kind::Str => Ok(value.to_string()),
+        }
+    }
+}
+
+/// Looks a setting up by name (case-insensitive).
+pub fn find_setting(name: &str) -> Option<&'static Setting> {
+    SETTINGS.iter().find(|s| s.name.eq_ignore_ascii_case(name))
+}
+
+impl Config {
+    /// Validates and applies one setting (no mutability check: used at start-up).
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        let setting = find_setting(name).ok_or_else(|| ConfigError::Unknown(name.to_string()))?;
+        self.apply(setting, value)
+    }
+
+    /// CONFIG SET semantics: immutable settings are refused.
+    pub fn set_at_runtime(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        let setting = find_setting(name).ok_or_else(|| ConfigError::Unknown(name.to_string()))?;
+        if !setting.mutable {
+            return Err(ConfigError::Immutable);
+        }
+        self.apply(setting, value)
+    }
+
+    fn apply(&mut self, setting: &'static Setting, value: &str) -> Result<(), ConfigError> {
+        let v = setting.normalize(value)?;
+        let int = || v.parse::<i64>().unwrap_or(0);
+        let uint = || v.parse::<u64>().unwrap_or(0);
+        match setting.field {
+            Field::Port => self.port = u16::try_from(int()).unwrap_or(6379),
+            Field::Bind => {
+                let addrs: Vec<String> = v.split_whitespace().map(str::to_string).collect();
+                if addrs.is_empty() {
+                    return Err(ConfigError::Invalid(
+                        "bind needs at least one address".into(),
+                    ));
+                }
+                self.bind = addrs;
+            }
+            Field::Dir => self.dir = PathBuf::from(v),
+            Field::RequirePass => self.requirepass = v,
+            Field::MaxClients => self.maxclients = uint(),
+            Field::AppendFsync => {
+                self.appendfsync = match v.as_str() {
+                    "always" => AppendFsync::Always,
+                    "no" => AppendFsync::No,
+                    _ => AppendFsync::EverySec,
+                }
+            }
+            Field::Databases => self.databases = u32::try_from(int()).unwrap_or(16),
+            Field::ProtoMaxBulkLen => self.proto_max_bulk_len = uint(),
+            Field::ClientQueryBufferLimit => self.client_query_buffer_limit = uint(),
+            Field::Timeout => self.timeout_secs = uint(),
+            Field::LogLevel => {
+                self.loglevel = match v.as_str() {
+                    "debug" => LogLevel::Debug,
+                    "verbose" => LogLevel::Verbose,
+                    "warning" => LogLevel::Warning,
+                    "nothing" => LogLevel::Nothing,
+                    _ => LogLevel::Notice,
+                }
+            }
+            Field::ProtectedMode => self.protected_mode = v == "yes",
+            Field::NoOp => {
+                self.noops.insert(setting.name, v);
+            }
+        }
+        Ok(())
+    }
+
+    /// The current value of a setting as CONFIG GET shows it.
+    pub fn get(&self, setting: &Setting) -> String {
+        match setting.field {
+            Field::Port => self.port.to_string(),
+            Field::Bind => self.bind.join(" "),
+            Field::Dir => self.dir.display().to_string(),
+            Field::RequirePass => self.requirepass.clone(),
+            Field::MaxClients => self.maxclients.to_string(),
+            Field::AppendFsync => match self.appendfsync {
+                AppendFsync::Always => "always",
+                AppendFsync::EverySec => "everysec",
+                AppendFsync::No => "no",
+            }
+            .into(),
+            Field::Databases => self.databases.to_string(),
+            Field::ProtoMaxBulkLen => self.proto_max_bulk_len.to_string(),
+            Field::ClientQueryBufferLimit => self.client_query_buffer_limit.to_string(),
+            Field::Timeout => self.timeout_secs.to_string(),
+            Field::LogLevel => match self.loglevel {
+                LogLevel::Debug => "debug",
+                LogLevel::Verbose => "verbose",
+                LogLevel::Notice => "notice",
+                LogLevel::Warning => "warning",
+                LogLevel::Nothing => "nothing",
+            }
+            .into(),
+            Field::ProtectedMode => if self.protected_mode { "yes" } else { "no" }.into(),
+            Field::NoOp => self.noops.get(setting.name).cloned().unwrap_or_default(),
+        }
+    }
+
+    /// The current value of the setting called `name` (empty if there is none).
+    pub fn get_by_name(&self, name: &str) -> String {
+        find_setting(name).map(|s| self.get(s)).unwrap_or_default()
+    }
+
+    /// `(name, value)` of every setting whose name matches one of the glob `patterns`.
+    pub fn matching(&self, patterns: &[&[u8]]) -> Vec<(&'static str, String)> {
+        SETTINGS
+            .iter()
+            .filter(|s| {
+                patterns
+                    .iter()
+                    .any(|p| glob_match_nocase(p, s.name.as_bytes()))
+            })
+            .map(|s| (s.name, self.get(s)))
+            .collect()
+    }
+
+    /// Applies the lines of a Redis-style config file (`name value…`, `#` comments, quotes).
+    pub fn load_file(&mut self, path: &Path) -> Result<(), String> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            format!(
+                "Fatal error, can't open config file '{}': {e}",
+                path.display()
+            )
+        })?;
+        self.apply_file_text(&text)?;
+        self.config_file = Some(path.to_path_buf());
+        Ok(())
+    }
+
+    pub fn apply_file_text(&mut self, text: &str) -> Result<(), String> {
+        for (index, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let fail = |reason: &str| {
+                format!(
+                    "*** FATAL CONFIG FILE ERROR ***\nReading the configuration file, at line {}\n\
+                     >>> '{line}'\n{reason}",
+                    index + 1
+                )
+            };
+            let args = split_inline_args(line.as_bytes())
+                .ok_or_else(|| fail("Unbalanced quotes in configuration line"))?;
+            let Some((name, values)) = args.split_first() else {
+                continue;
+            };
+            let name = String::from_utf8_lossy(name).to_ascii_lowercase();
+            let value = values
+                .iter()
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+                .collect::<Vec<_>>()
+                .join(" ");
+            match self.set(&name, &value) {
+                Ok(()) => {}
+                Err(ConfigError::Unknown(_)) => {
+                    return Err(fail("Bad directive or wrong number of arguments"))
+                }
+                Err(e) => return Err(fail(&e.to_string())),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// CONFIG REWRITE: keeps the file's comments and order, updates the settings it names and
+/// appends those that differ from their defaults; written to a temporary file, then renamed.
+pub fn rewrite_file(config: &Config, path: &Path) -> std::io::Result<()> {
+    let old = std::fs::read_to_string(path).unwrap_or_default();
+    let mut written: Vec<&'static str> = Vec::new();
+    let mut out = String::new();
+    for line in old.lines() {
+        let name = line
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        match find_setting(&name) {
+            Some(s) if !line.trim_start().starts_with('#') => {
+                if !written.contains(&s.name) {
+                    out.push_str(&format!("{} {}\n", s.name, quote(&config.get(s))));
+                    written.push(s.name);
+                }
+            }
+            _ => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    let defaults = Config::default();
+    for s in SETTINGS {
+        if !written.contains(&s.name) && config.get(s) != defaults.get(s) {
+            out.push_str(&format!("{} {}\n", s.name, quote(&config.get(s))));
+        }
+    }
+    let tmp = path.with_extension("rewrite.tmp");
+    std::fs::write(&tmp, out)?;
+    std::fs::rename(&tmp, path)
+}
+
+fn quote(value: &str) -> String {
+    if !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\'')
+    {
+        value.to_string()
+    } else {
+        format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+    }
+}
+
+/// Parses a Redis memory value: digits with an optional unit (b, k, kb, m, mb, g, gb;
+/// `k` = 1000, `kb` = 1024), case-insensitive.
+pub fn parse_memory(s: &str) -> Option<u64> {
+    let s = s.trim().to_ascii_lowercase();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: u64 = digits.parse().ok()?;
+    let mul: u64 = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    n.checked_mul(mul)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_redis_like() {
+        let c = Config::default();
+        for s in SETTINGS {
+            assert!(s.normalize(s.default).is_ok(), "{}", s.name);
+        }
+        assert_eq!(c.port, 6379);
+        assert_eq!(c.proto_max_bulk_len, 512 * MB);
+        assert_eq!(
+            c.get(find_setting("hash-max-listpack-entries").unwrap()),
+            "128"
+        );
+        assert_eq!(c.get(find_setting("protected-mode").unwrap()), "yes");
+    }
+
+    #[test]
+    fn file_lines_and_errors() {
+        let mut c = Config::default();
+        c.apply_file_text(
+            "# comment\nport 7000\nbind 127.0.0.1 ::1\nrequirepass \"a b\"\n\
+                           maxclients 5\nproto-max-bulk-len 2mb\nappendfsync ALWAYS\n",
+        )
+        .unwrap();
+        assert_eq!(c.port, 7000);
+        assert_eq!(c.bind, ["127.0.0.1", "::1"]);
+        assert_eq!(c.requirepass, "a b");
+        assert_eq!(c.maxclients, 5);
+        assert_eq!(c.proto_max_bulk_len, 2 * MB);
+        assert_eq!(c.appendfsync, AppendFsync::Always);
+        let err = c.apply_file_text("\nfoo bar\n").unwrap_err();
+        assert!(
+            err.contains("at line 2") && err.contains("Bad directive"),
+            "{err}"
+        );
+        let err = c.apply_file_text("maxclients lots\n").unwrap_err();
+        assert!(err.contains("couldn't be parsed into an integer"), "{err}");
+    }
+
+    #[test]
+    fn runtime_set_respects_mutability() {
+        let mut c = Config::default();
+        assert_eq!(c.set_at_runtime("port", "1"), Err(ConfigError::Immutable));
+        assert!(matches!(
+            c.set_at_runtime("nope", "1"),
+            Err(ConfigError::Unknown(_))
+        ));
+        c.set_at_runtime("TIMEOUT", "30").unwrap();
+        assert_eq!(c.timeout_secs, 30);
+        assert_eq!(c.matching(&[b"time*"]), vec![("timeout", "30".to_string())]);
+    }
+
+    #[test]
+    fn memory_units() {
+        assert_eq!(parse_memory("1gb"), Some(1 << 30));
+        assert_eq!(parse_memory("100k"), Some(100_000));
+        assert_eq!(parse_memory("12"), Some(12));
+        assert_eq!(parse_memory("1tb"), None);
+        assert_eq!(parse_memory("-1"), None);
+    }
+}

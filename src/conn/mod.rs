@@ -1,0 +1,184 @@
+//! One task per connection: read what is there, run every complete command in it, write all
+//! replies of that read with one flush.
+
+pub mod state;
+
+use std::future::pending;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+use crate::cmd::{self, Ctx};
+use crate::metrics::Metrics as M;
+use crate::resp::{DecodeLimits, Decoded, Reply, RequestDecoder};
+use crate::server::Shared;
+use state::{AfterReply, ClientInfo, ClientState, ReplyMode};
+
+/// Smallest read: one system call takes what a deep pipeline sends at once.
+const READ_CHUNK: usize = 16 * 1024;
+/// Buffers larger than this are given back once drained, so idle clients stay small.
+const KEEP_BUFFER: usize = 64 * 1024;
+
+/// Serves one client until it leaves, is killed, times out or the server stops.
+pub async fn serve(stream: TcpStream, info: Arc<ClientInfo>, shared: Arc<Shared>) {
+    let id = info.id;
+    let authenticated = shared.config().requirepass.is_empty();
+    let mut conn = Connection {
+        stream,
+        state: ClientState::new(info, authenticated),
+        decoder: RequestDecoder::new(),
+        rbuf: BytesMut::new(),
+        wbuf: BytesMut::new(),
+        shared: shared.clone(),
+    };
+    if let Err(e) = conn.run().await {
+        tracing::debug!("client {id} closed: {e}");
+    }
+    shared.clients.unregister(id);
+}
+
+struct Connection {
+    stream: TcpStream,
+    state: ClientState,
+    decoder: RequestDecoder,
+    rbuf: BytesMut,
+    wbuf: BytesMut,
+    shared: Arc<Shared>,
+}
+
+impl Connection {
+    async fn run(&mut self) -> io::Result<()> {
+        let info = self.state.info.clone();
+        let mut stop = self.shared.shutdown_signal();
+        loop {
+            if self.rbuf.is_empty() && self.rbuf.capacity() > 0 {
+                // Nothing pending: an idle client holds no read buffer.
+                self.rbuf = BytesMut::new();
+            }
+            let idle_timeout = self.shared.config().timeout_secs;
+            let idle = async {
+                if idle_timeout == 0 {
+                    pending::<()>().await
+                } else {
+                    tokio::time::sleep(Duration::from_secs(idle_timeout)).await
+                }
+            };
+            tokio::select! {
+                biased;
+                _ = crate::server::stopped(&mut stop) => return Ok(()),
+                _ = info.killed() => return Ok(()),
+                _ = idle => {
+                    tracing::debug!("Closing idle client {}", info.id);
+                    return Ok(());
+                }
+                ready = self.stream.readable() => ready?,
+            }
+            if info.is_killed() {
+                return Ok(());
+            }
+            let want = self.decoder.reserve_hint(self.rbuf.len()).max(READ_CHUNK);
+            self.rbuf.reserve(want);
+            match self.stream.try_read_buf(&mut self.rbuf) {
+                Ok(0) => return Ok(()),
+                Ok(n) => {
+                    M::add(&self.shared.metrics.net_input_bytes, n as u64);
+                    M::add(&self.shared.metrics.reads_processed, 1);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Err(e),
+            }
+            info.touch();
+            let limit = self.shared.config().client_query_buffer_limit;
+            if (self.rbuf.len() + self.decoder.pending_bytes()) as u64 > limit {
+                tracing::warn!(
+                    "Closing client {} that reached max query buffer length",
+                    info.id
+                );
+                M::add(&self.shared.metrics.query_buffer_limit_disconnections, 1);
+                return Ok(());
+            }
+            let keep_open = self.process_input();
+            if !self.wbuf.is_empty() {
+                self.stream.write_all(&self.wbuf).await?;
+                M::add(
+                    &self.shared.metrics.net_output_bytes,
+                    self.wbuf.len() as u64,
+                );
+                M::add(&self.shared.metrics.writes_processed, 1);
+                self.wbuf.clear();
+            }
+            if self.wbuf.capacity() > KEEP_BUFFER {
+                self.wbuf = BytesMut::new();
+            }
+            if !keep_open {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Runs every complete command in the read buffer, encoding replies into `wbuf`.
+    /// Returns false when the connection must close once `wbuf` is flushed.
+    fn process_input(&mut self) -> bool {
+        let max_bulk_len = self.shared.config().proto_max_bulk_len;
+        let max_bulk_len = i64::try_from(max_bulk_len).unwrap_or(i64::MAX);
+        let mut processed = 0u64;
+        let result = loop {
+            let limits = DecodeLimits {
+                max_bulk_len,
+                authenticated: self.state.authenticated,
+            };
+            match self.decoder.decode(&mut self.rbuf, limits) {
+                Ok(Decoded::Command(args)) => {
+                    processed += 1;
+                    let reply = {
+                        let mut ctx = Ctx {
+                            server: &self.shared,
+                            client: &mut self.state,
+                        };
+                        cmd::execute(&mut ctx, &args)
+                    };
+                    match std::mem::replace(&mut self.state.after_reply, AfterReply::Continue) {
+                        AfterReply::Continue => self.queue_reply(&reply),
+                        AfterReply::Close => {
+                            self.queue_reply(&reply);
+                            break false;
+                        }
+                        AfterReply::Shutdown => {
+                            // Like Redis, a successful SHUTDOWN answers by closing.
+                            self.shared.request_shutdown();
+                            break false;
+                        }
+                    }
+                    if self.state.info.is_killed() {
+                        break false;
+                    }
+                }
+                Ok(Decoded::Empty) => {}
+                Ok(Decoded::NeedMore) => break true,
+                Err(e) => {
+                    tracing::debug!("Protocol error from client {}: {e}", self.state.info.id);
+                    M::add(&self.shared.metrics.protocol_error_disconnections, 1);
+                    self.shared.metrics.count_error();
+                    Reply::Error(format!("ERR {e}")).encode(self.state.protocol, &mut self.wbuf);
+                    break false;
+                }
+            }
+        };
+        M::add(&self.shared.metrics.commands_processed, processed);
+        result
+    }
+
+    /// Encodes a reply unless CLIENT REPLY OFF/SKIP says otherwise.
+    fn queue_reply(&mut self, reply: &Reply) {
+        match self.state.reply_mode {
+            ReplyMode::On => reply.encode(self.state.protocol, &mut self.wbuf),
+            ReplyMode::Off => {}
+            ReplyMode::SkipNext => self.state.reply_mode = ReplyMode::Skip,
+            ReplyMode::Skip => self.state.reply_mode = ReplyMode::On,
+        }
+    }
+}

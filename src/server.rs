@@ -1,0 +1,403 @@
+//! Server start-up (data folder, listeners, runtime), the accept loop and graceful shutdown.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::io;
+use std::net::{SocketAddr, TcpListener as StdTcpListener};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use crate::cmd::errors::{MAX_CLIENTS_REACHED, PROTECTED_MODE_DENIED};
+use crate::config::{Config, ConfigError, LogLevel};
+use crate::conn::state::ClientRegistry;
+use crate::engine::Engine;
+use crate::metrics::{Metrics, Metrics as M};
+
+/// The Redis version Luma reports, so clients enable the features they gate on it.
+pub const REDIS_COMPAT_VERSION: &str = "8.2.0";
+pub const LUMA_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// How long shutdown waits for connections to finish their in-flight replies.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Changes the log level at run time (CONFIG SET loglevel).
+pub type LogReload = Box<dyn Fn(LogLevel) + Send + Sync>;
+
+/// State shared by every connection of one server.
+pub struct Shared {
+    config: RwLock<Config>,
+    pub clients: ClientRegistry,
+    pub metrics: Metrics,
+    pub engine: Engine,
+    pub started: Instant,
+    pub run_id: String,
+    /// The port actually bound (differs from the setting when it was 0).
+    pub port: u16,
+    pub last_save_unix: AtomicU64,
+    shutdown: watch::Sender<bool>,
+    log_reload: Option<LogReload>,
+}
+
+impl Shared {
+    pub fn config(&self) -> RwLockReadGuard<'_, Config> {
+        self.config.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Applies CONFIG SET pairs atomically: all are validated before any takes effect.
+    pub fn set_config(&self, pairs: &[(String, String)]) -> Result<(), (String, ConfigError)> {
+        let mut guard = self.config.write().unwrap_or_else(|p| p.into_inner());
+        let mut next = guard.clone();
+        for (name, value) in pairs {
+            next.set_at_runtime(name, value)
+                .map_err(|e| (name.clone(), e))?;
+        }
+        if next.loglevel != guard.loglevel {
+            if let Some(reload) = &self.log_reload {
+                reload(next.loglevel);
+            }
+        }
+        *guard = next;
+        Ok(())
+    }
+
+    pub fn request_shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+}
+
+/// Resolves once shutdown has been requested (at once if it already was).
+pub async fn stopped(signal: &mut watch::Receiver<bool>) {
+    loop {
+        let stopping = *signal.borrow_and_update();
+        if stopping || signal.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+impl Shared {
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+}
+
+/// Options that differ between the `luma` binary and in-process test servers.
+#[derive(Default)]
+pub struct StartOptions {
+    /// Stop on SIGTERM / SIGINT (the binary does; tests do not).
+    pub handle_signals: bool,
+    pub log_reload: Option<LogReload>,
+}
+
+/// A running server.
+pub struct ServerHandle {
+    shared: Arc<Shared>,
+    addrs: Vec<SocketAddr>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl ServerHandle {
+    /// The first address the RESP listener is bound to.
+    pub fn addr(&self) -> SocketAddr {
+        self.addrs[0]
+    }
+
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Asks the server to stop and waits until it has.
+    pub fn shutdown(mut self) {
+        self.shared.request_shutdown();
+        self.join();
+    }
+
+    /// Waits until the server stops by itself (SHUTDOWN, a signal).
+    pub fn wait(mut self) {
+        self.join();
+    }
+
+    fn join(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        self.shared.request_shutdown();
+        self.join();
+    }
+}
+
+/// Opens the data folder, binds the listeners and serves on a runtime of its own thread.
+pub fn start(config: Config, options: StartOptions) -> io::Result<ServerHandle> {
+    std::fs::create_dir_all(&config.dir).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("can't create data folder {}: {e}", config.dir.display()),
+        )
+    })?;
+    raise_open_file_limit(config.maxclients);
+    let mut listeners = Vec::new();
+    let mut port = config.port;
+    for host in &config.bind {
+        let listener = bind(host, port)?;
+        port = listener.local_addr()?.port();
+        listeners.push(listener);
+    }
+    let addrs = listeners
+        .iter()
+        .map(|l| l.local_addr())
+        .collect::<io::Result<Vec<_>>>()?;
+    let (shutdown, _) = watch::channel(false);
+    let engine = Engine::open(config.databases);
+    let shared = Arc::new(Shared {
+        clients: ClientRegistry::default(),
+        metrics: Metrics::new(crate::cmd::table().entries.len()),
+        engine,
+        started: Instant::now(),
+        run_id: random_hex(40),
+        port,
+        last_save_unix: AtomicU64::new(unix_secs()),
+        shutdown,
+        log_reload: options.log_reload,
+        config: RwLock::new(config),
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .thread_name("luma-worker")
+        .enable_all()
+        .build()?;
+    let thread_shared = shared.clone();
+    // Installed before "Ready" is logged, so a signal sent right after start is never missed.
+    let signals = if options.handle_signals {
+        let _context = runtime.enter();
+        Some(StopSignals::install()?)
+    } else {
+        None
+    };
+    let thread = std::thread::Builder::new()
+        .name("luma-main".into())
+        .spawn(move || {
+            runtime.block_on(serve(thread_shared.clone(), listeners, signals));
+            thread_shared.engine.close();
+            runtime.shutdown_timeout(Duration::from_millis(100));
+        })?;
+    for addr in &addrs {
+        tracing::info!("Ready to accept connections tcp on {addr}");
+    }
+    Ok(ServerHandle {
+        shared,
+        addrs,
+        thread: Some(thread),
+    })
+}
+
+fn bind(host: &str, port: u16) -> io::Result<StdTcpListener> {
+    let host = host.strip_prefix('-').unwrap_or(host);
+    let addr: SocketAddr = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+    .parse()
+    .map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("bad bind address {host}"),
+        )
+    })?;
+    let listener = StdTcpListener::bind(addr)
+        .map_err(|e| io::Error::new(e.kind(), format!("can't listen on {addr}: {e}")))?;
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
+async fn serve(shared: Arc<Shared>, listeners: Vec<StdTcpListener>, signals: Option<StopSignals>) {
+    let mut accept_tasks = Vec::new();
+    for listener in listeners {
+        match TcpListener::from_std(listener) {
+            Ok(listener) => accept_tasks.push(tokio::spawn(accept_loop(listener, shared.clone()))),
+            Err(e) => tracing::error!("listener: {e}"),
+        }
+    }
+    if let Some(signals) = signals {
+        tokio::spawn(signals.wait(shared.clone()));
+    }
+    stopped(&mut shared.shutdown_signal()).await;
+    tracing::info!("Shutting down: no new connections, finishing in-flight replies");
+    for task in accept_tasks {
+        let _ = task.await;
+    }
+    let deadline = Instant::now() + DRAIN_TIMEOUT;
+    while !shared.clients.is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tracing::info!("Luma is now ready to exit, bye bye...");
+}
+
+/// SIGTERM and SIGINT listeners.
+struct StopSignals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    /// Must run inside the runtime's context.
+    fn install() -> io::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(StopSignals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    async fn wait(mut self, shared: Arc<Shared>) {
+        tokio::select! {
+            _ = self.term.recv() => tracing::info!("Received SIGTERM scheduling shutdown..."),
+            _ = self.int.recv() => tracing::info!("Received SIGINT scheduling shutdown..."),
+        }
+        shared.request_shutdown();
+    }
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    let mut stop = shared.shutdown_signal();
+    loop {
+        tokio::select! {
+            _ = stopped(&mut stop) => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => admit(stream, peer, &shared),
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!("Accepting client connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            },
+        }
+    }
+}
+
+/// Applies protected mode and maxclients, then hands the socket to its connection task.
+fn admit(stream: TcpStream, peer: SocketAddr, shared: &Arc<Shared>) {
+    M::add(&shared.metrics.connections_received, 1);
+    let _ = stream.set_nodelay(true);
+    let (protected, maxclients) = {
+        let config = shared.config();
+        (protected_mode_denies(&config, peer), config.maxclients)
+    };
+    if protected {
+        tracing::warn!("Denied connection from {peer}: protected mode");
+        refuse(stream, PROTECTED_MODE_DENIED);
+        return;
+    }
+    let laddr = stream.local_addr().unwrap_or(peer);
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
+    let Some(info) = shared.clients.register(peer, laddr, fd, maxclients) else {
+        M::add(&shared.metrics.rejected_connections, 1);
+        refuse(stream, MAX_CLIENTS_REACHED);
+        return;
+    };
+    tokio::spawn(crate::conn::serve(stream, info, shared.clone()));
+}
+
+/// Is a client at `peer` refused by protected mode (no password, not from loopback)?
+pub fn protected_mode_denies(config: &Config, peer: SocketAddr) -> bool {
+    config.protected_mode && config.requirepass.is_empty() && !peer.ip().is_loopback()
+}
+
+fn refuse(mut stream: TcpStream, error: &'static str) {
+    tokio::spawn(async move {
+        let _ = stream.write_all(format!("-{error}\r\n").as_bytes()).await;
+        let _ = stream.shutdown().await;
+    });
+}
+
+/// Raises the open-file limit so `maxclients` connections fit, as Redis does at start-up.
+fn raise_open_file_limit(maxclients: u64) {
+    let wanted = maxclients.saturating_add(32);
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit only writes the struct we pass, which lives on this stack frame.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return;
+    }
+    if limit.rlim_cur >= wanted {
+        return;
+    }
+    let new = libc::rlimit {
+        rlim_cur: wanted.min(limit.rlim_max),
+        rlim_max: limit.rlim_max,
+    };
+    // SAFETY: setrlimit only reads the struct we pass.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &new) } != 0 || new.rlim_cur < wanted {
+        tracing::warn!(
+            "open file limit {} is below maxclients {maxclients} + 32; raise it with ulimit -n",
+            new.rlim_cur
+        );
+    }
+}
+
+pub fn unix_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn random_hex(len: usize) -> String {
+    let mut out = String::with_capacity(len);
+    while out.len() < len {
+        let mut h = RandomState::new().build_hasher();
+        h.write_u128(
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        out.push_str(&format!("{:016x}", h.finish()));
+    }
+    out.truncate(len);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protected_mode_refuses_only_remote_clients_without_password() {
+        let mut config = Config::default();
+        let remote: SocketAddr = "192.0.2.7:5000".parse().unwrap();
+        let local: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let local6: SocketAddr = "[::1]:5000".parse().unwrap();
+        assert!(protected_mode_denies(&config, remote));
+        assert!(!protected_mode_denies(&config, local));
+        assert!(!protected_mode_denies(&config, local6));
+        config.requirepass = "secret".into();
+        assert!(!protected_mode_denies(&config, remote));
+        config.requirepass.clear();
+        config.protected_mode = false;
+        assert!(!protected_mode_denies(&config, remote));
+    }
+
+    #[test]
+    fn run_ids_are_40_hex_chars() {
+        let id = random_hex(40);
+        assert_eq!(id.len(), 40);
+        assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_ne!(id, random_hex(40));
+    }
+}

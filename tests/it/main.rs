@@ -1,0 +1,7 @@
+//! Integration tests: the real server on a free loopback port, real clients over sockets.
+
+mod auth;
+mod common;
+mod process;
+mod protocol;
+mod server;
