@@ -38,6 +38,7 @@ enum Field {
     Timeout,
     LogLevel,
     ProtectedMode,
+    WorkerThreads,
     /// Accepted and reported, changes nothing in Luma (see DESIGN.md principle 1).
     NoOp,
 }
@@ -187,6 +188,14 @@ pub static SETTINGS: &[Setting] = &[
         true,
         Field::LogLevel,
         "log verbosity",
+    ),
+    setting(
+        "worker-threads",
+        Kind::Int { min: 0, max: 1024 },
+        "0",
+        false,
+        Field::WorkerThreads,
+        "threads serving connections, each with its own event loop (0 = one per core)",
     ),
     setting(
         "protected-mode",
@@ -445,6 +454,7 @@ pub struct Config {
     pub timeout_secs: u64,
     pub loglevel: LogLevel,
     pub protected_mode: bool,
+    pub worker_threads: usize,
     /// The file the configuration was read from, if any.
     pub config_file: Option<PathBuf>,
     noops: BTreeMap<&'static str, String>,
@@ -476,6 +486,7 @@ impl Default for Config {
             timeout_secs: 0,
             loglevel: LogLevel::Notice,
             protected_mode: true,
+            worker_threads: 0,
             config_file: None,
             noops: BTreeMap::new(),
         };
@@ -598,6 +609,7 @@ impl Config {
                 }
             }
             Field::ProtectedMode => self.protected_mode = v == "yes",
+            Field::WorkerThreads => self.worker_threads = usize::try_from(int()).unwrap_or(0),
             Field::NoOp => {
                 self.noops.insert(setting.name, v);
             }
@@ -632,6 +644,7 @@ impl Config {
             }
             .into(),
             Field::ProtectedMode => if self.protected_mode { "yes" } else { "no" }.into(),
+            Field::WorkerThreads => self.worker_threads.to_string(),
             Field::NoOp => self.noops.get(setting.name).cloned().unwrap_or_default(),
         }
     }

@@ -11,11 +11,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use crate::cmd::errors::{MAX_CLIENTS_REACHED, PROTECTED_MODE_DENIED};
 use crate::config::{Config, ConfigError, LogLevel};
-use crate::conn::state::ClientRegistry;
+use crate::conn::state::{ClientInfo, ClientRegistry};
 use crate::engine::Engine;
 use crate::metrics::{Metrics, Metrics as M};
 
@@ -161,6 +161,7 @@ pub fn start(config: Config, options: StartOptions) -> io::Result<ServerHandle> 
         .iter()
         .map(|l| l.local_addr())
         .collect::<io::Result<Vec<_>>>()?;
+    let config_workers = config.worker_threads;
     let (shutdown, _) = watch::channel(false);
     let engine = Engine::open(config.databases);
     let shared = Arc::new(Shared {
@@ -175,25 +176,55 @@ pub fn start(config: Config, options: StartOptions) -> io::Result<ServerHandle> 
         log_reload: options.log_reload,
         config: RwLock::new(config),
     });
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
-        .thread_name("luma-worker")
-        .enable_all()
-        .build()?;
-    let thread_shared = shared.clone();
+    let worker_count = match config_workers {
+        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        n => n,
+    };
+    let mut runtimes = Vec::with_capacity(worker_count);
+    for _ in 0..worker_count {
+        runtimes.push(
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?,
+        );
+    }
     // Installed before "Ready" is logged, so a signal sent right after start is never missed.
     let signals = if options.handle_signals {
-        let _context = runtime.enter();
+        let _context = runtimes[0].enter();
         Some(StopSignals::install()?)
     } else {
         None
     };
+    let (handoffs, inboxes): (Vec<_>, Vec<_>) = (1..worker_count)
+        .map(|_| mpsc::unbounded_channel::<Handoff>())
+        .unzip();
+    let mut runtimes = runtimes.into_iter();
+    let first = runtimes
+        .next()
+        .ok_or_else(|| io::Error::other("no worker"))?;
+    let mut helpers = Vec::new();
+    for (i, (runtime, inbox)) in runtimes.zip(inboxes).enumerate() {
+        let shared = shared.clone();
+        helpers.push(
+            std::thread::Builder::new()
+                .name(format!("luma-worker-{}", i + 1))
+                .spawn(move || {
+                    runtime.block_on(worker(shared, inbox));
+                    runtime.shutdown_timeout(Duration::from_millis(100));
+                })?,
+        );
+    }
+    let thread_shared = shared.clone();
     let thread = std::thread::Builder::new()
-        .name("luma-main".into())
+        .name("luma-worker-0".into())
         .spawn(move || {
-            runtime.block_on(serve(thread_shared.clone(), listeners, signals));
+            first.block_on(serve(thread_shared.clone(), listeners, handoffs, signals));
+            first.shutdown_timeout(Duration::from_millis(100));
+            for helper in helpers {
+                let _ = helper.join();
+            }
             thread_shared.engine.close();
-            runtime.shutdown_timeout(Duration::from_millis(100));
+            tracing::info!("Luma is now ready to exit, bye bye...");
         })?;
     for addr in &addrs {
         tracing::info!("Ready to accept connections tcp on {addr}");
@@ -203,6 +234,12 @@ pub fn start(config: Config, options: StartOptions) -> io::Result<ServerHandle> 
         addrs,
         thread: Some(thread),
     })
+}
+
+/// An accepted connection on its way to the worker thread that will serve it.
+struct Handoff {
+    stream: std::net::TcpStream,
+    info: Arc<ClientInfo>,
 }
 
 fn bind(host: &str, port: u16) -> io::Result<StdTcpListener> {
@@ -225,27 +262,68 @@ fn bind(host: &str, port: u16) -> io::Result<StdTcpListener> {
     Ok(listener)
 }
 
-async fn serve(shared: Arc<Shared>, listeners: Vec<StdTcpListener>, signals: Option<StopSignals>) {
+/// Worker 0: accepts connections for every worker, serves its share, stops the others.
+///
+/// Each worker thread runs its own single-threaded runtime (thread per core): a connection
+/// stays on one thread, so its wake-ups never cross threads. Connections are dealt round-robin.
+async fn serve(
+    shared: Arc<Shared>,
+    listeners: Vec<StdTcpListener>,
+    handoffs: Vec<mpsc::UnboundedSender<Handoff>>,
+    signals: Option<StopSignals>,
+) {
+    if let Some(signals) = signals {
+        tokio::spawn(signals.wait(shared.clone()));
+    }
+    let handoffs = Arc::new(handoffs);
     let mut accept_tasks = Vec::new();
     for listener in listeners {
         match TcpListener::from_std(listener) {
-            Ok(listener) => accept_tasks.push(tokio::spawn(accept_loop(listener, shared.clone()))),
+            Ok(listener) => accept_tasks.push(tokio::spawn(accept_loop(
+                listener,
+                shared.clone(),
+                handoffs.clone(),
+            ))),
             Err(e) => tracing::error!("listener: {e}"),
         }
-    }
-    if let Some(signals) = signals {
-        tokio::spawn(signals.wait(shared.clone()));
     }
     stopped(&mut shared.shutdown_signal()).await;
     tracing::info!("Shutting down: no new connections, finishing in-flight replies");
     for task in accept_tasks {
         let _ = task.await;
     }
+    drain(&shared).await;
+}
+
+/// Workers 1..n: serve the connections handed over by worker 0.
+async fn worker(shared: Arc<Shared>, mut inbox: mpsc::UnboundedReceiver<Handoff>) {
+    let mut stop = shared.shutdown_signal();
+    loop {
+        tokio::select! {
+            _ = stopped(&mut stop) => break,
+            handoff = inbox.recv() => match handoff {
+                Some(Handoff { stream, info }) => match TcpStream::from_std(stream) {
+                    Ok(stream) => {
+                        tokio::spawn(crate::conn::serve(stream, info, shared.clone()));
+                    }
+                    Err(e) => {
+                        tracing::warn!("handing over client {}: {e}", info.id);
+                        shared.clients.unregister(info.id);
+                    }
+                },
+                None => break,
+            },
+        }
+    }
+    drain(&shared).await;
+}
+
+/// Waits (bounded) for connections to finish their in-flight replies and close.
+async fn drain(shared: &Shared) {
     let deadline = Instant::now() + DRAIN_TIMEOUT;
     while !shared.clients.is_empty() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    tracing::info!("Luma is now ready to exit, bye bye...");
 }
 
 /// SIGTERM and SIGINT listeners.
@@ -273,13 +351,22 @@ impl StopSignals {
     }
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    handoffs: Arc<Vec<mpsc::UnboundedSender<Handoff>>>,
+) {
     let mut stop = shared.shutdown_signal();
+    let mut next_worker = 0usize;
     loop {
         tokio::select! {
             _ = stopped(&mut stop) => return,
             accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => admit(stream, peer, &shared),
+                Ok((stream, peer)) => {
+                    // Worker 0 takes its turn in the rotation too (index 0 = here).
+                    next_worker = (next_worker + 1) % (handoffs.len() + 1);
+                    admit(stream, peer, &shared, next_worker.checked_sub(1).and_then(|i| handoffs.get(i)));
+                }
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.
                     tracing::warn!("Accepting client connection: {e}");
@@ -291,7 +378,12 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
 }
 
 /// Applies protected mode and maxclients, then hands the socket to its connection task.
-fn admit(stream: TcpStream, peer: SocketAddr, shared: &Arc<Shared>) {
+fn admit(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: &Arc<Shared>,
+    handoff: Option<&mpsc::UnboundedSender<Handoff>>,
+) {
     M::add(&shared.metrics.connections_received, 1);
     let _ = stream.set_nodelay(true);
     let (protected, maxclients) = {
@@ -310,7 +402,20 @@ fn admit(stream: TcpStream, peer: SocketAddr, shared: &Arc<Shared>) {
         refuse(stream, MAX_CLIENTS_REACHED);
         return;
     };
-    tokio::spawn(crate::conn::serve(stream, info, shared.clone()));
+    match handoff {
+        None => {
+            tokio::spawn(crate::conn::serve(stream, info, shared.clone()));
+        }
+        Some(worker) => {
+            let id = info.id;
+            let sent = stream
+                .into_std()
+                .map(|stream| worker.send(Handoff { stream, info }));
+            if !matches!(sent, Ok(Ok(()))) {
+                shared.clients.unregister(id);
+            }
+        }
+    }
 }
 
 /// Is a client at `peer` refused by protected mode (no password, not from loopback)?

@@ -13,7 +13,6 @@ pub mod server;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
-use std::time::Instant;
 
 use bytes::Bytes;
 
@@ -702,11 +701,11 @@ impl CommandTable {
     }
 
     pub fn lookup(&self, name: &[u8]) -> Option<&Entry> {
-        if name.len() > 32 {
-            return None;
-        }
-        let lower = name.to_ascii_lowercase();
-        let name = std::str::from_utf8(&lower).ok()?;
+        let mut lower = [0u8; 32];
+        let lower = lower.get_mut(..name.len())?;
+        lower.copy_from_slice(name);
+        lower.make_ascii_lowercase();
+        let name = std::str::from_utf8(lower).ok()?;
         self.top.get(name).map(|&i| &self.entries[i])
     }
 
@@ -744,38 +743,38 @@ pub fn table() -> &'static CommandTable {
     TABLE.get_or_init(CommandTable::build)
 }
 
-/// Runs one request for a client: resolve, check auth, execute, count.
-pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+/// Runs one request for a client: resolve, check auth, execute. Returns the reply and, when
+/// the command ran, its table id (the caller accounts its time: see `conn`).
+pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> (Reply, Option<usize>) {
     let metrics = &ctx.server.metrics;
     let (entry, depth) = match table().resolve(args) {
         Ok(found) => found,
         Err(e) => {
             metrics.count_error();
-            return Reply::Error(e.to_resp_text());
+            return (Reply::Error(e.to_resp_text()), None);
         }
     };
-    let stats = metrics.command(entry.id);
     if !ctx.client.authenticated && !entry.spec.flags.has(Flags::NO_AUTH) {
-        stats.rejected();
+        metrics.command(entry.id).rejected();
         metrics.count_error();
-        return Reply::Error(CmdError::NoAuth.to_resp_text());
+        return (Reply::Error(CmdError::NoAuth.to_resp_text()), None);
     }
     ctx.client.info.set_last_command(entry.id);
     let Some(handler) = entry.spec.handler else {
-        return Reply::Error(CmdError::WrongArity(entry.full_name.clone()).to_resp_text());
+        return (
+            Reply::Error(CmdError::WrongArity(entry.full_name.clone()).to_resp_text()),
+            None,
+        );
     };
-    let started = Instant::now();
     let mut cursor = ArgCursor::new(args, depth);
-    let result = handler(ctx, &mut cursor);
-    let reply = match result {
+    let reply = match handler(ctx, &mut cursor) {
         Ok(reply) => reply,
         Err(e) => Reply::Error(e.to_resp_text()),
     };
-    stats.called(started.elapsed(), reply.is_error());
     if reply.is_error() {
         metrics.count_error();
     }
-    reply
+    (reply, Some(entry.id))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ pub mod state;
 use std::future::pending;
 use std::io;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use tokio::io::AsyncWriteExt;
@@ -18,10 +18,11 @@ use crate::resp::{DecodeLimits, Decoded, Reply, RequestDecoder};
 use crate::server::Shared;
 use state::{AfterReply, ClientInfo, ClientState, ReplyMode};
 
-/// Smallest read: one system call takes what a deep pipeline sends at once.
-const READ_CHUNK: usize = 16 * 1024;
+/// First read size; it doubles while reads fill the buffer (deep pipelines, big values).
+const MIN_READ: usize = 4 * 1024;
+const MAX_READ: usize = 256 * 1024;
 /// Buffers larger than this are given back once drained, so idle clients stay small.
-const KEEP_BUFFER: usize = 64 * 1024;
+const KEEP_BUFFER: usize = 16 * 1024;
 
 /// Serves one client until it leaves, is killed, times out or the server stops.
 pub async fn serve(stream: TcpStream, info: Arc<ClientInfo>, shared: Arc<Shared>) {
@@ -33,6 +34,8 @@ pub async fn serve(stream: TcpStream, info: Arc<ClientInfo>, shared: Arc<Shared>
         decoder: RequestDecoder::new(),
         rbuf: BytesMut::new(),
         wbuf: BytesMut::new(),
+        read_size: MIN_READ,
+        executed: Vec::new(),
         shared: shared.clone(),
     };
     if let Err(e) = conn.run().await {
@@ -47,7 +50,28 @@ struct Connection {
     decoder: RequestDecoder,
     rbuf: BytesMut,
     wbuf: BytesMut,
+    read_size: usize,
+    /// Commands run in the current batch, with whether they failed (for INFO commandstats).
+    executed: Vec<(usize, bool)>,
     shared: Arc<Shared>,
+}
+
+/// The settings a batch needs, read under one lock.
+struct BatchLimits {
+    idle_timeout_secs: u64,
+    query_buffer_limit: u64,
+    max_bulk_len: i64,
+}
+
+impl BatchLimits {
+    fn read(shared: &Shared) -> Self {
+        let config = shared.config();
+        BatchLimits {
+            idle_timeout_secs: config.timeout_secs,
+            query_buffer_limit: config.client_query_buffer_limit,
+            max_bulk_len: i64::try_from(config.proto_max_bulk_len).unwrap_or(i64::MAX),
+        }
+    }
 }
 
 impl Connection {
@@ -55,11 +79,13 @@ impl Connection {
         let info = self.state.info.clone();
         let mut stop = self.shared.shutdown_signal();
         loop {
-            if self.rbuf.is_empty() && self.rbuf.capacity() > 0 {
-                // Nothing pending: an idle client holds no read buffer.
+            if self.rbuf.is_empty() && self.rbuf.capacity() > KEEP_BUFFER {
+                // Nothing pending: a client that sent something big gives its buffer back.
                 self.rbuf = BytesMut::new();
+                self.read_size = MIN_READ;
             }
-            let idle_timeout = self.shared.config().timeout_secs;
+            let limits = BatchLimits::read(&self.shared);
+            let idle_timeout = limits.idle_timeout_secs;
             let idle = async {
                 if idle_timeout == 0 {
                     pending::<()>().await
@@ -80,20 +106,27 @@ impl Connection {
             if info.is_killed() {
                 return Ok(());
             }
-            let want = self.decoder.reserve_hint(self.rbuf.len()).max(READ_CHUNK);
+            let want = self
+                .decoder
+                .reserve_hint(self.rbuf.len())
+                .max(self.read_size);
             self.rbuf.reserve(want);
+            let room = self.rbuf.capacity() - self.rbuf.len();
             match self.stream.try_read_buf(&mut self.rbuf) {
                 Ok(0) => return Ok(()),
                 Ok(n) => {
+                    if n == room {
+                        self.read_size = (self.read_size * 2).min(MAX_READ);
+                    }
                     M::add(&self.shared.metrics.net_input_bytes, n as u64);
                     M::add(&self.shared.metrics.reads_processed, 1);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 Err(e) => return Err(e),
             }
-            info.touch();
-            let limit = self.shared.config().client_query_buffer_limit;
-            if (self.rbuf.len() + self.decoder.pending_bytes()) as u64 > limit {
+            let batch_started = Instant::now();
+            info.touch(batch_started);
+            if (self.rbuf.len() + self.decoder.pending_bytes()) as u64 > limits.query_buffer_limit {
                 tracing::warn!(
                     "Closing client {} that reached max query buffer length",
                     info.id
@@ -101,7 +134,8 @@ impl Connection {
                 M::add(&self.shared.metrics.query_buffer_limit_disconnections, 1);
                 return Ok(());
             }
-            let keep_open = self.process_input();
+            let keep_open = self.process_input(limits.max_bulk_len);
+            self.account_batch(batch_started);
             if !self.wbuf.is_empty() {
                 self.stream.write_all(&self.wbuf).await?;
                 M::add(
@@ -122,9 +156,7 @@ impl Connection {
 
     /// Runs every complete command in the read buffer, encoding replies into `wbuf`.
     /// Returns false when the connection must close once `wbuf` is flushed.
-    fn process_input(&mut self) -> bool {
-        let max_bulk_len = self.shared.config().proto_max_bulk_len;
-        let max_bulk_len = i64::try_from(max_bulk_len).unwrap_or(i64::MAX);
+    fn process_input(&mut self, max_bulk_len: i64) -> bool {
         let mut processed = 0u64;
         let result = loop {
             let limits = DecodeLimits {
@@ -134,13 +166,16 @@ impl Connection {
             match self.decoder.decode(&mut self.rbuf, limits) {
                 Ok(Decoded::Command(args)) => {
                     processed += 1;
-                    let reply = {
+                    let (reply, ran) = {
                         let mut ctx = Ctx {
                             server: &self.shared,
                             client: &mut self.state,
                         };
                         cmd::execute(&mut ctx, &args)
                     };
+                    if let Some(id) = ran {
+                        self.executed.push((id, reply.is_error()));
+                    }
                     match std::mem::replace(&mut self.state.after_reply, AfterReply::Continue) {
                         AfterReply::Continue => self.queue_reply(&reply),
                         AfterReply::Close => {
@@ -170,6 +205,18 @@ impl Connection {
         };
         M::add(&self.shared.metrics.commands_processed, processed);
         result
+    }
+
+    /// Charges the batch's time to the commands it ran. One clock read pair per batch, not per
+    /// command: exact for a lone command, the batch average for each command of a pipeline.
+    fn account_batch(&mut self, started: Instant) {
+        if self.executed.is_empty() {
+            return;
+        }
+        let share = started.elapsed() / self.executed.len() as u32;
+        for (id, failed) in self.executed.drain(..) {
+            self.shared.metrics.command(id).called(share, failed);
+        }
     }
 
     /// Encodes a reply unless CLIENT REPLY OFF/SKIP says otherwise.

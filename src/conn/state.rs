@@ -77,8 +77,9 @@ impl ClientInfo {
         }
     }
 
-    pub fn touch(&self) {
-        let ms = u64::try_from(self.created.elapsed().as_millis()).unwrap_or(u64::MAX);
+    pub fn touch(&self, now: Instant) {
+        let ms = u64::try_from(now.saturating_duration_since(self.created).as_millis())
+            .unwrap_or(u64::MAX);
         self.last_active_ms.store(ms, Ordering::Relaxed);
     }
 

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Starts Luma (release build) and a real redis-server side by side on loopback and runs the same
+# redis-benchmark load against each, printing Luma/Redis throughput ratios.
+#
+#   scripts/bench_vs_redis.sh                 # ping_inline,ping_mbulk, -n 200000 -c 50, -P 1 and 16
+#   TESTS=set,get N=500000 scripts/bench_vs_redis.sh
+#
+# Environment: TESTS (redis-benchmark -t list), N (requests), C (clients), PIPELINES (depths),
+# ROUNDS (runs per server and depth; the best is kept, the machine is noisy), EXTRA (more
+# redis-benchmark flags, e.g. "-r 100000"), REDIS_ARGS (more redis-server flags).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TESTS=${TESTS:-ping_inline,ping_mbulk}
+N=${N:-200000}
+C=${C:-50}
+PIPELINES=${PIPELINES:-"1 16"}
+ROUNDS=${ROUNDS:-3}
+EXTRA=${EXTRA:-}
+REDIS_ARGS=${REDIS_ARGS:-}
+
+for tool in redis-server redis-benchmark redis-cli; do
+  command -v "$tool" >/dev/null || { echo "needs $tool (apt-get install redis-server)" >&2; exit 1; }
+done
+cargo build --release --quiet
+
+work=$(mktemp -d)
+luma_port=$((20000 + RANDOM % 10000))
+redis_port=$((luma_port + 1))
+cleanup() {
+  redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true
+  [[ -n "${luma_pid:-}" ]] && kill "$luma_pid" 2>/dev/null && wait "$luma_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+./target/release/luma --port "$luma_port" --dir "$work/luma" --loglevel warning &
+luma_pid=$!
+# shellcheck disable=SC2086
+redis-server --port "$redis_port" --dir "$work" --save "" --daemonize yes \
+  --logfile "$work/redis.log" $REDIS_ARGS
+for port in "$luma_port" "$redis_port"; do
+  for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.05; done
+done
+echo "redis-server: $(redis-server --version | cut -d' ' -f3) · luma: $(./target/release/luma --version)"
+echo "redis-benchmark -t $TESTS -n $N -c $C $EXTRA, best of $ROUNDS runs"
+
+# Prints "test rps p50 p99" lines for one run (CSV output of redis-benchmark).
+run() {
+  # shellcheck disable=SC2086
+  redis-benchmark -p "$1" -t "$TESTS" -n "$N" -c "$C" -P "$2" $EXTRA --csv 2>/dev/null |
+    tail -n +2 | tr -d '"' | awk -F, '{print $1, $2, $5, $7}'
+}
+
+# Best throughput per test over ROUNDS runs, alternating servers so both see the same noise.
+declare -A best
+for pipeline in $PIPELINES; do
+  for round in $(seq "$ROUNDS"); do
+    for who in luma redis; do
+      port=$luma_port; [[ $who == redis ]] && port=$redis_port
+      while read -r test rps p50 p99; do
+        key="$who|$pipeline|$test"
+        prev=${best[$key]:-0 0 0}
+        if awk -v a="$rps" -v b="${prev%% *}" 'BEGIN{exit !(a>b)}'; then
+          best[$key]="$rps $p50 $p99"
+        fi
+      done < <(run "$port" "$pipeline")
+    done
+  done
+done
+
+printf '\n%-14s %4s %12s %12s %7s %16s %16s\n' test P luma_rps redis_rps ratio "luma p50/p99ms" "redis p50/p99ms"
+for pipeline in $PIPELINES; do
+  for key in "${!best[@]}"; do
+    IFS='|' read -r who p test <<<"$key"
+    [[ $who == luma && $p == "$pipeline" ]] || continue
+    read -r lr lp50 lp99 <<<"${best[$key]}"
+    read -r rr rp50 rp99 <<<"${best[redis|$pipeline|$test]:-0 0 0}"
+    ratio=$(awk -v a="$lr" -v b="$rr" 'BEGIN{ if (b>0) printf "%.2f", a/b; else print "n/a" }')
+    printf '%-14s %4s %12s %12s %7s %16s %16s\n' "$test" "$pipeline" "$lr" "$rr" "$ratio" \
+      "$lp50/$lp99" "$rp50/$rp99"
+  done
+done | sort -k2,2n -k1,1
