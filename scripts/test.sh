@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs every Luma test on a fresh machine: installs redis-tools and redis-py when missing, checks
+# formatting and lints, runs the Rust unit and integration tests, then the client script tests
+# (redis-py, redis-cli, redis-benchmark) against the built binary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v redis-cli >/dev/null || ! command -v redis-benchmark >/dev/null; then
+  echo "== installing redis-tools"
+  sudo_cmd=""
+  [[ $(id -u) == 0 ]] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq redis-tools >/dev/null
+fi
+if ! python3 -c 'import redis' 2>/dev/null; then
+  echo "== installing redis-py"
+  python3 -m pip install --quiet --disable-pip-version-check 'redis==8.1.0'
+fi
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+if cargo clippy --version >/dev/null 2>&1; then
+  echo "== cargo clippy"
+  cargo clippy --all-targets --quiet -- -D warnings
+fi
+
+echo "== cargo test"
+cargo test
+
+echo "== client script tests"
+cargo build --quiet
+status=0
+python3 tests/scripts/redis_py_basics.py target/debug/luma || status=1
+bash tests/scripts/redis_cli.sh target/debug/luma || status=1
+exit $status
