@@ -32,4 +32,5 @@ cargo build --quiet
 status=0
 python3 tests/scripts/redis_py_basics.py target/debug/luma || status=1
 bash tests/scripts/redis_cli.sh target/debug/luma || status=1
+bash tests/scripts/protected_mode.sh target/debug/luma || status=1
 exit $status

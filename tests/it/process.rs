@@ -198,3 +198,35 @@ fn help_lists_every_setting() {
         );
     }
 }
+
+#[test]
+fn loglevel_changes_at_run_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let p = spawn(&["--port", "0", "--dir", data.to_str().unwrap()]);
+    // At notice, a protocol error is not logged; after CONFIG SET loglevel debug it is.
+    let mut bad = RawClient::connect(p.addr);
+    bad.send(b"*1\r\n+x\r\n");
+    bad.read_reply();
+    let mut c = RawClient::connect(p.addr);
+    assert_eq!(
+        c.cmd_str(&["CONFIG", "SET", "loglevel", "debug"]),
+        "+OK\r\n"
+    );
+    let mut bad = RawClient::connect(p.addr);
+    bad.send(b"*1\r\n+y\r\n");
+    bad.read_reply();
+    let mut lines = Vec::new();
+    while let Ok(line) = p.log.recv_timeout(Duration::from_secs(3)) {
+        let done = line.contains("expected '$', got '+'");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    let protocol_errors = lines
+        .iter()
+        .filter(|l| l.contains("Protocol error from client"))
+        .count();
+    assert_eq!(protocol_errors, 1, "{lines:?}");
+}
