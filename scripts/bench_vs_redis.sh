@@ -7,7 +7,8 @@
 #
 # Environment: TESTS (redis-benchmark -t list), N (requests), C (clients), PIPELINES (depths),
 # ROUNDS (runs per server and depth; the best is kept, the machine is noisy), EXTRA (more
-# redis-benchmark flags, e.g. "-r 100000"), REDIS_ARGS (more redis-server flags).
+# redis-benchmark flags, e.g. "-r 100000"), REDIS_ARGS (more redis-server flags), LUMA_ARGS
+# (more luma flags, e.g. "--worker-threads 1").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,7 @@ PIPELINES=${PIPELINES:-"1 16"}
 ROUNDS=${ROUNDS:-3}
 EXTRA=${EXTRA:-}
 REDIS_ARGS=${REDIS_ARGS:-}
+LUMA_ARGS=${LUMA_ARGS:-}
 
 for tool in redis-server redis-benchmark redis-cli; do
   command -v "$tool" >/dev/null || { echo "needs $tool (apt-get install redis-server)" >&2; exit 1; }
@@ -34,7 +36,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-./target/release/luma --port "$luma_port" --dir "$work/luma" --loglevel warning &
+# shellcheck disable=SC2086
+./target/release/luma --port "$luma_port" --dir "$work/luma" --loglevel warning $LUMA_ARGS &
 luma_pid=$!
 # shellcheck disable=SC2086
 redis-server --port "$redis_port" --dir "$work" --save "" --daemonize yes \

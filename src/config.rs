@@ -195,7 +195,7 @@ pub static SETTINGS: &[Setting] = &[
         "0",
         false,
         Field::WorkerThreads,
-        "threads serving connections, each with its own event loop (0 = one per core)",
+        "threads serving connections, each with its own event loop (0 = half the cores)",
     ),
     setting(
         "protected-mode",
