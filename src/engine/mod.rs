@@ -1,5 +1,8 @@
-//! Core: owns the storage engines. Until the WAL and the KV engine land, the keyspace has no
-//! command that writes to it, so every database is empty and flushing one has nothing to do.
+//! Core: owns the write-ahead log and the engines. Until the WAL and the KV engine land, the
+//! keyspace has no command that writes to it, so every database is empty.
+
+pub mod file;
+pub mod wal;
 
 /// The engines behind the commands.
 #[derive(Debug)]
