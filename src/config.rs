@@ -39,6 +39,8 @@ enum Field {
     LogLevel,
     ProtectedMode,
     WorkerThreads,
+    KvCacheSize,
+    WalRepair,
     /// Accepted and reported, changes nothing in Luma (see DESIGN.md principle 1).
     NoOp,
 }
@@ -131,11 +133,11 @@ pub static SETTINGS: &[Setting] = &[
     ),
     setting(
         "appendonly",
-        Kind::Bool,
-        "no",
+        Kind::Enum(&["yes"]),
+        "yes",
         true,
         Field::NoOp,
-        "accepted for compatibility; Luma's write-ahead log replaces the AOF",
+        "always yes: every write goes through Luma's write-ahead log",
     ),
     setting(
         "databases",
@@ -188,6 +190,25 @@ pub static SETTINGS: &[Setting] = &[
         true,
         Field::LogLevel,
         "log verbosity",
+    ),
+    setting(
+        "kv-cache-size",
+        Kind::Memory {
+            min: 1024 * 1024,
+            max: u64::MAX,
+        },
+        "256mb",
+        false,
+        Field::KvCacheSize,
+        "page cache of the KV store (redb); data beyond it stays on disk",
+    ),
+    setting(
+        "wal-repair",
+        Kind::Bool,
+        "no",
+        false,
+        Field::WalRepair,
+        "at start, truncate a corrupt write-ahead log at the first bad record instead of refusing",
     ),
     setting(
         "worker-threads",
@@ -455,6 +476,8 @@ pub struct Config {
     pub loglevel: LogLevel,
     pub protected_mode: bool,
     pub worker_threads: usize,
+    pub kv_cache_size: u64,
+    pub wal_repair: bool,
     /// The file the configuration was read from, if any.
     pub config_file: Option<PathBuf>,
     noops: BTreeMap<&'static str, String>,
@@ -487,6 +510,8 @@ impl Default for Config {
             loglevel: LogLevel::Notice,
             protected_mode: true,
             worker_threads: 0,
+            kv_cache_size: 256 * MB,
+            wal_repair: false,
             config_file: None,
             noops: BTreeMap::new(),
         };
@@ -610,6 +635,8 @@ impl Config {
             }
             Field::ProtectedMode => self.protected_mode = v == "yes",
             Field::WorkerThreads => self.worker_threads = usize::try_from(int()).unwrap_or(0),
+            Field::KvCacheSize => self.kv_cache_size = uint(),
+            Field::WalRepair => self.wal_repair = v == "yes",
             Field::NoOp => {
                 self.noops.insert(setting.name, v);
             }
@@ -645,6 +672,8 @@ impl Config {
             .into(),
             Field::ProtectedMode => if self.protected_mode { "yes" } else { "no" }.into(),
             Field::WorkerThreads => self.worker_threads.to_string(),
+            Field::KvCacheSize => self.kv_cache_size.to_string(),
+            Field::WalRepair => if self.wal_repair { "yes" } else { "no" }.into(),
             Field::NoOp => self.noops.get(setting.name).cloned().unwrap_or_default(),
         }
     }

@@ -17,6 +17,7 @@ pub mod config;
 pub mod conn;
 pub mod engine;
 pub mod error;
+pub mod kv;
 pub mod metrics;
 pub mod resp;
 pub mod server;

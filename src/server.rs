@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, watch};
 use crate::cmd::errors::{MAX_CLIENTS_REACHED, PROTECTED_MODE_DENIED};
 use crate::config::{Config, ConfigError, LogLevel};
 use crate::conn::state::{ClientInfo, ClientRegistry};
-use crate::engine::Engine;
+use crate::engine::{Engine, EngineOptions};
 use crate::metrics::{Metrics, Metrics as M};
 
 /// The Redis version Luma reports, so clients enable the features they gate on it.
@@ -56,6 +56,9 @@ impl Shared {
         for (name, value) in pairs {
             next.set_at_runtime(name, value)
                 .map_err(|e| (name.clone(), e))?;
+        }
+        if next.appendfsync != guard.appendfsync {
+            self.engine.set_appendfsync(next.appendfsync);
         }
         if next.loglevel != guard.loglevel {
             if let Some(reload) = &self.log_reload {
@@ -163,7 +166,15 @@ pub fn start(config: Config, options: StartOptions) -> io::Result<ServerHandle> 
         .collect::<io::Result<Vec<_>>>()?;
     let config_workers = config.worker_threads;
     let (shutdown, _) = watch::channel(false);
-    let engine = Engine::open(config.databases);
+    let engine = Engine::open(EngineOptions {
+        dir: &config.dir,
+        databases: config.databases,
+        appendfsync: config.appendfsync,
+        cache_bytes: usize::try_from(config.kv_cache_size).unwrap_or(usize::MAX),
+        wal_repair: config.wal_repair,
+        wal_dir: None,
+    })
+    .map_err(|e| io::Error::other(e.to_string()))?;
     let shared = Arc::new(Shared {
         clients: ClientRegistry::default(),
         metrics: Metrics::new(crate::cmd::table().entries.len()),

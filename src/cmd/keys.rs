@@ -1,7 +1,416 @@
-//! Keyspace commands: DBSIZE FLUSHDB FLUSHALL (the rest of the family arrives with the KV engine).
+//! Keyspace commands: DEL UNLINK EXISTS TYPE TOUCH EXPIRE PEXPIRE EXPIREAT PEXPIREAT TTL PTTL
+//! EXPIRETIME PEXPIRETIME PERSIST KEYS RENAME RENAMENX COPY MOVE SWAPDB DBSIZE FLUSHDB FLUSHALL.
 
-use super::{ArgCursor, CmdError, Command, Ctx};
+use bytes::Bytes;
+
+use super::args::is_keyword;
+use super::{ArgCursor, CmdError, Command, Ctx, WriteCommand, WriteEnv};
+use crate::bus::glob::glob_match;
+use crate::engine::{now_ms, WriteCtx};
+use crate::kv::meta;
+use crate::resp::codec::parse_i64;
 use crate::resp::{Reply, OK};
+
+/// The live row of `key` in a snapshot (connection thread), `None` if missing or expired.
+fn read_row(ctx: &Ctx<'_>, key: &[u8]) -> Result<Option<Vec<u8>>, CmdError> {
+    let row = ctx.server.engine.read()?.get(ctx.client.db, key)?;
+    Ok(row.filter(|r| !meta::is_expired(r, now_ms())))
+}
+
+fn parse_db_index(arg: &[u8], databases: u32) -> Result<u32, CmdError> {
+    let n = parse_i64(arg).ok_or(CmdError::NotInteger)?;
+    if n < 0 || n >= i64::from(databases) {
+        return Err(CmdError::DbIndexOutOfRange);
+    }
+    Ok(n as u32)
+}
+
+/// `DEL key [key ...]` and `UNLINK key [key ...]`
+pub struct Del(Vec<Bytes>);
+
+impl WriteCommand for Del {
+    fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
+        Ok(Del(args.rest().to_vec()))
+    }
+
+    fn apply(self, env: WriteEnv, w: &mut WriteCtx<'_, '_>) -> Result<Reply, CmdError> {
+        let mut removed = 0;
+        for key in &self.0 {
+            if w.delete(env.db, key)? {
+                removed += 1;
+            }
+        }
+        Ok(Reply::Int(removed))
+    }
+}
+
+/// `EXISTS key [key ...]` (a key named twice counts twice) and `TOUCH key [key ...]`.
+pub struct Exists(Vec<Bytes>);
+
+impl Command for Exists {
+    fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
+        Ok(Exists(args.rest().to_vec()))
+    }
+
+    fn exec(self, ctx: &mut Ctx<'_>) -> Result<Reply, CmdError> {
+        let snapshot = ctx.server.engine.read()?;
+        let now = now_ms();
+        let mut count = 0;
+        for key in &self.0 {
+            if snapshot
+                .get(ctx.client.db, key)?
+                .is_some_and(|r| !meta::is_expired(&r, now))
+            {
+                count += 1;
+            }
+        }
+        Ok(Reply::Int(count))
+    }
+}
+
+/// `TYPE key`
+pub struct Type(Bytes);
+
+impl Command for Type {
+    fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
+        Ok(Type(args.next_bytes()?.clone()))
+    }
+
+    fn exec(self, ctx: &mut Ctx<'_>) -> Result<Reply, CmdError> {
+        let name = read_row(ctx, &self.0)?
+            .and_then(|row| meta::key_type(&row))
+            .map_or("none", |t| t.name());
+        Ok(Reply::Status(name))
+    }
+}
+
+/// The NX / XX / GT / LT condition of the EXPIRE family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ExpireCondition {
+    Always,
+    Nx,
+    Xx,
+    Gt,
+    Lt,
+}
+
+/// `EXPIRE`, `PEXPIRE`, `EXPIREAT`, `PEXPIREAT key n [NX | XX | GT | LT]`
+pub struct Expire<const UNIT_MS: i64, const ABSOLUTE: bool> {
+    key: Bytes,
+    amount: i64,
+    condition: ExpireCondition,
+}
+
+impl<const UNIT_MS: i64, const ABSOLUTE: bool> Expire<UNIT_MS, ABSOLUTE> {
+    fn name() -> &'static str {
+        match (UNIT_MS, ABSOLUTE) {
+            (1000, false) => "expire",
+            (1, false) => "pexpire",
+            (1000, true) => "expireat",
+            _ => "pexpireat",
+        }
+    }
+}
+
+impl<const UNIT_MS: i64, const ABSOLUTE: bool> WriteCommand for Expire<UNIT_MS, ABSOLUTE> {
+    fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
+        let key = args.next_bytes()?.clone();
+        let amount = args.next_i64()?;
+        let mut flags = Vec::new();
+        while !args.is_empty() {
+            let arg = args.next_bytes()?;
+            let flag = [
+                ("NX", ExpireCondition::Nx),
+                ("XX", ExpireCondition::Xx),
+                ("GT", ExpireCondition::Gt),
+                ("LT", ExpireCondition::Lt),
+            ]
+            .into_iter()
+            .find(|(n, _)| is_keyword(arg, n))
+            .map(|(_, c)| c)
+            .ok_or_else(|| {
+                CmdError::err(format!(
+                    "Unsupported option {}",
+                    String::from_utf8_lossy(arg)
+                ))
+            })?;
+            flags.push(flag);
+        }
+        let has = |c| flags.contains(&c);
+        use ExpireCondition::*;
+        if has(Nx) && (has(Xx) || has(Gt) || has(Lt)) {
+            return Err(CmdError::err(
+                "NX and XX, GT or LT options at the same time are not compatible",
+            ));
+        }
+        if has(Gt) && has(Lt) {
+            return Err(CmdError::err(
+                "GT and LT options at the same time are not compatible",
+            ));
+        }
+        let condition = flags.last().copied().unwrap_or(Always);
+        let condition = if has(Xx) && (has(Gt) || has(Lt)) {
+            if has(Gt) {
+                Gt
+            } else {
+                Lt
+            }
+        } else {
+            condition
+        };
+        if amount.checked_mul(UNIT_MS).is_none() {
+            return Err(CmdError::err(format!(
+                "invalid expire time in '{}' command",
+                Self::name()
+            )));
+        }
+        Ok(Expire {
+            key,
+            amount,
+            condition,
+        })
+    }
+
+    fn apply(self, env: WriteEnv, w: &mut WriteCtx<'_, '_>) -> Result<Reply, CmdError> {
+        let Some(row) = w.get(env.db, &self.key)? else {
+            return Ok(Reply::Int(0));
+        };
+        let ms = self.amount.saturating_mul(UNIT_MS);
+        let base = if ABSOLUTE { 0 } else { w.now_ms as i64 };
+        let Some(deadline) = base.checked_add(ms) else {
+            return Err(CmdError::err(format!(
+                "invalid expire time in '{}' command",
+                Self::name()
+            )));
+        };
+        let current = meta::expire_at(&row);
+        // A key without a deadline counts as expiring never (infinitely late).
+        let current_cmp = if current == 0 {
+            i64::MAX
+        } else {
+            current as i64
+        };
+        let allowed = match self.condition {
+            ExpireCondition::Always => true,
+            ExpireCondition::Nx => current == 0,
+            ExpireCondition::Xx => current != 0,
+            ExpireCondition::Gt => current != 0 && deadline > current_cmp,
+            ExpireCondition::Lt => deadline < current_cmp,
+        };
+        if !allowed {
+            return Ok(Reply::Int(0));
+        }
+        if deadline <= w.now_ms as i64 {
+            w.delete(env.db, &self.key)?;
+        } else {
+            w.set_expire(env.db, &self.key, deadline as u64)?;
+        }
+        Ok(Reply::Int(1))
+    }
+}
+
+/// `TTL`, `PTTL`, `EXPIRETIME`, `PEXPIRETIME key`
+pub struct Ttl<const UNIT_MS: u64, const ABSOLUTE: bool>(Bytes);
+
+impl<const UNIT_MS: u64, const ABSOLUTE: bool> Command for Ttl<UNIT_MS, ABSOLUTE> {
+    fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
+        Ok(Ttl(args.next_bytes()?.clone()))
+    }
+
+    fn exec(self, ctx: &mut Ctx<'_>) -> Result<Reply, CmdError> {
+        let now = now_ms();
+        let Some(row) = read_row(ctx, &self.0)? else {
+            return Ok(Reply::Int(-2));
+        };
+        let deadline = meta::expire_at(&row);
+        if deadline == 0 {
+            return Ok(Reply::Int(-1));
+        }
+        let value = if ABSOLUTE {
+            deadline / UNIT_MS
+        } else {
+            // Redis rounds the remaining seconds to the nearest.
+            (deadline.saturating_sub(now) + UNIT_MS / 2) / UNIT_MS
+        };
+        Ok(Reply::Int(value as i64))
+    }
+}
+
+/// `PERSIST key`
+pub struct Persist(Bytes);
+
+impl WriteCommand for Persist {
+    fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
+        Ok(Persist(args.next_bytes()?.clone()))
+    }
+
+    fn apply(self, env: WriteEnv, w: &mut WriteCtx<'_, '_>) -> Result<Reply, CmdError> {
+        match w.get(env.db, &self.0)? {
+            Some(row) if meta::expire_at(&row) != 0 => {
+                w.set_expire(env.db, &self.0, 0)?;
+                Ok(Reply::Int(1))
+            }
+            _ => Ok(Reply::Int(0)),
+        }
+    }
+}
+
+/// `KEYS pattern`
+pub struct Keys(Bytes);
+
+impl Command for Keys {
+    fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
+        Ok(Keys(args.next_bytes()?.clone()))
+    }
+
+    fn exec(self, ctx: &mut Ctx<'_>) -> Result<Reply, CmdError> {
+        let now = now_ms();
+        let mut out = Vec::new();
+        ctx.server
+            .engine
+            .read()?
+            .scan(ctx.client.db, b"", |key, row| {
+                if !meta::is_expired(row, now) && glob_match(&self.0, key) {
+                    out.push(Reply::bulk(key.to_vec()));
+                }
+                true
+            })?;
+        Ok(Reply::Array(out))
+    }
+}
+
+/// `RENAME key newkey` and `RENAMENX key newkey`
+pub struct Rename<const NX: bool>(Bytes, Bytes);
+
+impl<const NX: bool> WriteCommand for Rename<NX> {
+    fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
+        Ok(Rename(
+            args.next_bytes()?.clone(),
+            args.next_bytes()?.clone(),
+        ))
+    }
+
+    fn apply(self, env: WriteEnv, w: &mut WriteCtx<'_, '_>) -> Result<Reply, CmdError> {
+        let Some(row) = w.get(env.db, &self.0)? else {
+            return Err(CmdError::err("no such key"));
+        };
+        if NX {
+            if w.get(env.db, &self.1)?.is_some() {
+                return Ok(Reply::Int(0));
+            }
+        } else if self.0 == self.1 {
+            return Ok(OK);
+        }
+        if self.0 != self.1 {
+            w.put_row(env.db, &self.1, &row)?;
+            w.delete(env.db, &self.0)?;
+        }
+        Ok(if NX { Reply::Int(1) } else { OK })
+    }
+}
+
+/// `COPY source destination [DB destination-db] [REPLACE]`
+pub struct Copy {
+    source: Bytes,
+    destination: Bytes,
+    db: Option<Bytes>,
+    replace: bool,
+}
+
+impl WriteCommand for Copy {
+    fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
+        let mut copy = Copy {
+            source: args.next_bytes()?.clone(),
+            destination: args.next_bytes()?.clone(),
+            db: None,
+            replace: false,
+        };
+        while !args.is_empty() {
+            if args.eat("REPLACE") {
+                copy.replace = true;
+            } else if args.eat("DB") {
+                copy.db = Some(args.next_bytes()?.clone());
+            } else {
+                return Err(CmdError::Syntax);
+            }
+        }
+        Ok(copy)
+    }
+
+    fn apply(self, env: WriteEnv, w: &mut WriteCtx<'_, '_>) -> Result<Reply, CmdError> {
+        let target = match &self.db {
+            Some(arg) => parse_db_index(arg, env.databases)?,
+            None => env.db,
+        };
+        if target == env.db && self.source == self.destination {
+            return Err(CmdError::err("source and destination objects are the same"));
+        }
+        let Some(row) = w.get(env.db, &self.source)? else {
+            return Ok(Reply::Int(0));
+        };
+        if w.get(target, &self.destination)?.is_some() && !self.replace {
+            return Ok(Reply::Int(0));
+        }
+        w.put_row(target, &self.destination, &row)?;
+        Ok(Reply::Int(1))
+    }
+}
+
+/// `MOVE key db`
+pub struct Move(Bytes, Bytes);
+
+impl WriteCommand for Move {
+    fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
+        Ok(Move(args.next_bytes()?.clone(), args.next_bytes()?.clone()))
+    }
+
+    fn apply(self, env: WriteEnv, w: &mut WriteCtx<'_, '_>) -> Result<Reply, CmdError> {
+        let target = parse_db_index(&self.1, env.databases)?;
+        if target == env.db {
+            return Err(CmdError::err("source and destination objects are the same"));
+        }
+        let Some(row) = w.get(env.db, &self.0)? else {
+            return Ok(Reply::Int(0));
+        };
+        if w.get(target, &self.0)?.is_some() {
+            return Ok(Reply::Int(0));
+        }
+        w.put_row(target, &self.0, &row)?;
+        w.delete(env.db, &self.0)?;
+        Ok(Reply::Int(1))
+    }
+}
+
+/// `SWAPDB index1 index2`
+pub struct SwapDb(Bytes, Bytes);
+
+impl WriteCommand for SwapDb {
+    fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
+        Ok(SwapDb(
+            args.next_bytes()?.clone(),
+            args.next_bytes()?.clone(),
+        ))
+    }
+
+    fn apply(self, env: WriteEnv, w: &mut WriteCtx<'_, '_>) -> Result<Reply, CmdError> {
+        let index = |arg: &[u8]| {
+            let n = parse_i64(arg).ok_or_else(|| CmdError::err("invalid first DB index"))?;
+            if n < 0 || n >= i64::from(env.databases) {
+                return Err(CmdError::DbIndexOutOfRange);
+            }
+            Ok(n as u32)
+        };
+        let a = index(&self.0)?;
+        let b = index(&self.1).map_err(|e| match e {
+            CmdError::DbIndexOutOfRange => e,
+            _ => CmdError::err("invalid second DB index"),
+        })?;
+        if a != b {
+            w.swap_db(a, b)?;
+        }
+        Ok(OK)
+    }
+}
 
 /// `DBSIZE`
 pub struct DbSize;
@@ -16,51 +425,41 @@ impl Command for DbSize {
     }
 }
 
-/// The optional `ASYNC | SYNC` of FLUSHDB and FLUSHALL.
-fn parse_flush_mode(args: &mut ArgCursor<'_>) -> Result<bool, CmdError> {
-    let asynchronous = if args.is_empty() {
-        false
-    } else {
-        args.next_choice(&[("ASYNC", true), ("SYNC", false)])?
-    };
-    args.finish()?;
-    Ok(asynchronous)
+/// The optional `ASYNC | SYNC` of FLUSHDB and FLUSHALL. Both run in the engine's order of
+/// writes; the caller is answered once the flush is logged.
+fn parse_flush_mode(args: &mut ArgCursor<'_>) -> Result<(), CmdError> {
+    if !args.is_empty() {
+        args.next_choice(&[("ASYNC", ()), ("SYNC", ())])?;
+    }
+    args.finish()
 }
 
 /// `FLUSHDB [ASYNC | SYNC]`
-pub struct FlushDb {
-    #[allow(dead_code)] // both modes are synchronous until the KV engine collects in background
-    asynchronous: bool,
-}
+pub struct FlushDb;
 
-impl Command for FlushDb {
+impl WriteCommand for FlushDb {
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
-        Ok(FlushDb {
-            asynchronous: parse_flush_mode(args)?,
-        })
+        parse_flush_mode(args)?;
+        Ok(FlushDb)
     }
 
-    fn exec(self, ctx: &mut Ctx<'_>) -> Result<Reply, CmdError> {
-        ctx.server.engine.flush_db(ctx.client.db);
+    fn apply(self, env: WriteEnv, w: &mut WriteCtx<'_, '_>) -> Result<Reply, CmdError> {
+        w.flush_db(env.db)?;
         Ok(OK)
     }
 }
 
 /// `FLUSHALL [ASYNC | SYNC]`
-pub struct FlushAll {
-    #[allow(dead_code)] // both modes are synchronous until the KV engine collects in background
-    asynchronous: bool,
-}
+pub struct FlushAll;
 
-impl Command for FlushAll {
+impl WriteCommand for FlushAll {
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
-        Ok(FlushAll {
-            asynchronous: parse_flush_mode(args)?,
-        })
+        parse_flush_mode(args)?;
+        Ok(FlushAll)
     }
 
-    fn exec(self, ctx: &mut Ctx<'_>) -> Result<Reply, CmdError> {
-        ctx.server.engine.flush_all();
+    fn apply(self, env: WriteEnv, w: &mut WriteCtx<'_, '_>) -> Result<Reply, CmdError> {
+        w.flush_all(env.databases)?;
         Ok(OK)
     }
 }

@@ -10,6 +10,7 @@ pub mod errors;
 pub mod info;
 pub mod keys;
 pub mod server;
+pub mod string;
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -21,6 +22,7 @@ pub use args::ArgCursor;
 pub use errors::CmdError;
 
 use crate::conn::state::ClientState;
+use crate::engine::WriteCtx;
 use crate::resp::Reply;
 use crate::server::Shared;
 
@@ -30,17 +32,68 @@ pub struct Ctx<'a> {
     pub client: &'a mut ClientState,
 }
 
-/// A typed command: parse, then execute.
+/// A typed command: parse, then execute on the connection's thread (reads, connection state).
 pub trait Command: Sized {
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError>;
     fn exec(self, ctx: &mut Ctx<'_>) -> Result<Reply, CmdError>;
 }
 
-pub type Handler = fn(&mut Ctx<'_>, &mut ArgCursor<'_>) -> Result<Reply, CmdError>;
+/// What a write sees besides the engine: the caller's database and the server's shape.
+#[derive(Debug, Clone, Copy)]
+pub struct WriteEnv {
+    pub db: u32,
+    pub databases: u32,
+}
+
+/// A command that changes data: parsed on the connection's thread (so bad arguments fail at
+/// once), applied on the engine thread, acknowledged once logged.
+pub trait WriteCommand: Sized + Send + 'static {
+    fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError>;
+    fn apply(self, env: WriteEnv, w: &mut WriteCtx<'_, '_>) -> Result<Reply, CmdError>;
+}
+
+/// A command's result: ready now, or once the engine has logged and applied it.
+pub enum Outcome {
+    Ready(Reply),
+    Pending(tokio::sync::oneshot::Receiver<Reply>),
+}
+
+pub type Handler = fn(&mut Ctx<'_>, &mut ArgCursor<'_>) -> Result<Outcome, CmdError>;
 
 /// The table's handler for command type `C`.
-pub fn run<C: Command>(ctx: &mut Ctx<'_>, args: &mut ArgCursor<'_>) -> Result<Reply, CmdError> {
-    C::parse(args)?.exec(ctx)
+pub fn run<C: Command>(ctx: &mut Ctx<'_>, args: &mut ArgCursor<'_>) -> Result<Outcome, CmdError> {
+    Ok(Outcome::Ready(C::parse(args)?.exec(ctx)?))
+}
+
+/// The table's handler for a command that is ready later but is not a data write (SAVE).
+pub fn run_pending<C: PendingCommand>(
+    ctx: &mut Ctx<'_>,
+    args: &mut ArgCursor<'_>,
+) -> Result<Outcome, CmdError> {
+    C::parse(args)?.start(ctx)
+}
+
+/// A command whose reply arrives later without being a data write (SAVE waits for a checkpoint).
+pub trait PendingCommand: Sized {
+    fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError>;
+    fn start(self, ctx: &mut Ctx<'_>) -> Result<Outcome, CmdError>;
+}
+
+/// The table's handler for write command type `C`.
+pub fn run_write<C: WriteCommand>(
+    ctx: &mut Ctx<'_>,
+    args: &mut ArgCursor<'_>,
+) -> Result<Outcome, CmdError> {
+    let command = C::parse(args)?;
+    let env = WriteEnv {
+        db: ctx.client.db,
+        databases: ctx.server.engine.databases(),
+    };
+    let rx = ctx
+        .server
+        .engine
+        .submit(Box::new(move |w| command.apply(env, w)))?;
+    Ok(Outcome::Pending(rx))
 }
 
 /// Command flags, named as COMMAND reports them.
@@ -204,386 +257,119 @@ const SRV: &str = "server";
 const F_LS: Flags = Flags::LOADING.or(Flags::STALE);
 const F_LSF: Flags = F_LS.or(Flags::FAST);
 const F_ADMIN: Flags = Flags::ADMIN.or(Flags::NOSCRIPT).or(F_LS);
+const F_R: Flags = Flags::READONLY;
+const F_WD: Flags = Flags::WRITE.or(Flags::DENYOOM);
+const STR: &str = "string";
+const GEN: &str = "generic";
+const KEY1: KeyPositions = KeyPositions {
+    first: 1,
+    last: 1,
+    step: 1,
+};
+const KEYS2: KeyPositions = KeyPositions {
+    first: 1,
+    last: 2,
+    step: 1,
+};
+const ALL_KEYS: KeyPositions = KeyPositions {
+    first: 1,
+    last: -1,
+    step: 1,
+};
+const PAIRS: KeyPositions = KeyPositions {
+    first: 1,
+    last: -1,
+    step: 2,
+};
 
+#[rustfmt::skip]
 /// Every command Luma serves.
 pub static COMMANDS: &[CommandSpec] = &[
-    command(
-        "ping",
-        -1,
-        F_LSF,
-        NO_KEYS,
-        CONN,
-        "1.0.0",
-        "Returns the server's liveliness response.",
-        run::<s::Ping>,
-    ),
-    command(
-        "echo",
-        2,
-        F_LSF,
-        NO_KEYS,
-        CONN,
-        "1.0.0",
-        "Returns the given string.",
-        run::<s::Echo>,
-    ),
-    command(
-        "quit",
-        -1,
-        Flags::NO_AUTH.or(F_LSF).or(Flags::ALLOW_BUSY),
-        NO_KEYS,
-        CONN,
-        "1.0.0",
-        "Closes the connection.",
-        run::<s::Quit>,
-    ),
-    command(
-        "reset",
-        1,
-        Flags::NO_AUTH.or(F_LSF).or(Flags::NOSCRIPT),
-        NO_KEYS,
-        CONN,
-        "6.2.0",
-        "Resets the connection.",
-        run::<s::Reset>,
-    ),
-    command(
-        "select",
-        2,
-        F_LSF,
-        NO_KEYS,
-        CONN,
-        "1.0.0",
-        "Changes the selected database.",
-        run::<s::Select>,
-    ),
-    command(
-        "auth",
-        -2,
-        Flags::NO_AUTH.or(F_LSF).or(Flags::NOSCRIPT),
-        NO_KEYS,
-        CONN,
-        "1.0.0",
-        "Authenticates the connection.",
-        run::<s::Auth>,
-    ),
-    command(
-        "hello",
-        -1,
-        Flags::NO_AUTH.or(F_LSF).or(Flags::NOSCRIPT),
-        NO_KEYS,
-        CONN,
-        "6.0.0",
-        "Handshakes with the Redis server.",
-        run::<s::Hello>,
-    ),
-    container(
-        "client",
-        CONN,
-        "2.4.0",
-        "A container for client connection commands.",
-        &[
-            command(
-                "id",
-                2,
-                F_LS.or(Flags::NOSCRIPT),
-                NO_KEYS,
-                CONN,
-                "5.0.0",
-                "Returns the unique client ID of the connection.",
-                run::<s::ClientId>,
-            ),
-            command(
-                "setname",
-                3,
-                F_LS.or(Flags::NOSCRIPT),
-                NO_KEYS,
-                CONN,
-                "2.6.9",
-                "Sets the connection name.",
-                run::<s::ClientSetName>,
-            ),
-            command(
-                "getname",
-                2,
-                F_LS.or(Flags::NOSCRIPT),
-                NO_KEYS,
-                CONN,
-                "2.6.9",
-                "Returns the name of the connection.",
-                run::<s::ClientGetName>,
-            ),
-            command(
-                "setinfo",
-                4,
-                F_LS.or(Flags::NOSCRIPT),
-                NO_KEYS,
-                CONN,
-                "7.2.0",
-                "Sets information specific to the client or connection.",
-                run::<s::ClientSetInfo>,
-            ),
-            command(
-                "info",
-                2,
-                F_LS.or(Flags::NOSCRIPT),
-                NO_KEYS,
-                CONN,
-                "6.2.0",
-                "Returns information about the connection.",
-                run::<s::ClientInfoCmd>,
-            ),
-            command(
-                "list",
-                -2,
-                F_ADMIN,
-                NO_KEYS,
-                CONN,
-                "2.4.0",
-                "Lists open connections.",
-                run::<s::ClientList>,
-            ),
-            command(
-                "kill",
-                -3,
-                F_ADMIN,
-                NO_KEYS,
-                CONN,
-                "2.4.0",
-                "Terminates open connections.",
-                run::<s::ClientKill>,
-            ),
-            command(
-                "reply",
-                3,
-                F_LS.or(Flags::NOSCRIPT),
-                NO_KEYS,
-                CONN,
-                "3.2.0",
-                "Instructs the server whether to reply to commands.",
-                run::<s::ClientReply>,
-            ),
-            command(
-                "no-evict",
-                3,
-                F_ADMIN,
-                NO_KEYS,
-                CONN,
-                "7.0.0",
-                "Sets the client eviction mode of the connection.",
-                run::<s::ClientNoEvict>,
-            ),
-            command(
-                "no-touch",
-                3,
-                F_LS.or(Flags::NOSCRIPT),
-                NO_KEYS,
-                CONN,
-                "7.2.0",
-                "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.",
-                run::<s::ClientNoTouch>,
-            ),
-            command(
-                "help",
-                2,
-                F_LS,
-                NO_KEYS,
-                CONN,
-                "5.0.0",
-                "Returns helpful text about the different subcommands.",
-                run::<s::ClientHelp>,
-            ),
-        ],
-    ),
-    command(
-        "info",
-        -1,
-        F_LS,
-        NO_KEYS,
-        SRV,
-        "1.0.0",
-        "Returns information and statistics about the server.",
-        run::<s::Info>,
-    ),
-    container(
-        "config",
-        SRV,
-        "2.0.0",
-        "A container for server configuration commands.",
-        &[
-            command(
-                "get",
-                -3,
-                F_ADMIN,
-                NO_KEYS,
-                SRV,
-                "2.0.0",
-                "Returns the effective values of configuration parameters.",
-                run::<s::ConfigGet>,
-            ),
-            command(
-                "set",
-                -4,
-                F_ADMIN,
-                NO_KEYS,
-                SRV,
-                "2.0.0",
-                "Sets configuration parameters in-flight.",
-                run::<s::ConfigSet>,
-            ),
-            command(
-                "resetstat",
-                2,
-                F_ADMIN,
-                NO_KEYS,
-                SRV,
-                "2.0.0",
-                "Resets the server's statistics.",
-                run::<s::ConfigResetStat>,
-            ),
-            command(
-                "rewrite",
-                2,
-                F_ADMIN,
-                NO_KEYS,
-                SRV,
-                "2.8.0",
-                "Persists the effective configuration to file.",
-                run::<s::ConfigRewrite>,
-            ),
-            command(
-                "help",
-                2,
-                F_LS,
-                NO_KEYS,
-                SRV,
-                "5.0.0",
-                "Returns helpful text about the different subcommands.",
-                run::<s::ConfigHelp>,
-            ),
-        ],
-    ),
-    CommandSpec {
-        subcommands: COMMAND_SUBCOMMANDS,
-        ..command(
-            "command",
-            -1,
-            F_LS,
-            NO_KEYS,
-            SRV,
-            "2.8.13",
-            "Returns detailed information about all commands.",
-            run::<s::CommandAll>,
-        )
-    },
-    command(
-        "time",
-        1,
-        F_LSF,
-        NO_KEYS,
-        SRV,
-        "2.6.0",
-        "Returns the server time.",
-        run::<s::Time>,
-    ),
-    command(
-        "lastsave",
-        1,
-        F_LSF,
-        NO_KEYS,
-        SRV,
-        "1.0.0",
-        "Returns the Unix timestamp of the last successful save to disk.",
-        run::<s::LastSave>,
-    ),
-    command(
-        "shutdown",
-        -1,
-        F_ADMIN.or(Flags::NO_MULTI).or(Flags::ALLOW_BUSY),
-        NO_KEYS,
-        SRV,
-        "1.0.0",
-        "Synchronously saves the database(s) to disk and shuts down the Redis server.",
-        run::<s::Shutdown>,
-    ),
-    command(
-        "cluster",
-        -2,
-        Flags::NONE,
-        NO_KEYS,
-        "cluster",
-        "3.0.0",
-        "A container for Redis Cluster commands.",
-        run::<s::Cluster>,
-    ),
-    container(
-        "module",
-        SRV,
-        "4.0.0",
-        "A container for module commands.",
-        &[
-            command(
-                "list",
-                2,
-                F_ADMIN,
-                NO_KEYS,
-                SRV,
-                "4.0.0",
-                "Returns all loaded modules.",
-                run::<s::ModuleList>,
-            ),
-            command(
-                "load",
-                -3,
-                F_ADMIN,
-                NO_KEYS,
-                SRV,
-                "4.0.0",
-                "Loads a module.",
-                run::<s::ModuleLoad>,
-            ),
-            command(
-                "help",
-                2,
-                F_LS,
-                NO_KEYS,
-                SRV,
-                "5.0.0",
-                "Returns helpful text about the different subcommands.",
-                run::<s::ModuleHelp>,
-            ),
-        ],
-    ),
-    command(
-        "dbsize",
-        1,
-        Flags::READONLY.or(Flags::FAST),
-        NO_KEYS,
-        SRV,
-        "1.0.0",
-        "Returns the number of keys in the database.",
-        run::<keys::DbSize>,
-    ),
-    command(
-        "flushdb",
-        -1,
-        Flags::WRITE,
-        NO_KEYS,
-        SRV,
-        "1.0.0",
-        "Removes all keys from the current database.",
-        run::<keys::FlushDb>,
-    ),
-    command(
-        "flushall",
-        -1,
-        Flags::WRITE,
-        NO_KEYS,
-        SRV,
-        "1.0.0",
-        "Removes all keys from all databases.",
-        run::<keys::FlushAll>,
-    ),
+    command("ping", -1, F_LSF, NO_KEYS, CONN, "1.0.0", "Returns the server's liveliness response.", run::<s::Ping>),
+    command("echo", 2, F_LSF, NO_KEYS, CONN, "1.0.0", "Returns the given string.", run::<s::Echo>),
+    command("quit", -1, Flags::NO_AUTH.or(F_LSF).or(Flags::ALLOW_BUSY), NO_KEYS, CONN, "1.0.0", "Closes the connection.", run::<s::Quit>),
+    command("reset", 1, Flags::NO_AUTH.or(F_LSF).or(Flags::NOSCRIPT), NO_KEYS, CONN, "6.2.0", "Resets the connection.", run::<s::Reset>),
+    command("select", 2, F_LSF, NO_KEYS, CONN, "1.0.0", "Changes the selected database.", run::<s::Select>),
+    command("auth", -2, Flags::NO_AUTH.or(F_LSF).or(Flags::NOSCRIPT), NO_KEYS, CONN, "1.0.0", "Authenticates the connection.", run::<s::Auth>),
+    command("hello", -1, Flags::NO_AUTH.or(F_LSF).or(Flags::NOSCRIPT), NO_KEYS, CONN, "6.0.0", "Handshakes with the Redis server.", run::<s::Hello>),
+    container("client", CONN, "2.4.0", "A container for client connection commands.", &[
+        command("id", 2, F_LS.or(Flags::NOSCRIPT), NO_KEYS, CONN, "5.0.0", "Returns the unique client ID of the connection.", run::<s::ClientId>),
+        command("setname", 3, F_LS.or(Flags::NOSCRIPT), NO_KEYS, CONN, "2.6.9", "Sets the connection name.", run::<s::ClientSetName>),
+        command("getname", 2, F_LS.or(Flags::NOSCRIPT), NO_KEYS, CONN, "2.6.9", "Returns the name of the connection.", run::<s::ClientGetName>),
+        command("setinfo", 4, F_LS.or(Flags::NOSCRIPT), NO_KEYS, CONN, "7.2.0", "Sets information specific to the client or connection.", run::<s::ClientSetInfo>),
+        command("info", 2, F_LS.or(Flags::NOSCRIPT), NO_KEYS, CONN, "6.2.0", "Returns information about the connection.", run::<s::ClientInfoCmd>),
+        command("list", -2, F_ADMIN, NO_KEYS, CONN, "2.4.0", "Lists open connections.", run::<s::ClientList>),
+        command("kill", -3, F_ADMIN, NO_KEYS, CONN, "2.4.0", "Terminates open connections.", run::<s::ClientKill>),
+        command("reply", 3, F_LS.or(Flags::NOSCRIPT), NO_KEYS, CONN, "3.2.0", "Instructs the server whether to reply to commands.", run::<s::ClientReply>),
+        command("no-evict", 3, F_ADMIN, NO_KEYS, CONN, "7.0.0", "Sets the client eviction mode of the connection.", run::<s::ClientNoEvict>),
+        command("no-touch", 3, F_LS.or(Flags::NOSCRIPT), NO_KEYS, CONN, "7.2.0", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.", run::<s::ClientNoTouch>),
+        command("help", 2, F_LS, NO_KEYS, CONN, "5.0.0", "Returns helpful text about the different subcommands.", run::<s::ClientHelp>),
+    ]),
+    command("info", -1, F_LS, NO_KEYS, SRV, "1.0.0", "Returns information and statistics about the server.", run::<s::Info>),
+    container("config", SRV, "2.0.0", "A container for server configuration commands.", &[
+        command("get", -3, F_ADMIN, NO_KEYS, SRV, "2.0.0", "Returns the effective values of configuration parameters.", run::<s::ConfigGet>),
+        command("set", -4, F_ADMIN, NO_KEYS, SRV, "2.0.0", "Sets configuration parameters in-flight.", run::<s::ConfigSet>),
+        command("resetstat", 2, F_ADMIN, NO_KEYS, SRV, "2.0.0", "Resets the server's statistics.", run::<s::ConfigResetStat>),
+        command("rewrite", 2, F_ADMIN, NO_KEYS, SRV, "2.8.0", "Persists the effective configuration to file.", run::<s::ConfigRewrite>),
+        command("help", 2, F_LS, NO_KEYS, SRV, "5.0.0", "Returns helpful text about the different subcommands.", run::<s::ConfigHelp>),
+    ]),
+    CommandSpec { subcommands: COMMAND_SUBCOMMANDS, ..command("command", -1, F_LS, NO_KEYS, SRV, "2.8.13", "Returns detailed information about all commands.", run::<s::CommandAll>) },
+    command("time", 1, F_LSF, NO_KEYS, SRV, "2.6.0", "Returns the server time.", run::<s::Time>),
+    command("lastsave", 1, F_LSF, NO_KEYS, SRV, "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", run::<s::LastSave>),
+    command("shutdown", -1, F_ADMIN.or(Flags::NO_MULTI).or(Flags::ALLOW_BUSY), NO_KEYS, SRV, "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", run::<s::Shutdown>),
+    command("cluster", -2, Flags::NONE, NO_KEYS, "cluster", "3.0.0", "A container for Redis Cluster commands.", run::<s::Cluster>),
+    container("module", SRV, "4.0.0", "A container for module commands.", &[
+        command("list", 2, F_ADMIN, NO_KEYS, SRV, "4.0.0", "Returns all loaded modules.", run::<s::ModuleList>),
+        command("load", -3, F_ADMIN, NO_KEYS, SRV, "4.0.0", "Loads a module.", run::<s::ModuleLoad>),
+        command("help", 2, F_LS, NO_KEYS, SRV, "5.0.0", "Returns helpful text about the different subcommands.", run::<s::ModuleHelp>),
+    ]),
+    command("dbsize", 1, Flags::READONLY.or(Flags::FAST), NO_KEYS, SRV, "1.0.0", "Returns the number of keys in the database.", run::<keys::DbSize>),
+    command("flushdb", -1, Flags::WRITE, NO_KEYS, SRV, "1.0.0", "Removes all keys from the current database.", run_write::<keys::FlushDb>),
+    command("flushall", -1, Flags::WRITE, NO_KEYS, SRV, "1.0.0", "Removes all keys from all databases.", run_write::<keys::FlushAll>),
+    command("save", 1, F_ADMIN.or(Flags::NO_MULTI), NO_KEYS, SRV, "1.0.0", "Synchronously saves the database(s) to disk.", run_pending::<s::Save>),
+    command("bgsave", -1, F_ADMIN.or(Flags::NO_MULTI), NO_KEYS, SRV, "1.0.0", "Asynchronously saves the database(s) to disk.", run::<s::BgSave>),
+    // Strings
+    command("get", 2, F_R.or(Flags::FAST), KEY1, STR, "1.0.0", "Returns the string value of a key.", run::<string::Get>),
+    command("set", -3, F_WD, KEY1, STR, "1.0.0", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", run_write::<string::Set>),
+    command("setnx", 3, F_WD.or(Flags::FAST), KEY1, STR, "1.0.0", "Set the string value of a key only when the key doesn't exist.", run_write::<string::SetNx>),
+    command("setex", 4, F_WD, KEY1, STR, "2.0.0", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", run_write::<string::SetEx<1000>>),
+    command("psetex", 4, F_WD, KEY1, STR, "2.6.0", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", run_write::<string::SetEx<1>>),
+    command("mget", -2, F_R.or(Flags::FAST), ALL_KEYS, STR, "1.0.0", "Atomically returns the string values of one or more keys.", run::<string::MGet>),
+    command("mset", -3, F_WD, PAIRS, STR, "1.0.1", "Atomically creates or modifies the string values of one or more keys.", run_write::<string::MSet>),
+    command("msetnx", -3, F_WD, PAIRS, STR, "1.0.1", "Atomically modifies the string values of one or more keys only when all keys don't exist.", run_write::<string::MSetNx>),
+    command("getset", 3, F_WD.or(Flags::FAST), KEY1, STR, "1.0.0", "Returns the previous string value of a key after setting it to a new value.", run_write::<string::GetSet>),
+    command("getdel", 2, Flags::WRITE.or(Flags::FAST), KEY1, STR, "6.2.0", "Returns the string value of a key after deleting the key.", run_write::<string::GetDel>),
+    command("getex", -2, Flags::WRITE.or(Flags::FAST), KEY1, STR, "6.2.0", "Returns the string value of a key after setting its expiration time.", run_write::<string::GetEx>),
+    command("append", 3, F_WD.or(Flags::FAST), KEY1, STR, "2.0.0", "Appends a string to the value of a key. Creates the key if it doesn't exist.", run_write::<string::Append>),
+    command("strlen", 2, F_R.or(Flags::FAST), KEY1, STR, "2.2.0", "Returns the length of a string value.", run::<string::StrLen>),
+    command("incr", 2, F_WD.or(Flags::FAST), KEY1, STR, "1.0.0", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", run_write::<string::Incr>),
+    command("decr", 2, F_WD.or(Flags::FAST), KEY1, STR, "1.0.0", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", run_write::<string::Decr>),
+    command("incrby", 3, F_WD.or(Flags::FAST), KEY1, STR, "1.0.0", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", run_write::<string::IncrByCmd>),
+    command("decrby", 3, F_WD.or(Flags::FAST), KEY1, STR, "1.0.0", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", run_write::<string::DecrBy>),
+    command("incrbyfloat", 3, F_WD.or(Flags::FAST), KEY1, STR, "2.6.0", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", run_write::<string::IncrByFloat>),
+    command("getrange", 4, F_R, KEY1, STR, "2.4.0", "Returns a substring of the string stored at a key.", run::<string::GetRange>),
+    command("setrange", 4, F_WD, KEY1, STR, "2.2.0", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", run_write::<string::SetRange>),
+    // Keys
+    command("del", -2, Flags::WRITE, ALL_KEYS, GEN, "1.0.0", "Deletes one or more keys.", run_write::<keys::Del>),
+    command("unlink", -2, Flags::WRITE.or(Flags::FAST), ALL_KEYS, GEN, "4.0.0", "Asynchronously deletes one or more keys.", run_write::<keys::Del>),
+    command("exists", -2, F_R.or(Flags::FAST), ALL_KEYS, GEN, "1.0.0", "Determines whether one or more keys exist.", run::<keys::Exists>),
+    command("touch", -2, F_R.or(Flags::FAST), ALL_KEYS, GEN, "3.2.1", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", run::<keys::Exists>),
+    command("type", 2, F_R.or(Flags::FAST), KEY1, GEN, "1.0.0", "Determines the type of value stored at a key.", run::<keys::Type>),
+    command("expire", -3, Flags::WRITE.or(Flags::FAST), KEY1, GEN, "1.0.0", "Sets the expiration time of a key in seconds.", run_write::<keys::Expire<1000, false>>),
+    command("pexpire", -3, Flags::WRITE.or(Flags::FAST), KEY1, GEN, "2.6.0", "Sets the expiration time of a key in milliseconds.", run_write::<keys::Expire<1, false>>),
+    command("expireat", -3, Flags::WRITE.or(Flags::FAST), KEY1, GEN, "1.2.0", "Sets the expiration time of a key to a Unix timestamp.", run_write::<keys::Expire<1000, true>>),
+    command("pexpireat", -3, Flags::WRITE.or(Flags::FAST), KEY1, GEN, "2.6.0", "Sets the expiration time of a key to a Unix milliseconds timestamp.", run_write::<keys::Expire<1, true>>),
+    command("ttl", 2, F_R.or(Flags::FAST), KEY1, GEN, "1.0.0", "Returns the expiration time in seconds of a key.", run::<keys::Ttl<1000, false>>),
+    command("pttl", 2, F_R.or(Flags::FAST), KEY1, GEN, "2.6.0", "Returns the expiration time in milliseconds of a key.", run::<keys::Ttl<1, false>>),
+    command("expiretime", 2, F_R.or(Flags::FAST), KEY1, GEN, "7.0.0", "Returns the expiration time of a key as a Unix timestamp.", run::<keys::Ttl<1000, true>>),
+    command("pexpiretime", 2, F_R.or(Flags::FAST), KEY1, GEN, "7.0.0", "Returns the expiration time of a key as a Unix milliseconds timestamp.", run::<keys::Ttl<1, true>>),
+    command("persist", 2, Flags::WRITE.or(Flags::FAST), KEY1, GEN, "2.2.0", "Removes the expiration time of a key.", run_write::<keys::Persist>),
+    command("keys", 2, F_R, NO_KEYS, GEN, "1.0.0", "Returns all key names that match a pattern.", run::<keys::Keys>),
+    command("rename", 3, Flags::WRITE, KEYS2, GEN, "1.0.0", "Renames a key and overwrites the destination.", run_write::<keys::Rename<false>>),
+    command("renamenx", 3, Flags::WRITE.or(Flags::FAST), KEYS2, GEN, "1.0.0", "Renames a key only when the target key name doesn't exist.", run_write::<keys::Rename<true>>),
+    command("copy", -3, F_WD, KEYS2, GEN, "6.2.0", "Copies the value of a key to a new key.", run_write::<keys::Copy>),
+    command("move", 3, Flags::WRITE.or(Flags::FAST), KEY1, GEN, "1.0.0", "Moves a key to another database.", run_write::<keys::Move>),
+    command("swapdb", 3, Flags::WRITE.or(Flags::FAST), NO_KEYS, SRV, "4.0.0", "Swaps two Redis databases.", run_write::<keys::SwapDb>),
 ];
 
 /// COMMAND is both a command (bare `COMMAND`) and a container of these.
@@ -767,38 +553,43 @@ pub fn table() -> &'static CommandTable {
     TABLE.get_or_init(CommandTable::build)
 }
 
-/// Runs one request for a client: resolve, check auth, execute. Returns the reply and, when
+/// Does this request change data (so it may run behind earlier writes of the same client)?
+pub fn is_write(args: &[Bytes]) -> bool {
+    table()
+        .resolve(args)
+        .is_ok_and(|(e, _)| e.spec.flags.has(Flags::WRITE))
+}
+
+/// Runs one request for a client: resolve, check auth, execute. Returns the outcome and, when
 /// the command ran, its table id (the caller accounts its time: see `conn`).
-pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> (Reply, Option<usize>) {
+pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> (Outcome, Option<usize>) {
     let metrics = &ctx.server.metrics;
+    let fail = |e: CmdError| Outcome::Ready(Reply::Error(e.to_resp_text()));
     let (entry, depth) = match table().resolve(args) {
         Ok(found) => found,
         Err(e) => {
             metrics.count_error();
-            return (Reply::Error(e.to_resp_text()), None);
+            return (fail(e), None);
         }
     };
     if !ctx.client.authenticated && !entry.spec.flags.has(Flags::NO_AUTH) {
         metrics.command(entry.id).rejected();
         metrics.count_error();
-        return (Reply::Error(CmdError::NoAuth.to_resp_text()), None);
+        return (fail(CmdError::NoAuth), None);
     }
     ctx.client.info.set_last_command(entry.id);
     let Some(handler) = entry.spec.handler else {
-        return (
-            Reply::Error(CmdError::WrongArity(entry.full_name.clone()).to_resp_text()),
-            None,
-        );
+        return (fail(CmdError::WrongArity(entry.full_name.clone())), None);
     };
     let mut cursor = ArgCursor::new(args, depth);
-    let reply = match handler(ctx, &mut cursor) {
-        Ok(reply) => reply,
-        Err(e) => Reply::Error(e.to_resp_text()),
+    let outcome = match handler(ctx, &mut cursor) {
+        Ok(outcome) => outcome,
+        Err(e) => fail(e),
     };
-    if reply.is_error() {
+    if matches!(&outcome, Outcome::Ready(r) if r.is_error()) {
         metrics.count_error();
     }
-    (reply, Some(entry.id))
+    (outcome, Some(entry.id))
 }
 
 #[cfg(test)]

@@ -604,12 +604,45 @@ no_args_command!(
 );
 
 no_args_command!(
-    /// `LASTSAVE`
+    /// `LASTSAVE`: the time of the last checkpoint.
     LastSave,
     |ctx| Ok(Reply::Int(
-        ctx.server.last_save_unix.load(std::sync::atomic::Ordering::Relaxed) as i64
+        ctx.server.engine.stats.last_checkpoint_unix.load(std::sync::atomic::Ordering::Relaxed)
+            as i64
     ))
 );
+
+/// `SAVE`: a checkpoint, answered when it is durable.
+pub struct Save;
+
+impl super::PendingCommand for Save {
+    fn parse(_args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
+        Ok(Save)
+    }
+
+    fn start(self, ctx: &mut Ctx<'_>) -> Result<super::Outcome, CmdError> {
+        Ok(super::Outcome::Pending(ctx.server.engine.checkpoint()?))
+    }
+}
+
+/// `BGSAVE [SCHEDULE]`: starts a checkpoint and answers at once.
+pub struct BgSave;
+
+impl Command for BgSave {
+    fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
+        if !args.is_empty() && !args.eat("SCHEDULE") {
+            return Err(CmdError::Syntax);
+        }
+        args.finish()?;
+        Ok(BgSave)
+    }
+
+    fn exec(self, ctx: &mut Ctx<'_>) -> Result<Reply, CmdError> {
+        // The checkpoint runs on the engine thread; its reply is not awaited here.
+        drop(ctx.server.engine.checkpoint()?);
+        Ok(Reply::Status("Background saving started"))
+    }
+}
 
 /// `SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]`
 pub struct Shutdown {

@@ -3,6 +3,7 @@
 
 pub mod state;
 
+use std::collections::VecDeque;
 use std::future::pending;
 use std::io;
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use bytes::BytesMut;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use crate::cmd::{self, Ctx};
+use crate::cmd::{self, Ctx, Outcome};
 use crate::metrics::Metrics as M;
 use crate::resp::{DecodeLimits, Decoded, Reply, RequestDecoder};
 use crate::server::Shared;
@@ -36,6 +37,7 @@ pub async fn serve(stream: TcpStream, info: Arc<ClientInfo>, shared: Arc<Shared>
         wbuf: BytesMut::new(),
         read_size: MIN_READ,
         executed: Vec::new(),
+        pending: VecDeque::new(),
         shared: shared.clone(),
     };
     if let Err(e) = conn.run().await {
@@ -53,6 +55,8 @@ struct Connection {
     read_size: usize,
     /// Commands run in the current batch, with whether they failed (for INFO commandstats).
     executed: Vec<(usize, bool)>,
+    /// Replies waiting behind a write the engine has not acknowledged yet, in order.
+    pending: VecDeque<Outcome>,
     shared: Arc<Shared>,
 }
 
@@ -134,7 +138,7 @@ impl Connection {
                 M::add(&self.shared.metrics.query_buffer_limit_disconnections, 1);
                 return Ok(());
             }
-            let keep_open = self.process_input(limits.max_bulk_len);
+            let keep_open = self.process_input(limits.max_bulk_len).await;
             self.account_batch(batch_started);
             if !self.wbuf.is_empty() {
                 self.stream.write_all(&self.wbuf).await?;
@@ -154,11 +158,13 @@ impl Connection {
         }
     }
 
-    /// Runs every complete command in the read buffer, encoding replies into `wbuf`.
+    /// Runs every complete command in the read buffer, encoding replies into `wbuf` in order.
+    /// Writes go to the engine and are awaited together (so a pipeline of writes shares one
+    /// WAL group); any other command first waits for the writes before it.
     /// Returns false when the connection must close once `wbuf` is flushed.
-    fn process_input(&mut self, max_bulk_len: i64) -> bool {
+    async fn process_input(&mut self, max_bulk_len: i64) -> bool {
         let mut processed = 0u64;
-        let result = loop {
+        let keep_open = loop {
             let limits = DecodeLimits {
                 max_bulk_len,
                 authenticated: self.state.authenticated,
@@ -166,7 +172,10 @@ impl Connection {
             match self.decoder.decode(&mut self.rbuf, limits) {
                 Ok(Decoded::Command(args)) => {
                     processed += 1;
-                    let (reply, ran) = {
+                    if !self.pending.is_empty() && !cmd::is_write(&args) {
+                        self.settle().await;
+                    }
+                    let (outcome, ran) = {
                         let mut ctx = Ctx {
                             server: &self.shared,
                             client: &mut self.state,
@@ -174,12 +183,13 @@ impl Connection {
                         cmd::execute(&mut ctx, &args)
                     };
                     if let Some(id) = ran {
-                        self.executed.push((id, reply.is_error()));
+                        let failed = matches!(&outcome, Outcome::Ready(r) if r.is_error());
+                        self.executed.push((id, failed));
                     }
                     match std::mem::replace(&mut self.state.after_reply, AfterReply::Continue) {
-                        AfterReply::Continue => self.queue_reply(&reply),
+                        AfterReply::Continue => self.queue_outcome(outcome),
                         AfterReply::Close => {
-                            self.queue_reply(&reply);
+                            self.queue_outcome(outcome);
                             break false;
                         }
                         AfterReply::Shutdown => {
@@ -198,13 +208,34 @@ impl Connection {
                     tracing::debug!("Protocol error from client {}: {e}", self.state.info.id);
                     M::add(&self.shared.metrics.protocol_error_disconnections, 1);
                     self.shared.metrics.count_error();
-                    Reply::Error(format!("ERR {e}")).encode(self.state.protocol, &mut self.wbuf);
+                    self.queue_outcome(Outcome::Ready(Reply::Error(format!("ERR {e}"))));
                     break false;
                 }
             }
         };
+        self.settle().await;
         M::add(&self.shared.metrics.commands_processed, processed);
-        result
+        keep_open
+    }
+
+    fn queue_outcome(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Ready(reply) if self.pending.is_empty() => self.queue_reply(&reply),
+            other => self.pending.push_back(other),
+        }
+    }
+
+    /// Waits for the queued writes and encodes every queued reply, in order.
+    async fn settle(&mut self) {
+        while let Some(outcome) = self.pending.pop_front() {
+            let reply = match outcome {
+                Outcome::Ready(reply) => reply,
+                Outcome::Pending(rx) => rx
+                    .await
+                    .unwrap_or_else(|_| Reply::Error("ERR server is shutting down".to_string())),
+            };
+            self.queue_reply(&reply);
+        }
     }
 
     /// Charges the batch's time to the commands it ran. One clock read pair per batch, not per

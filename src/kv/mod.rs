@@ -1,0 +1,5 @@
+//! The KV engine: a metadata row per key in redb (type, expiry, value), an expiry index, and
+//! the typed operations the commands use.
+
+pub mod meta;
+pub mod store;

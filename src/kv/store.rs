@@ -1,0 +1,359 @@
+//! The only file that touches redb: tables, transactions, durability.
+//!
+//! Tables: `meta` maps `db (u32 BE) · key` to the key's metadata row (type, expiry, and for
+//! strings the value inline); `expires` is the index `deadline (u64 BE) · db · key` that drives
+//! active expiry; `state` holds the applied LSN and the per-database key counts, written in the
+//! same transaction as the data they describe.
+
+use std::path::Path;
+
+use redb::{
+    Database, Durability, ReadOnlyTable, ReadableDatabase, ReadableTable, Table, TableDefinition,
+};
+
+use super::meta;
+
+const META: TableDefinition<&[u8], &[u8]> = TableDefinition::new("meta");
+const EXPIRES: TableDefinition<&[u8], ()> = TableDefinition::new("expires");
+const STATE: TableDefinition<&str, u64> = TableDefinition::new("state");
+const APPLIED_LSN: &str = "applied_lsn";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage: {0}")]
+    Redb(#[from] redb::Error),
+    #[error("storage: {0}")]
+    Other(String),
+}
+
+macro_rules! from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self {
+                StoreError::Redb(e.into())
+            }
+        }
+    )*};
+}
+from_redb!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError,
+    redb::SetDurabilityError
+);
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// `db · key`, the key of the `meta` table.
+pub fn meta_key(db: u32, key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(4 + key.len());
+    k.extend_from_slice(&db.to_be_bytes());
+    k.extend_from_slice(key);
+    k
+}
+
+fn expiry_key(deadline_ms: u64, db: u32, key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(12 + key.len());
+    k.extend_from_slice(&deadline_ms.to_be_bytes());
+    k.extend_from_slice(&db.to_be_bytes());
+    k.extend_from_slice(key);
+    k
+}
+
+fn db_range(db: u32) -> (Vec<u8>, Vec<u8>) {
+    (
+        db.to_be_bytes().to_vec(),
+        (u64::from(db) + 1).to_be_bytes()[4..].to_vec(),
+    )
+}
+
+fn count_name(db: u32) -> String {
+    format!("keys:{db}")
+}
+
+/// The KV store on redb.
+pub struct KvStore {
+    db: Database,
+}
+
+impl KvStore {
+    pub fn open(path: &Path, cache_bytes: usize) -> StoreResult<KvStore> {
+        let db = Database::builder()
+            .set_cache_size(cache_bytes)
+            .create(path)?;
+        let mut txn = db.begin_write()?;
+        txn.set_durability(Durability::Immediate)?;
+        {
+            txn.open_table(META)?;
+            txn.open_table(EXPIRES)?;
+            txn.open_table(STATE)?;
+        }
+        txn.commit()?;
+        Ok(KvStore { db })
+    }
+
+    /// Runs `f` on a write transaction and commits it (durably if asked) when `f` succeeds;
+    /// when it fails nothing is written.
+    pub fn write<R, E: From<StoreError>>(
+        &self,
+        durable: bool,
+        f: impl FnOnce(&mut WriteTables<'_>) -> Result<R, E>,
+    ) -> Result<R, E> {
+        let mut txn = self.db.begin_write().map_err(StoreError::from)?;
+        let durability = if durable {
+            Durability::Immediate
+        } else {
+            Durability::None
+        };
+        txn.set_durability(durability).map_err(StoreError::from)?;
+        let result = {
+            let mut tables = WriteTables {
+                meta: txn.open_table(META).map_err(StoreError::from)?,
+                expires: txn.open_table(EXPIRES).map_err(StoreError::from)?,
+                state: txn.open_table(STATE).map_err(StoreError::from)?,
+            };
+            f(&mut tables)?
+        };
+        txn.commit().map_err(StoreError::from)?;
+        Ok(result)
+    }
+
+    /// A consistent snapshot for reads.
+    pub fn read(&self) -> StoreResult<ReadTables> {
+        let txn = self.db.begin_read()?;
+        Ok(ReadTables {
+            meta: txn.open_table(META)?,
+            state: txn.open_table(STATE)?,
+        })
+    }
+}
+
+/// Read access to one snapshot.
+pub struct ReadTables {
+    meta: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    state: ReadOnlyTable<&'static str, u64>,
+}
+
+impl ReadTables {
+    /// The raw metadata row of `key`, expired or not.
+    pub fn get(&self, db: u32, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+        Ok(self
+            .meta
+            .get(meta_key(db, key).as_slice())?
+            .map(|g| g.value().to_vec()))
+    }
+
+    pub fn applied_lsn(&self) -> StoreResult<u64> {
+        Ok(self.state.get(APPLIED_LSN)?.map_or(0, |g| g.value()))
+    }
+
+    pub fn key_count(&self, db: u32) -> StoreResult<u64> {
+        Ok(self
+            .state
+            .get(count_name(db).as_str())?
+            .map_or(0, |g| g.value()))
+    }
+
+    /// Keys of `db` with their rows, in key order, starting at `from` (inclusive), while `f`
+    /// returns true.
+    pub fn scan(
+        &self,
+        db: u32,
+        from: &[u8],
+        mut f: impl FnMut(&[u8], &[u8]) -> bool,
+    ) -> StoreResult<()> {
+        let (_, end) = db_range(db);
+        let start = meta_key(db, from);
+        for entry in self.meta.range(start.as_slice()..end.as_slice())? {
+            let (k, v) = entry?;
+            if !f(&k.value()[4..], v.value()) {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Write access inside one transaction. Every change goes through `put` / `delete` /
+/// `set_expire`, which keep the expiry index and the key counts in step.
+pub struct WriteTables<'t> {
+    meta: Table<'t, &'static [u8], &'static [u8]>,
+    expires: Table<'t, &'static [u8], ()>,
+    state: Table<'t, &'static str, u64>,
+}
+
+impl WriteTables<'_> {
+    pub fn get(&self, db: u32, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+        Ok(self
+            .meta
+            .get(meta_key(db, key).as_slice())?
+            .map(|g| g.value().to_vec()))
+    }
+
+    /// Stores `row` for `key`; returns true if the key is new.
+    pub fn put(&mut self, db: u32, key: &[u8], row: &[u8]) -> StoreResult<bool> {
+        let mk = meta_key(db, key);
+        let old_deadline = self
+            .meta
+            .insert(mk.as_slice(), row)?
+            .map(|old| meta::expire_at(old.value()));
+        if let Some(deadline) = old_deadline.filter(|d| *d != 0) {
+            self.expires
+                .remove(expiry_key(deadline, db, key).as_slice())?;
+        }
+        let deadline = meta::expire_at(row);
+        if deadline != 0 {
+            self.expires
+                .insert(expiry_key(deadline, db, key).as_slice(), ())?;
+        }
+        if old_deadline.is_none() {
+            self.add_count(db, 1)?;
+        }
+        Ok(old_deadline.is_none())
+    }
+
+    /// Removes `key`; returns true if it existed.
+    pub fn delete(&mut self, db: u32, key: &[u8]) -> StoreResult<bool> {
+        let old_deadline = self
+            .meta
+            .remove(meta_key(db, key).as_slice())?
+            .map(|old| meta::expire_at(old.value()));
+        match old_deadline {
+            None => Ok(false),
+            Some(deadline) => {
+                if deadline != 0 {
+                    self.expires
+                        .remove(expiry_key(deadline, db, key).as_slice())?;
+                }
+                self.add_count(db, -1)?;
+                Ok(true)
+            }
+        }
+    }
+
+    /// Sets (0 = removes) the expiry of an existing key; false if the key does not exist.
+    pub fn set_expire(&mut self, db: u32, key: &[u8], expire_at_ms: u64) -> StoreResult<bool> {
+        let Some(mut row) = self.get(db, key)? else {
+            return Ok(false);
+        };
+        meta::set_expire_at(&mut row, expire_at_ms);
+        self.put(db, key, &row)?;
+        Ok(true)
+    }
+
+    /// Removes every key of `db`.
+    pub fn flush_db(&mut self, db: u32) -> StoreResult<()> {
+        let (start, end) = db_range(db);
+        let mut deadlines = Vec::new();
+        self.meta
+            .retain_in(start.as_slice()..end.as_slice(), |k, v| {
+                let deadline = meta::expire_at(v);
+                if deadline != 0 {
+                    deadlines.push(expiry_key(deadline, db, &k[4..]));
+                }
+                false
+            })?;
+        for k in deadlines {
+            self.expires.remove(k.as_slice())?;
+        }
+        self.state.insert(count_name(db).as_str(), 0)?;
+        Ok(())
+    }
+
+    /// Up to `limit` keys whose deadline is at or before `now_ms`: (db, key).
+    pub fn due_expiries(&self, now_ms: u64, limit: usize) -> StoreResult<Vec<(u32, Vec<u8>)>> {
+        let end = (now_ms + 1).to_be_bytes();
+        let mut out = Vec::new();
+        for entry in self.expires.range(..&end[..])?.take(limit) {
+            let (k, _) = entry?;
+            let k = k.value();
+            let mut db = [0u8; 4];
+            db.copy_from_slice(&k[8..12]);
+            out.push((u32::from_be_bytes(db), k[12..].to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Every key of `db` with its row (SWAPDB, MOVE of whole databases).
+    pub fn all_rows(&self, db: u32) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {
+        let (start, end) = db_range(db);
+        let mut out = Vec::new();
+        for entry in self.meta.range(start.as_slice()..end.as_slice())? {
+            let (k, v) = entry?;
+            out.push((k.value()[4..].to_vec(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    pub fn key_count(&self, db: u32) -> StoreResult<u64> {
+        Ok(self
+            .state
+            .get(count_name(db).as_str())?
+            .map_or(0, |g| g.value()))
+    }
+
+    fn add_count(&mut self, db: u32, delta: i64) -> StoreResult<()> {
+        let name = count_name(db);
+        let now = self.state.get(name.as_str())?.map_or(0, |g| g.value());
+        self.state
+            .insert(name.as_str(), now.saturating_add_signed(delta))?;
+        Ok(())
+    }
+
+    pub fn applied_lsn(&self) -> StoreResult<u64> {
+        Ok(self.state.get(APPLIED_LSN)?.map_or(0, |g| g.value()))
+    }
+
+    pub fn set_applied_lsn(&mut self, lsn: u64) -> StoreResult<()> {
+        self.state.insert(APPLIED_LSN, lsn)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn put_delete_expire_keep_index_and_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = KvStore::open(&dir.path().join("kv.redb"), 1 << 20).unwrap();
+        store
+            .write(false, |t| -> StoreResult<()> {
+                assert!(t.put(0, b"a", &meta::string_row(b"1", 0))?);
+                assert!(t.put(0, b"b", &meta::string_row(b"2", 500))?);
+                assert!(!t.put(0, b"b", &meta::string_row(b"3", 700))?);
+                assert!(t.put(1, b"a", &meta::string_row(b"x", 0))?);
+                assert_eq!(t.due_expiries(600, 10)?, vec![]);
+                assert_eq!(t.due_expiries(700, 10)?, vec![(0, b"b".to_vec())]);
+                assert!(t.set_expire(0, b"a", 100)?);
+                assert_eq!(t.due_expiries(100, 10)?, vec![(0, b"a".to_vec())]);
+                assert!(t.delete(0, b"a")?);
+                assert!(!t.delete(0, b"a")?);
+                assert_eq!(t.key_count(0)?, 1);
+                t.set_applied_lsn(42)?;
+                Ok(())
+            })
+            .unwrap();
+        let r = store.read().unwrap();
+        assert_eq!(r.applied_lsn().unwrap(), 42);
+        assert_eq!(r.key_count(0).unwrap(), 1);
+        assert_eq!(r.key_count(1).unwrap(), 1);
+        store
+            .write(false, |t| -> StoreResult<()> {
+                t.flush_db(0)?;
+                assert_eq!(t.due_expiries(u64::MAX - 1, 10)?, vec![]);
+                Ok(())
+            })
+            .unwrap();
+        let r = store.read().unwrap();
+        assert_eq!(r.key_count(0).unwrap(), 0);
+        assert!(r.get(0, b"b").unwrap().is_none());
+        assert!(
+            r.get(1, b"a").unwrap().is_some(),
+            "other databases are untouched"
+        );
+    }
+}
