@@ -4,7 +4,6 @@ use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::net::{SocketAddr, TcpListener as StdTcpListener};
-use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -39,7 +38,6 @@ pub struct Shared {
     pub run_id: String,
     /// The port actually bound (differs from the setting when it was 0).
     pub port: u16,
-    pub last_save_unix: AtomicU64,
     shutdown: watch::Sender<bool>,
     log_reload: Option<LogReload>,
 }
@@ -173,6 +171,7 @@ pub fn start(config: Config, options: StartOptions) -> io::Result<ServerHandle> 
         cache_bytes: usize::try_from(config.kv_cache_size).unwrap_or(usize::MAX),
         wal_repair: config.wal_repair,
         wal_dir: None,
+        store: Default::default(),
     })
     .map_err(|e| io::Error::other(e.to_string()))?;
     let shared = Arc::new(Shared {
@@ -182,7 +181,6 @@ pub fn start(config: Config, options: StartOptions) -> io::Result<ServerHandle> 
         started: Instant::now(),
         run_id: random_hex(40),
         port,
-        last_save_unix: AtomicU64::new(unix_secs()),
         shutdown,
         log_reload: options.log_reload,
         config: RwLock::new(config),
@@ -469,12 +467,6 @@ fn raise_open_file_limit(maxclients: u64) {
             new.rlim_cur
         );
     }
-}
-
-pub fn unix_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 fn random_hex(len: usize) -> String {

@@ -170,21 +170,38 @@ fn render_section(shared: &Shared, name: &str) -> Option<String> {
             s
         }
         "persistence" => {
-            let last_save = shared
-                .last_save_unix
-                .load(std::sync::atomic::Ordering::Relaxed);
+            let e = &shared.engine.stats;
+            let get = |c: &std::sync::atomic::AtomicU64| M::get(c);
+            let write_status = if get(&e.wal_write_errors) > 0 {
+                "err"
+            } else {
+                "ok"
+            };
             let mut s = Section::new("Persistence");
+            // A checkpoint is Luma's "save": the store made durable and the WAL trimmed.
             s.field("loading", 0)
                 .field("async_loading", 0)
                 .field("current_cow_peak", 0)
-                .field("rdb_changes_since_last_save", 0)
+                .field(
+                    "rdb_changes_since_last_save",
+                    get(&e.changes_since_checkpoint),
+                )
                 .field("rdb_bgsave_in_progress", 0)
-                .field("rdb_last_save_time", last_save)
+                .field("rdb_last_save_time", get(&e.last_checkpoint_unix))
                 .field("rdb_last_bgsave_status", "ok")
-                .field("aof_enabled", 0)
+                .field("aof_enabled", 1)
                 .field("aof_rewrite_in_progress", 0)
                 .field("aof_rewrite_scheduled", 0)
-                .field("aof_last_write_status", "ok");
+                .field("aof_last_write_status", write_status)
+                .field("aof_current_size", get(&e.wal_bytes))
+                .field("wal_appendfsync", config.get_by_name("appendfsync"))
+                .field("wal_size_bytes", get(&e.wal_bytes))
+                .field("wal_last_lsn", get(&e.last_lsn))
+                .field("wal_checkpoint_lsn", get(&e.checkpoint_lsn))
+                .field("wal_checkpoints", get(&e.checkpoints))
+                .field("wal_write_errors", get(&e.wal_write_errors))
+                .field("wal_replayed_records_at_start", get(&e.replayed_records))
+                .field("wal_torn_tail_bytes_at_start", get(&e.torn_tail_bytes));
             s
         }
         "stats" => {
@@ -198,7 +215,7 @@ fn render_section(shared: &Shared, name: &str) -> Option<String> {
             .field("total_net_input_bytes", M::get(&m.net_input_bytes))
             .field("total_net_output_bytes", M::get(&m.net_output_bytes))
             .field("rejected_connections", M::get(&m.rejected_connections))
-            .field("expired_keys", 0)
+            .field("expired_keys", M::get(&shared.engine.stats.expired_keys))
             .field("evicted_keys", 0)
             .field("keyspace_hits", 0)
             .field("keyspace_misses", 0)
@@ -276,14 +293,11 @@ fn render_section(shared: &Shared, name: &str) -> Option<String> {
         }
         "keyspace" => {
             let mut s = Section::new("Keyspace");
-            for db in 0..shared.engine.databases() {
-                let keys = shared.engine.dbsize(db);
-                if keys > 0 {
-                    s.field(
-                        &format!("db{db}"),
-                        format!("keys={keys},expires=0,avg_ttl=0"),
-                    );
-                }
+            for (db, keys, expires) in shared.engine.keyspace() {
+                s.field(
+                    &format!("db{db}"),
+                    format!("keys={keys},expires={expires},avg_ttl=0"),
+                );
             }
             s
         }

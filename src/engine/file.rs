@@ -144,6 +144,33 @@ impl SimDisk {
         }
     }
 
+    /// The disk as a power cut now would leave it: synced bytes of files whose creation was
+    /// synced.
+    pub fn power_cut_image(&self) -> SimDisk {
+        let state = self.lock();
+        let files = state
+            .files
+            .iter()
+            .filter(|(name, _)| state.durable_names.contains(name))
+            .map(|(name, f)| {
+                (
+                    name.clone(),
+                    SimFile {
+                        durable: f.durable.clone(),
+                        pending: Vec::new(),
+                    },
+                )
+            })
+            .collect();
+        SimDisk {
+            state: Arc::new(Mutex::new(SimState {
+                files,
+                durable_names: state.durable_names.clone(),
+                ..SimState::default()
+            })),
+        }
+    }
+
     /// Every fsync takes this long (tests check no reply outruns its fsync).
     pub fn set_fsync_delay(&self, delay: Duration) {
         self.lock().fsync_delay = delay;

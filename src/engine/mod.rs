@@ -116,16 +116,30 @@ pub struct EngineOptions<'a> {
     pub wal_repair: bool,
     /// The WAL's folder; `None` = `<dir>/wal` on the real file system.
     pub wal_dir: Option<Arc<dyn WalDir>>,
+    /// Where the store lives.
+    pub store: StoreLocation,
+}
+
+/// The KV store's file: `<dir>/kv.redb`, or a simulated disk in tests.
+#[derive(Debug, Clone, Default)]
+pub enum StoreLocation {
+    #[default]
+    File,
+    #[cfg(test)]
+    Simulated(crate::kv::store::SimRedbDisk),
 }
 
 impl Engine {
     /// Opens the store and the WAL, replays the records the store has not applied, and starts
     /// the engine thread.
     pub fn open(options: EngineOptions<'_>) -> Result<Engine, EngineError> {
-        let store = Arc::new(KvStore::open(
-            &options.dir.join("kv.redb"),
-            options.cache_bytes,
-        )?);
+        let store = Arc::new(match &options.store {
+            StoreLocation::File => {
+                KvStore::open(&options.dir.join("kv.redb"), options.cache_bytes)?
+            }
+            #[cfg(test)]
+            StoreLocation::Simulated(disk) => KvStore::open_simulated(disk)?,
+        });
         let applied = store.read()?.applied_lsn()?;
         let wal_dir: Arc<dyn WalDir> = match options.wal_dir {
             Some(dir) => dir,
@@ -190,6 +204,19 @@ impl Engine {
     /// Redis).
     pub fn dbsize(&self, db: u32) -> u64 {
         self.store.read().and_then(|r| r.key_count(db)).unwrap_or(0)
+    }
+
+    /// (keys, keys with a deadline) of every non-empty database, for INFO keyspace.
+    pub fn keyspace(&self) -> Vec<(u32, u64, u64)> {
+        let Ok(r) = self.store.read() else {
+            return Vec::new();
+        };
+        (0..self.databases)
+            .filter_map(|db| {
+                let keys = r.key_count(db).ok()?;
+                (keys > 0).then(|| (db, keys, r.expires_count(db).unwrap_or(0)))
+            })
+            .collect()
     }
 
     fn send(&self, request: Request) -> Result<(), CmdError> {
@@ -588,3 +615,6 @@ fn expire_cycle(store: &KvStore, wal: &mut Wal, stats: &EngineStats) {
         Err(e) => tracing::warn!("active expiry: {e}"),
     }
 }
+
+#[cfg(test)]
+mod tests;

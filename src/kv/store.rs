@@ -73,6 +73,10 @@ fn count_name(db: u32) -> String {
     format!("keys:{db}")
 }
 
+fn expires_name(db: u32) -> String {
+    format!("expires:{db}")
+}
+
 /// The KV store on redb.
 pub struct KvStore {
     db: Database,
@@ -80,9 +84,20 @@ pub struct KvStore {
 
 impl KvStore {
     pub fn open(path: &Path, cache_bytes: usize) -> StoreResult<KvStore> {
-        let db = Database::builder()
-            .set_cache_size(cache_bytes)
-            .create(path)?;
+        Self::init(
+            Database::builder()
+                .set_cache_size(cache_bytes)
+                .create(path)?,
+        )
+    }
+
+    /// Opens the store on a simulated disk (power-cut tests).
+    #[cfg(test)]
+    pub fn open_simulated(disk: &SimRedbDisk) -> StoreResult<KvStore> {
+        Self::init(Database::builder().create_with_backend(disk.backend())?)
+    }
+
+    fn init(db: Database) -> StoreResult<KvStore> {
         let mut txn = db.begin_write()?;
         txn.set_durability(Durability::Immediate)?;
         {
@@ -153,6 +168,14 @@ impl ReadTables {
         Ok(self
             .state
             .get(count_name(db).as_str())?
+            .map_or(0, |g| g.value()))
+    }
+
+    /// How many keys of `db` have a deadline.
+    pub fn expires_count(&self, db: u32) -> StoreResult<u64> {
+        Ok(self
+            .state
+            .get(expires_name(db).as_str())?
             .map_or(0, |g| g.value()))
     }
 
@@ -259,6 +282,7 @@ impl WriteTables<'_> {
             self.expires.remove(k.as_slice())?;
         }
         self.state.insert(count_name(db).as_str(), 0)?;
+        self.state.insert(expires_name(db).as_str(), 0)?;
         Ok(())
     }
 
@@ -312,6 +336,76 @@ impl WriteTables<'_> {
     }
 }
 
+/// A redb file in memory whose unsynced writes a simulated power cut loses.
+#[cfg(test)]
+#[derive(Debug, Clone, Default)]
+pub struct SimRedbDisk {
+    /// (current bytes, bytes as of the last sync)
+    state: std::sync::Arc<std::sync::Mutex<(Vec<u8>, Vec<u8>)>>,
+}
+
+#[cfg(test)]
+impl SimRedbDisk {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (Vec<u8>, Vec<u8>)> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn backend(&self) -> SimRedbBackend {
+        SimRedbBackend(self.clone())
+    }
+
+    /// The disk as a power cut now would leave it: only synced bytes.
+    pub fn power_cut_image(&self) -> SimRedbDisk {
+        let durable = self.lock().1.clone();
+        SimRedbDisk {
+            state: std::sync::Arc::new(std::sync::Mutex::new((durable.clone(), durable))),
+        }
+    }
+}
+
+#[cfg(test)]
+#[derive(Debug)]
+struct SimRedbBackend(SimRedbDisk);
+
+#[cfg(test)]
+impl redb::StorageBackend for SimRedbBackend {
+    fn len(&self) -> Result<u64, std::io::Error> {
+        Ok(self.0.lock().0.len() as u64)
+    }
+
+    fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), std::io::Error> {
+        let state = self.0.lock();
+        let start = offset as usize;
+        let src = state
+            .0
+            .get(start..start + out.len())
+            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::UnexpectedEof))?;
+        out.copy_from_slice(src);
+        Ok(())
+    }
+
+    fn set_len(&self, len: u64) -> Result<(), std::io::Error> {
+        self.0.lock().0.resize(len as usize, 0);
+        Ok(())
+    }
+
+    fn sync_data(&self) -> Result<(), std::io::Error> {
+        let mut state = self.0.lock();
+        state.1 = state.0.clone();
+        Ok(())
+    }
+
+    fn write(&self, offset: u64, data: &[u8]) -> Result<(), std::io::Error> {
+        let mut state = self.0.lock();
+        let end = offset as usize + data.len();
+        if state.0.len() < end {
+            state.0.resize(end, 0);
+        }
+        state.0[offset as usize..end].copy_from_slice(data);
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,6 +433,11 @@ mod tests {
             .unwrap();
         let r = store.read().unwrap();
         assert_eq!(r.applied_lsn().unwrap(), 42);
+        assert_eq!(
+            r.expires_count(0).unwrap(),
+            1,
+            "only b still has a deadline"
+        );
         assert_eq!(r.key_count(0).unwrap(), 1);
         assert_eq!(r.key_count(1).unwrap(), 1);
         store
