@@ -2,6 +2,7 @@
 
 mod auth;
 mod common;
+mod durability;
 mod process;
 mod protocol;
 mod server;

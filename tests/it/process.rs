@@ -8,15 +8,17 @@ use std::time::{Duration, Instant};
 use crate::common::RawClient;
 
 /// A `luma` child process and the address it reported.
-struct LumaProcess {
+pub struct LumaProcess {
     child: Child,
-    addr: SocketAddr,
+    pub addr: SocketAddr,
     log: std::sync::mpsc::Receiver<String>,
+    /// Lines logged before "Ready".
+    startup_log: Vec<String>,
 }
 
 // The child is waited for by `LumaProcess`'s Drop once it is built.
 #[allow(clippy::zombie_processes)]
-fn spawn(args: &[&str]) -> LumaProcess {
+pub fn spawn(args: &[&str]) -> LumaProcess {
     let mut child = Command::new(env!("CARGO_BIN_EXE_luma"))
         .args(args)
         .env("NO_COLOR", "1")
@@ -32,6 +34,7 @@ fn spawn(args: &[&str]) -> LumaProcess {
         }
     });
     let deadline = Instant::now() + Duration::from_secs(20);
+    let mut startup_log = Vec::new();
     loop {
         let line = rx.recv_timeout(deadline.saturating_duration_since(Instant::now()));
         let line = line.expect("luma reports its address");
@@ -41,8 +44,10 @@ fn spawn(args: &[&str]) -> LumaProcess {
                 child,
                 addr,
                 log: rx,
+                startup_log,
             };
         }
+        startup_log.push(line);
     }
 }
 
@@ -63,7 +68,16 @@ impl LumaProcess {
         assert_eq!(unsafe { libc::kill(self.child.id() as i32, sig) }, 0);
     }
 
-    fn logged(&self, needle: &str) -> bool {
+    /// SIGKILL, then wait for the process to be gone.
+    pub fn kill9(&mut self) {
+        self.signal(libc::SIGKILL);
+        let _ = self.child.wait();
+    }
+
+    pub fn logged(&self, needle: &str) -> bool {
+        if self.startup_log.iter().any(|l| l.contains(needle)) {
+            return true;
+        }
         let deadline = Instant::now() + Duration::from_secs(5);
         while let Ok(line) = self
             .log

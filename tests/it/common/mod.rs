@@ -132,6 +132,20 @@ impl RawClient {
         }
     }
 
+    /// One complete reply, or `None` once the connection fails or closes.
+    pub fn try_read_reply(&mut self) -> Option<Vec<u8>> {
+        loop {
+            if let Some(len) = frame_len(&self.buf) {
+                return Some(self.buf.drain(..len).collect());
+            }
+            let mut chunk = [0u8; 65536];
+            match self.stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+
     /// True if the server closes the connection (reads EOF) within the timeout.
     pub fn is_closed(&mut self) -> bool {
         let mut chunk = [0u8; 1024];
