@@ -84,31 +84,26 @@ impl Command for Type {
     }
 }
 
-/// The NX / XX / GT / LT condition of the EXPIRE family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ExpireCondition {
-    Always,
-    Nx,
-    Xx,
-    Gt,
-    Lt,
-}
-
 /// `EXPIRE`, `PEXPIRE`, `EXPIREAT`, `PEXPIREAT key n [NX | XX | GT | LT]`
 pub struct Expire<const UNIT_MS: i64, const ABSOLUTE: bool> {
     key: Bytes,
-    amount: i64,
-    condition: ExpireCondition,
+    /// Relative milliseconds, or absolute unix milliseconds when `ABSOLUTE`.
+    ms: i64,
+    nx: bool,
+    xx: bool,
+    gt: bool,
+    lt: bool,
 }
 
 impl<const UNIT_MS: i64, const ABSOLUTE: bool> Expire<UNIT_MS, ABSOLUTE> {
-    fn name() -> &'static str {
-        match (UNIT_MS, ABSOLUTE) {
+    fn invalid() -> CmdError {
+        let name = match (UNIT_MS, ABSOLUTE) {
             (1000, false) => "expire",
             (1, false) => "pexpire",
             (1000, true) => "expireat",
             _ => "pexpireat",
-        }
+        };
+        CmdError::err(format!("invalid expire time in '{name}' command"))
     }
 }
 
@@ -116,58 +111,44 @@ impl<const UNIT_MS: i64, const ABSOLUTE: bool> WriteCommand for Expire<UNIT_MS, 
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         let key = args.next_bytes()?.clone();
         let amount = args.next_i64()?;
-        let mut flags = Vec::new();
+        let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
         while !args.is_empty() {
             let arg = args.next_bytes()?;
-            let flag = [
-                ("NX", ExpireCondition::Nx),
-                ("XX", ExpireCondition::Xx),
-                ("GT", ExpireCondition::Gt),
-                ("LT", ExpireCondition::Lt),
-            ]
-            .into_iter()
-            .find(|(n, _)| is_keyword(arg, n))
-            .map(|(_, c)| c)
-            .ok_or_else(|| {
-                CmdError::err(format!(
-                    "Unsupported option {}",
-                    String::from_utf8_lossy(arg)
-                ))
-            })?;
-            flags.push(flag);
+            match () {
+                _ if is_keyword(arg, "NX") => nx = true,
+                _ if is_keyword(arg, "XX") => xx = true,
+                _ if is_keyword(arg, "GT") => gt = true,
+                _ if is_keyword(arg, "LT") => lt = true,
+                _ => {
+                    return Err(CmdError::err(format!(
+                        "Unsupported option {}",
+                        String::from_utf8_lossy(arg)
+                    )))
+                }
+            }
         }
-        let has = |c| flags.contains(&c);
-        use ExpireCondition::*;
-        if has(Nx) && (has(Xx) || has(Gt) || has(Lt)) {
+        if nx && (xx || gt || lt) {
             return Err(CmdError::err(
                 "NX and XX, GT or LT options at the same time are not compatible",
             ));
         }
-        if has(Gt) && has(Lt) {
+        if gt && lt {
             return Err(CmdError::err(
                 "GT and LT options at the same time are not compatible",
             ));
         }
-        let condition = flags.last().copied().unwrap_or(Always);
-        let condition = if has(Xx) && (has(Gt) || has(Lt)) {
-            if has(Gt) {
-                Gt
-            } else {
-                Lt
-            }
-        } else {
-            condition
-        };
-        if amount.checked_mul(UNIT_MS).is_none() {
-            return Err(CmdError::err(format!(
-                "invalid expire time in '{}' command",
-                Self::name()
-            )));
+        // Like Redis, an overflowing time is an error before the key is even looked at.
+        let ms = amount.checked_mul(UNIT_MS).ok_or_else(Self::invalid)?;
+        if !ABSOLUTE && ms.checked_add(now_ms() as i64).is_none() {
+            return Err(Self::invalid());
         }
         Ok(Expire {
             key,
-            amount,
-            condition,
+            ms,
+            nx,
+            xx,
+            gt,
+            lt,
         })
     }
 
@@ -175,29 +156,15 @@ impl<const UNIT_MS: i64, const ABSOLUTE: bool> WriteCommand for Expire<UNIT_MS, 
         let Some(row) = w.get(env.db, &self.key)? else {
             return Ok(Reply::Int(0));
         };
-        let ms = self.amount.saturating_mul(UNIT_MS);
         let base = if ABSOLUTE { 0 } else { w.now_ms as i64 };
-        let Some(deadline) = base.checked_add(ms) else {
-            return Err(CmdError::err(format!(
-                "invalid expire time in '{}' command",
-                Self::name()
-            )));
-        };
-        let current = meta::expire_at(&row);
-        // A key without a deadline counts as expiring never (infinitely late).
-        let current_cmp = if current == 0 {
-            i64::MAX
-        } else {
-            current as i64
-        };
-        let allowed = match self.condition {
-            ExpireCondition::Always => true,
-            ExpireCondition::Nx => current == 0,
-            ExpireCondition::Xx => current != 0,
-            ExpireCondition::Gt => current != 0 && deadline > current_cmp,
-            ExpireCondition::Lt => deadline < current_cmp,
-        };
-        if !allowed {
+        let deadline = base.checked_add(self.ms).ok_or_else(Self::invalid)?;
+        let current = meta::expire_at(&row) as i64; // 0 = no deadline
+                                                    // Redis's checks, each on its own: no deadline counts as infinitely late.
+        let refused = (self.nx && current != 0)
+            || (self.xx && current == 0)
+            || (self.gt && (current == 0 || deadline <= current))
+            || (self.lt && current != 0 && deadline >= current);
+        if refused {
             return Ok(Reply::Int(0));
         }
         if deadline <= w.now_ms as i64 {
@@ -226,12 +193,13 @@ impl<const UNIT_MS: u64, const ABSOLUTE: bool> Command for Ttl<UNIT_MS, ABSOLUTE
         if deadline == 0 {
             return Ok(Reply::Int(-1));
         }
-        let value = if ABSOLUTE {
-            deadline / UNIT_MS
+        // Redis rounds seconds to the nearest (UNIT_MS / 2 is 0 for milliseconds).
+        let ms = if ABSOLUTE {
+            deadline
         } else {
-            // Redis rounds the remaining seconds to the nearest.
-            (deadline.saturating_sub(now) + UNIT_MS / 2) / UNIT_MS
+            deadline.saturating_sub(now)
         };
+        let value = (ms + UNIT_MS / 2) / UNIT_MS;
         Ok(Reply::Int(value as i64))
     }
 }
@@ -382,31 +350,27 @@ impl WriteCommand for Move {
 }
 
 /// `SWAPDB index1 index2`
-pub struct SwapDb(Bytes, Bytes);
+pub struct SwapDb(i64, i64);
 
 impl WriteCommand for SwapDb {
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
-        Ok(SwapDb(
-            args.next_bytes()?.clone(),
-            args.next_bytes()?.clone(),
-        ))
+        // Both indexes are parsed before either is range-checked, as in Redis.
+        let a = args
+            .next_i64()
+            .map_err(|_| CmdError::err("invalid first DB index"))?;
+        let b = args
+            .next_i64()
+            .map_err(|_| CmdError::err("invalid second DB index"))?;
+        Ok(SwapDb(a, b))
     }
 
     fn apply(self, env: WriteEnv, w: &mut WriteCtx<'_, '_>) -> Result<Reply, CmdError> {
-        let index = |arg: &[u8]| {
-            let n = parse_i64(arg).ok_or_else(|| CmdError::err("invalid first DB index"))?;
-            if n < 0 || n >= i64::from(env.databases) {
-                return Err(CmdError::DbIndexOutOfRange);
-            }
-            Ok(n as u32)
-        };
-        let a = index(&self.0)?;
-        let b = index(&self.1).map_err(|e| match e {
-            CmdError::DbIndexOutOfRange => e,
-            _ => CmdError::err("invalid second DB index"),
-        })?;
-        if a != b {
-            w.swap_db(a, b)?;
+        let in_range = |n: i64| (0..i64::from(env.databases)).contains(&n);
+        if !in_range(self.0) || !in_range(self.1) {
+            return Err(CmdError::DbIndexOutOfRange);
+        }
+        if self.0 != self.1 {
+            w.swap_db(self.0 as u32, self.1 as u32)?;
         }
         Ok(OK)
     }

@@ -8,7 +8,6 @@ use super::{ArgCursor, CmdError, Command, Ctx, WriteCommand, WriteEnv};
 use crate::engine::{now_ms, WriteCtx};
 use crate::kv::meta::{self, KeyType};
 use crate::resp::codec::parse_i64;
-use crate::resp::reply::format_double;
 use crate::resp::{Reply, OK};
 
 /// Largest string Redis allows (and so SETRANGE/APPEND may build).
@@ -86,6 +85,63 @@ impl Expiry {
     }
 }
 
+/// The timing options of SET and GETEX, read as Redis reads them: an option may repeat (the
+/// last value wins), different ones conflict, and values are checked once all are read.
+#[derive(Default)]
+struct ExpiryOptions {
+    /// ((unit ms, absolute), value argument)
+    given: Option<((i64, bool), Bytes)>,
+    keep_ttl: bool,
+    persist: bool,
+}
+
+impl ExpiryOptions {
+    /// Takes `opt` (and its value) if it is a timing option allowed here.
+    fn take(
+        &mut self,
+        opt: &[u8],
+        args: &mut ArgCursor<'_>,
+        allow_keep_ttl: bool,
+        allow_persist: bool,
+    ) -> Result<bool, CmdError> {
+        let kind = [
+            ("EX", (1000, false)),
+            ("PX", (1, false)),
+            ("EXAT", (1000, true)),
+            ("PXAT", (1, true)),
+        ]
+        .into_iter()
+        .find(|(name, _)| is_keyword(opt, name))
+        .map(|(_, kind)| kind);
+        if let Some(kind) = kind {
+            let conflicts = self.keep_ttl
+                || self.persist
+                || self.given.as_ref().is_some_and(|(k, _)| *k != kind);
+            if conflicts || args.is_empty() {
+                return Err(CmdError::Syntax);
+            }
+            self.given = Some((kind, args.next_bytes()?.clone()));
+            return Ok(true);
+        }
+        if allow_keep_ttl && is_keyword(opt, "KEEPTTL") && self.given.is_none() {
+            self.keep_ttl = true;
+            return Ok(true);
+        }
+        if allow_persist && is_keyword(opt, "PERSIST") && self.given.is_none() {
+            self.persist = true;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    fn expiry(&self, command: &str) -> Result<Option<Expiry>, CmdError> {
+        self.given
+            .as_ref()
+            .map(|((unit, absolute), arg)| Expiry::parse(arg, *unit, *absolute, command))
+            .transpose()
+    }
+}
+
 /// `GET key`
 pub struct Get(Bytes);
 
@@ -111,43 +167,30 @@ pub struct Set {
 
 impl WriteCommand for Set {
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
-        let mut set = Set {
-            key: args.next_bytes()?.clone(),
-            value: args.next_bytes()?.clone(),
-            condition: None,
-            get: false,
-            expiry: None,
-            keep_ttl: false,
-        };
+        let key = args.next_bytes()?.clone();
+        let value = args.next_bytes()?.clone();
+        let (mut condition, mut get, mut timing) = (None, false, ExpiryOptions::default());
         while !args.is_empty() {
             let opt = args.next_bytes()?;
-            let timed = |s: &Set| s.expiry.is_some() || s.keep_ttl;
-            if is_keyword(opt, "NX") && set.condition.is_none() {
-                set.condition = Some(true);
-            } else if is_keyword(opt, "XX") && set.condition.is_none() {
-                set.condition = Some(false);
+            if is_keyword(opt, "NX") && condition != Some(false) {
+                condition = Some(true);
+            } else if is_keyword(opt, "XX") && condition != Some(true) {
+                condition = Some(false);
             } else if is_keyword(opt, "GET") {
-                set.get = true;
-            } else if is_keyword(opt, "KEEPTTL") && !timed(&set) {
-                set.keep_ttl = true;
-            } else if !timed(&set) && !args.is_empty() {
-                let (unit, absolute) = if is_keyword(opt, "EX") {
-                    (1000, false)
-                } else if is_keyword(opt, "PX") {
-                    (1, false)
-                } else if is_keyword(opt, "EXAT") {
-                    (1000, true)
-                } else if is_keyword(opt, "PXAT") {
-                    (1, true)
-                } else {
-                    return Err(CmdError::Syntax);
-                };
-                set.expiry = Some(Expiry::parse(args.next_bytes()?, unit, absolute, "set")?);
-            } else {
+                get = true;
+            } else if !timing.take(opt, args, true, false)? {
                 return Err(CmdError::Syntax);
             }
         }
-        Ok(set)
+        let (expiry, keep_ttl) = (timing.expiry("set")?, timing.keep_ttl);
+        Ok(Set {
+            key,
+            value,
+            condition,
+            get,
+            expiry,
+            keep_ttl,
+        })
     }
 
     fn apply(self, env: WriteEnv, w: &mut WriteCtx<'_, '_>) -> Result<Reply, CmdError> {
@@ -339,33 +382,18 @@ pub struct GetEx {
 impl WriteCommand for GetEx {
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         let key = args.next_bytes()?.clone();
-        let mut change = None;
+        let mut timing = ExpiryOptions::default();
         while !args.is_empty() {
             let opt = args.next_bytes()?;
-            if change.is_some() {
+            if !timing.take(opt, args, false, true)? {
                 return Err(CmdError::Syntax);
             }
-            if is_keyword(opt, "PERSIST") {
-                change = Some(None);
-                continue;
-            }
-            let (unit, absolute) = match () {
-                _ if is_keyword(opt, "EX") => (1000, false),
-                _ if is_keyword(opt, "PX") => (1, false),
-                _ if is_keyword(opt, "EXAT") => (1000, true),
-                _ if is_keyword(opt, "PXAT") => (1, true),
-                _ => return Err(CmdError::Syntax),
-            };
-            if args.is_empty() {
-                return Err(CmdError::Syntax);
-            }
-            change = Some(Some(Expiry::parse(
-                args.next_bytes()?,
-                unit,
-                absolute,
-                "getex",
-            )?));
         }
+        let change = if timing.persist {
+            Some(None)
+        } else {
+            timing.expiry("getex")?.map(Some)
+        };
         Ok(GetEx { key, change })
     }
 
@@ -525,14 +553,16 @@ fn parse_float(arg: &[u8]) -> Option<f64> {
 pub struct IncrByFloat {
     key: Bytes,
     by: f64,
+    by_text: Vec<u8>,
 }
 
 impl WriteCommand for IncrByFloat {
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         let key = args.next_bytes()?.clone();
-        let by = parse_float(args.next_bytes()?)
-            .ok_or_else(|| CmdError::err("value is not a valid float"))?;
-        Ok(IncrByFloat { key, by })
+        let by_text = args.next_bytes()?.to_vec();
+        let by =
+            parse_float(&by_text).ok_or_else(|| CmdError::err("value is not a valid float"))?;
+        Ok(IncrByFloat { key, by, by_text })
     }
 
     fn apply(self, env: WriteEnv, w: &mut WriteCtx<'_, '_>) -> Result<Reply, CmdError> {
@@ -543,9 +573,103 @@ impl WriteCommand for IncrByFloat {
         if !next.is_finite() {
             return Err(CmdError::err("increment would produce NaN or Infinity"));
         }
-        let text = format_double(next);
+        let text = add_decimal_texts(&value, &self.by_text).unwrap_or_else(|| human_float(next));
         w.put_string(env.db, &self.key, text.as_bytes(), deadline)?;
         Ok(Reply::bulk(text))
+    }
+}
+
+/// Digits after the point Redis prints for INCRBYFLOAT (`%.17Lf`, then trailing zeros cut).
+const FLOAT_DECIMALS: u32 = 17;
+
+/// An exact decimal `mantissa × 10^-scale`. Redis adds INCRBYFLOAT operands in `long double`,
+/// which for the short decimals clients send gives the decimal answer (0.1 + 0.2 = 0.3); exact
+/// decimal arithmetic reproduces that where an f64 would print 0.30000000000000004.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Decimal {
+    mantissa: i128,
+    scale: u32,
+}
+
+fn pow10(n: u32) -> Option<i128> {
+    10i128.checked_pow(n)
+}
+
+fn parse_decimal(text: &[u8]) -> Option<Decimal> {
+    let text = std::str::from_utf8(text).ok()?;
+    let (number, exponent) = match text.find(['e', 'E']) {
+        Some(i) => (&text[..i], text[i + 1..].parse::<i32>().ok()?),
+        None => (text, 0),
+    };
+    let (negative, digits) = match number.as_bytes().first()? {
+        b'-' => (true, &number[1..]),
+        b'+' => (false, &number[1..]),
+        _ => (false, number),
+    };
+    let (int_part, frac_part) = digits.split_once('.').unwrap_or((digits, ""));
+    let all = [int_part, frac_part].concat();
+    if all.is_empty() || !all.bytes().all(|b| b.is_ascii_digit()) || all.len() > 36 {
+        return None;
+    }
+    let mut mantissa: i128 = all.parse().ok()?;
+    if negative {
+        mantissa = -mantissa;
+    }
+    let scale = frac_part.len() as i32 - exponent;
+    if scale < 0 {
+        mantissa = mantissa.checked_mul(pow10(scale.unsigned_abs())?)?;
+        return Some(Decimal { mantissa, scale: 0 });
+    }
+    (scale <= 36).then_some(Decimal {
+        mantissa,
+        scale: scale as u32,
+    })
+}
+
+/// `a + b` printed as Redis prints INCRBYFLOAT results, if both are decimals that fit.
+fn add_decimal_texts(a: &[u8], b: &[u8]) -> Option<String> {
+    let (a, b) = (parse_decimal(a)?, parse_decimal(b)?);
+    let scale = a.scale.max(b.scale);
+    let a_m = a.mantissa.checked_mul(pow10(scale - a.scale)?)?;
+    let b_m = b.mantissa.checked_mul(pow10(scale - b.scale)?)?;
+    let mut sum = Decimal {
+        mantissa: a_m.checked_add(b_m)?,
+        scale,
+    };
+    if sum.scale > FLOAT_DECIMALS {
+        // Round half away from zero to 17 decimals, as printf does for these values.
+        let div = pow10(sum.scale - FLOAT_DECIMALS)?;
+        let (q, r) = (sum.mantissa / div, sum.mantissa % div);
+        let bump = if r.abs() * 2 >= div { r.signum() } else { 0 };
+        sum = Decimal {
+            mantissa: q + bump,
+            scale: FLOAT_DECIMALS,
+        };
+    }
+    let div = pow10(sum.scale)?;
+    let (int_part, frac_part) = (sum.mantissa / div, (sum.mantissa % div).abs());
+    let sign = if sum.mantissa < 0 && int_part == 0 {
+        "-"
+    } else {
+        ""
+    };
+    let frac = format!("{frac_part:0width$}", width = sum.scale as usize);
+    let frac = frac.trim_end_matches('0');
+    Some(if frac.is_empty() {
+        format!("{sign}{int_part}")
+    } else {
+        format!("{sign}{int_part}.{frac}")
+    })
+}
+
+/// `%.17f` with trailing zeros cut: the fallback for values outside `Decimal`'s range.
+fn human_float(value: f64) -> String {
+    let text = format!("{value:.17}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text == "-0" {
+        "0".to_string()
+    } else {
+        text.to_string()
     }
 }
 
@@ -608,7 +732,8 @@ impl WriteCommand for SetRange {
         }
         let value = args.next_bytes()?.clone();
         let offset = offset as usize;
-        if offset.saturating_add(value.len()) > MAX_STRING {
+        // An empty value only reports the length: Redis answers it before any size check.
+        if !value.is_empty() && offset.saturating_add(value.len()) > MAX_STRING {
             return Err(CmdError::err(
                 "string exceeds maximum allowed size (proto-max-bulk-len)",
             ));
@@ -645,6 +770,21 @@ mod tests {
         assert_eq!(clamp_range(5, 2, 10), None);
         assert_eq!(clamp_range(-100, 2, 10), Some((0, 2)));
         assert_eq!(clamp_range(0, 0, 0), None);
+    }
+
+    #[test]
+    fn incrbyfloat_prints_like_redis() {
+        let add = |a: &str, b: &str| add_decimal_texts(a.as_bytes(), b.as_bytes()).unwrap();
+        assert_eq!(add("0.1", "0.2"), "0.3");
+        assert_eq!(add("10.50", "0.1"), "10.6");
+        assert_eq!(add("5.0e3", "2.0e2"), "5200");
+        assert_eq!(add("0", "1e20"), "100000000000000000000");
+        assert_eq!(add("0", "0.00001"), "0.00001");
+        assert_eq!(add("1", "-1.5"), "-0.5");
+        assert_eq!(add("3", "-3"), "0");
+        assert_eq!(add("0", "0.123456789012345678901"), "0.12345678901234568");
+        assert_eq!(human_float(1e300).len(), 301);
+        assert_eq!(human_float(-0.0), "0");
     }
 
     #[test]

@@ -3,6 +3,8 @@
 mod auth;
 mod common;
 mod durability;
+mod keys;
 mod process;
 mod protocol;
 mod server;
+mod string;
