@@ -218,10 +218,8 @@ impl WriteTables<'_> {
     /// Stores `row` for `key`; returns true if the key is new.
     pub fn put(&mut self, db: u32, key: &[u8], row: &[u8]) -> StoreResult<bool> {
         let mk = meta_key(db, key);
-        let old_deadline = self
-            .meta
-            .insert(mk.as_slice(), row)?
-            .map(|old| meta::expire_at(old.value()));
+        let old = self.meta.insert(mk.as_slice(), row)?;
+        let old_deadline = old.map(|old| meta::expire_at(old.value()));
         if let Some(deadline) = old_deadline.filter(|d| *d != 0) {
             self.expires
                 .remove(expiry_key(deadline, db, key).as_slice())?;
@@ -231,29 +229,29 @@ impl WriteTables<'_> {
             self.expires
                 .insert(expiry_key(deadline, db, key).as_slice(), ())?;
         }
+        let had_deadline = old_deadline.is_some_and(|d| d != 0);
+        if had_deadline != (deadline != 0) {
+            self.add(&expires_name(db), if had_deadline { -1 } else { 1 })?;
+        }
         if old_deadline.is_none() {
-            self.add_count(db, 1)?;
+            self.add(&count_name(db), 1)?;
         }
         Ok(old_deadline.is_none())
     }
 
     /// Removes `key`; returns true if it existed.
     pub fn delete(&mut self, db: u32, key: &[u8]) -> StoreResult<bool> {
-        let old_deadline = self
-            .meta
-            .remove(meta_key(db, key).as_slice())?
-            .map(|old| meta::expire_at(old.value()));
-        match old_deadline {
-            None => Ok(false),
-            Some(deadline) => {
-                if deadline != 0 {
-                    self.expires
-                        .remove(expiry_key(deadline, db, key).as_slice())?;
-                }
-                self.add_count(db, -1)?;
-                Ok(true)
-            }
+        let old = self.meta.remove(meta_key(db, key).as_slice())?;
+        let Some(deadline) = old.map(|old| meta::expire_at(old.value())) else {
+            return Ok(false);
+        };
+        if deadline != 0 {
+            self.expires
+                .remove(expiry_key(deadline, db, key).as_slice())?;
+            self.add(&expires_name(db), -1)?;
         }
+        self.add(&count_name(db), -1)?;
+        Ok(true)
     }
 
     /// Sets (0 = removes) the expiry of an existing key; false if the key does not exist.
@@ -318,11 +316,10 @@ impl WriteTables<'_> {
             .map_or(0, |g| g.value()))
     }
 
-    fn add_count(&mut self, db: u32, delta: i64) -> StoreResult<()> {
-        let name = count_name(db);
-        let now = self.state.get(name.as_str())?.map_or(0, |g| g.value());
+    fn add(&mut self, counter: &str, delta: i64) -> StoreResult<()> {
+        let now = self.state.get(counter)?.map_or(0, |g| g.value());
         self.state
-            .insert(name.as_str(), now.saturating_add_signed(delta))?;
+            .insert(counter, now.saturating_add_signed(delta))?;
         Ok(())
     }
 
