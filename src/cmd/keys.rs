@@ -12,8 +12,9 @@ use crate::resp::codec::parse_i64;
 use crate::resp::{Reply, OK};
 
 /// The live row of `key` in a snapshot (connection thread), `None` if missing or expired.
-fn read_row(ctx: &Ctx<'_>, key: &[u8]) -> Result<Option<Vec<u8>>, CmdError> {
-    let row = ctx.server.engine.read()?.get(ctx.client.db, key)?;
+fn read_row(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Vec<u8>>, CmdError> {
+    let db = ctx.client.db;
+    let row = ctx.snapshot()?.get(db, key)?;
     Ok(row.filter(|r| !meta::is_expired(r, now_ms())))
 }
 
@@ -53,12 +54,13 @@ impl Command for Exists {
     }
 
     fn exec(self, ctx: &mut Ctx<'_>) -> Result<Reply, CmdError> {
-        let snapshot = ctx.server.engine.read()?;
+        let db = ctx.client.db;
+        let snapshot = ctx.snapshot()?;
         let now = now_ms();
         let mut count = 0;
         for key in &self.0 {
             if snapshot
-                .get(ctx.client.db, key)?
+                .get(db, key)?
                 .is_some_and(|r| !meta::is_expired(&r, now))
             {
                 count += 1;
@@ -234,15 +236,13 @@ impl Command for Keys {
     fn exec(self, ctx: &mut Ctx<'_>) -> Result<Reply, CmdError> {
         let now = now_ms();
         let mut out = Vec::new();
-        ctx.server
-            .engine
-            .read()?
-            .scan(ctx.client.db, b"", |key, row| {
-                if !meta::is_expired(row, now) && glob_match(&self.0, key) {
-                    out.push(Reply::bulk(key.to_vec()));
-                }
-                true
-            })?;
+        let db = ctx.client.db;
+        ctx.snapshot()?.scan(db, b"", |key, row| {
+            if !meta::is_expired(row, now) && glob_match(&self.0, key) {
+                out.push(Reply::bulk(key.to_vec()));
+            }
+            true
+        })?;
         Ok(Reply::Array(out))
     }
 }

@@ -32,6 +32,21 @@ pub struct Ctx<'a> {
     pub client: &'a mut ClientState,
 }
 
+impl Ctx<'_> {
+    /// The client's read snapshot, taken on first use in a batch of reads. A write drops it,
+    /// and the connection drops it after every batch, so reads always see acknowledged writes
+    /// and a snapshot never pins old pages for long.
+    pub fn snapshot(&mut self) -> Result<&crate::kv::store::ReadTables, CmdError> {
+        if self.client.snapshot.is_none() {
+            self.client.snapshot = Some(self.server.engine.read()?);
+        }
+        self.client
+            .snapshot
+            .as_ref()
+            .ok_or_else(|| CmdError::err("no snapshot"))
+    }
+}
+
 /// A typed command: parse, then execute on the connection's thread (reads, connection state).
 pub trait Command: Sized {
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError>;
@@ -85,6 +100,7 @@ pub fn run_write<C: WriteCommand>(
     args: &mut ArgCursor<'_>,
 ) -> Result<Outcome, CmdError> {
     let command = C::parse(args)?;
+    ctx.client.snapshot = None;
     let env = WriteEnv {
         db: ctx.client.db,
         databases: ctx.server.engine.databases(),

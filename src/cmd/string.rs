@@ -14,8 +14,9 @@ use crate::resp::{Reply, OK};
 const MAX_STRING: usize = 512 * 1024 * 1024;
 
 /// The value of a live string key read from a snapshot (connection thread).
-pub fn read_string(ctx: &Ctx<'_>, key: &[u8]) -> Result<Option<Vec<u8>>, CmdError> {
-    let row = ctx.server.engine.read()?.get(ctx.client.db, key)?;
+pub fn read_string(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Vec<u8>>, CmdError> {
+    let db = ctx.client.db;
+    let row = ctx.snapshot()?.get(db, key)?;
     live_string(row, now_ms())
 }
 
@@ -194,6 +195,12 @@ impl WriteCommand for Set {
     }
 
     fn apply(self, env: WriteEnv, w: &mut WriteCtx<'_, '_>) -> Result<Reply, CmdError> {
+        if !self.get && self.condition.is_none() && !self.keep_ttl {
+            // A plain SET needs nothing of the old value: no lookup.
+            let deadline = self.expiry.map_or(0, |e| e.deadline(w.now_ms));
+            w.put_string(env.db, &self.key, &self.value, deadline)?;
+            return Ok(OK);
+        }
         let old = if self.get {
             get_string(w, env.db, &self.key)?
         } else {
@@ -278,11 +285,12 @@ impl Command for MGet {
     }
 
     fn exec(self, ctx: &mut Ctx<'_>) -> Result<Reply, CmdError> {
-        let snapshot = ctx.server.engine.read()?;
+        let db = ctx.client.db;
+        let snapshot = ctx.snapshot()?;
         let now = now_ms();
         let mut out = Vec::with_capacity(self.0.len());
         for key in &self.0 {
-            let value = live_string(snapshot.get(ctx.client.db, key)?, now).unwrap_or(None);
+            let value = live_string(snapshot.get(db, key)?, now).unwrap_or(None);
             out.push(value.map_or(Reply::Nil, Reply::bulk));
         }
         Ok(Reply::Array(out))

@@ -214,6 +214,7 @@ impl Connection {
             }
         };
         self.settle().await;
+        self.state.snapshot = None;
         M::add(&self.shared.metrics.commands_processed, processed);
         keep_open
     }

@@ -163,6 +163,8 @@ pub struct ClientState {
     pub after_reply: AfterReply,
     pub no_evict: bool,
     pub no_touch: bool,
+    /// Read snapshot shared by the reads of one batch (see `Ctx::snapshot`).
+    pub snapshot: Option<crate::kv::store::ReadTables>,
 }
 
 impl ClientState {
@@ -177,6 +179,7 @@ impl ClientState {
             after_reply: AfterReply::Continue,
             no_evict: false,
             no_touch: false,
+            snapshot: None,
         }
     }
 

@@ -151,6 +151,12 @@ pub struct ReadTables {
     state: ReadOnlyTable<&'static str, u64>,
 }
 
+impl std::fmt::Debug for ReadTables {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReadTables")
+    }
+}
+
 impl ReadTables {
     /// The raw metadata row of `key`, expired or not.
     pub fn get(&self, db: u32, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
