@@ -52,7 +52,7 @@ echo "redis-benchmark -t $TESTS -n $N -c $C $EXTRA, best of $ROUNDS runs"
 run() {
   # shellcheck disable=SC2086
   redis-benchmark -p "$1" -t "$TESTS" -n "$N" -c "$C" -P "$2" $EXTRA --csv 2>/dev/null |
-    tail -n +2 | tr -d '"' | awk -F, '{print $1, $2, $5, $7}'
+    tail -n +2 | tr -d '"' | awk -F, '{gsub(/ /, "_", $1); print $1, $2, $5, $7}'
 }
 
 # Best throughput per test over ROUNDS runs, alternating servers so both see the same noise.
