@@ -38,6 +38,8 @@ pub struct Shared {
     pub run_id: String,
     /// The port actually bound (differs from the setting when it was 0).
     pub port: u16,
+    /// Where each live SCAN cursor resumes.
+    pub scan_cursors: crate::cmd::scan::ScanCursors,
     shutdown: watch::Sender<bool>,
     log_reload: Option<LogReload>,
 }
@@ -181,6 +183,7 @@ pub fn start(config: Config, options: StartOptions) -> io::Result<ServerHandle> 
         started: Instant::now(),
         run_id: random_hex(40),
         port,
+        scan_cursors: Default::default(),
         shutdown,
         log_reload: options.log_reload,
         config: RwLock::new(config),

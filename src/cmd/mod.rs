@@ -9,6 +9,7 @@ pub mod client;
 pub mod errors;
 pub mod info;
 pub mod keys;
+pub mod scan;
 pub mod server;
 pub mod string;
 
@@ -292,6 +293,11 @@ const ALL_KEYS: KeyPositions = KeyPositions {
     last: -1,
     step: 1,
 };
+const KEY2ND: KeyPositions = KeyPositions {
+    first: 2,
+    last: 2,
+    step: 1,
+};
 const PAIRS: KeyPositions = KeyPositions {
     first: 1,
     last: -1,
@@ -365,6 +371,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     command("incrbyfloat", 3, F_WD.or(Flags::FAST), KEY1, STR, "2.6.0", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", run_write::<string::IncrByFloat>),
     command("getrange", 4, F_R, KEY1, STR, "2.4.0", "Returns a substring of the string stored at a key.", run::<string::GetRange>),
     command("setrange", 4, F_WD, KEY1, STR, "2.2.0", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", run_write::<string::SetRange>),
+    command("lcs", -3, F_R, KEYS2, STR, "7.0.0", "Finds the longest common substring.", run::<string::Lcs>),
     // Keys
     command("del", -2, Flags::WRITE, ALL_KEYS, GEN, "1.0.0", "Deletes one or more keys.", run_write::<keys::Del>),
     command("unlink", -2, Flags::WRITE.or(Flags::FAST), ALL_KEYS, GEN, "4.0.0", "Asynchronously deletes one or more keys.", run_write::<keys::Del>),
@@ -386,6 +393,19 @@ pub static COMMANDS: &[CommandSpec] = &[
     command("copy", -3, F_WD, KEYS2, GEN, "6.2.0", "Copies the value of a key to a new key.", run_write::<keys::Copy>),
     command("move", 3, Flags::WRITE.or(Flags::FAST), KEY1, GEN, "1.0.0", "Moves a key to another database.", run_write::<keys::Move>),
     command("swapdb", 3, Flags::WRITE.or(Flags::FAST), NO_KEYS, SRV, "4.0.0", "Swaps two Redis databases.", run_write::<keys::SwapDb>),
+    command("scan", -2, F_R, NO_KEYS, GEN, "2.8.0", "Iterates over the key names in the database.", run::<scan::Scan>),
+    command("randomkey", 1, F_R, NO_KEYS, GEN, "1.0.0", "Returns a random key name from the database.", run::<scan::RandomKey>),
+    container("object", GEN, "2.2.3", "A container for object introspection commands.", &[
+        command("encoding", 3, F_R, KEY2ND, GEN, "2.2.3", "Returns the internal encoding of a Redis object.", run::<scan::ObjectEncoding>),
+        command("refcount", 3, F_R, KEY2ND, GEN, "2.2.3", "Returns the reference count of a value of a key.", run::<scan::ObjectRefCount>),
+        command("idletime", 3, F_R, KEY2ND, GEN, "2.2.3", "Returns the time since the last access to a Redis object.", run::<scan::ObjectIdleTime>),
+        command("freq", 3, F_R, KEY2ND, GEN, "4.0.0", "Returns the logarithmic access frequency counter of a Redis object.", run::<scan::ObjectFreq>),
+        command("help", 2, F_LS, NO_KEYS, GEN, "6.2.0", "Returns helpful text about the different subcommands.", run::<scan::ObjectHelp>),
+    ]),
+    container("memory", SRV, "4.0.0", "A container for memory diagnostics commands.", &[
+        command("usage", -3, F_R, KEY2ND, SRV, "4.0.0", "Estimates the memory usage of a key.", run::<scan::MemoryUsage>),
+        command("help", 2, F_LS, NO_KEYS, SRV, "4.0.0", "Returns helpful text about the different subcommands.", run::<scan::MemoryHelp>),
+    ]),
 ];
 
 /// COMMAND is both a command (bare `COMMAND`) and a container of these.

@@ -681,6 +681,143 @@ fn human_float(value: f64) -> String {
     }
 }
 
+/// `LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]`
+pub struct Lcs {
+    a: Bytes,
+    b: Bytes,
+    len_only: bool,
+    idx: bool,
+    min_match_len: u64,
+    with_match_len: bool,
+}
+
+impl Command for Lcs {
+    fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
+        let mut lcs = Lcs {
+            a: args.next_bytes()?.clone(),
+            b: args.next_bytes()?.clone(),
+            len_only: false,
+            idx: false,
+            min_match_len: 0,
+            with_match_len: false,
+        };
+        while !args.is_empty() {
+            if args.eat("LEN") {
+                lcs.len_only = true;
+            } else if args.eat("IDX") {
+                lcs.idx = true;
+            } else if args.eat("WITHMATCHLEN") {
+                lcs.with_match_len = true;
+            } else if args.eat("MINMATCHLEN") {
+                lcs.min_match_len = args.next_i64()?.max(0) as u64;
+            } else {
+                return Err(CmdError::Syntax);
+            }
+        }
+        if lcs.len_only && lcs.idx {
+            return Err(CmdError::err(
+                "If you want both the length and indexes, please just use IDX.",
+            ));
+        }
+        Ok(lcs)
+    }
+
+    fn exec(self, ctx: &mut Ctx<'_>) -> Result<Reply, CmdError> {
+        let not_string = |e: CmdError| match e {
+            CmdError::WrongType => CmdError::err("The specified keys must contain string values"),
+            other => other,
+        };
+        let a = read_string(ctx, &self.a)
+            .map_err(not_string)?
+            .unwrap_or_default();
+        let b = read_string(ctx, &self.b)
+            .map_err(not_string)?
+            .unwrap_or_default();
+        let cells = (a.len() as u64 + 1).saturating_mul(b.len() as u64 + 1);
+        if cells.saturating_mul(4) > ctx.server.config().proto_max_bulk_len {
+            return Err(CmdError::err(
+                "Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
+            ));
+        }
+        Ok(self.reply(&a, &b))
+    }
+}
+
+impl Lcs {
+    /// Redis's dynamic programme and backward walk, emitting matches from the end.
+    fn reply(&self, a: &[u8], b: &[u8]) -> Reply {
+        let (alen, blen) = (a.len(), b.len());
+        let width = blen + 1;
+        let mut dp = vec![0u32; (alen + 1) * width];
+        for i in 1..=alen {
+            for j in 1..=blen {
+                dp[i * width + j] = if a[i - 1] == b[j - 1] {
+                    dp[(i - 1) * width + j - 1] + 1
+                } else {
+                    dp[(i - 1) * width + j].max(dp[i * width + j - 1])
+                };
+            }
+        }
+        let len = dp[alen * width + blen] as usize;
+        if self.len_only {
+            return Reply::Int(len as i64);
+        }
+        let mut common = vec![0u8; len];
+        let mut matches = Vec::new();
+        let (mut i, mut j, mut k) = (alen, blen, len);
+        let (mut a_start, mut a_end, mut b_start, mut b_end) = (alen, 0, 0, 0);
+        while i > 0 && j > 0 {
+            let mut emit = false;
+            if a[i - 1] == b[j - 1] {
+                common[k - 1] = a[i - 1];
+                if a_start == alen {
+                    (a_start, a_end, b_start, b_end) = (i - 1, i - 1, j - 1, j - 1);
+                } else if a_start == i && b_start == j {
+                    a_start -= 1;
+                    b_start -= 1;
+                } else {
+                    emit = true;
+                }
+                if a_start == 0 || b_start == 0 {
+                    emit = true;
+                }
+                k -= 1;
+                i -= 1;
+                j -= 1;
+            } else {
+                if dp[(i - 1) * width + j] > dp[i * width + j - 1] {
+                    i -= 1;
+                } else {
+                    j -= 1;
+                }
+                emit = a_start != alen;
+            }
+            if emit {
+                let match_len = (a_end - a_start + 1) as u64;
+                if self.min_match_len == 0 || match_len >= self.min_match_len {
+                    let range = |s: usize, e: usize| {
+                        Reply::Array(vec![Reply::Int(s as i64), Reply::Int(e as i64)])
+                    };
+                    let mut entry = vec![range(a_start, a_end), range(b_start, b_end)];
+                    if self.with_match_len {
+                        entry.push(Reply::Int(match_len as i64));
+                    }
+                    matches.push(Reply::Array(entry));
+                }
+                a_start = alen;
+            }
+        }
+        if self.idx {
+            Reply::Map(vec![
+                (Reply::bulk_str("matches"), Reply::Array(matches)),
+                (Reply::bulk_str("len"), Reply::Int(len as i64)),
+            ])
+        } else {
+            Reply::bulk(common)
+        }
+    }
+}
+
 /// Redis's index clamping for GETRANGE: negative counts from the end.
 fn clamp_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
     let len = len as i64;
@@ -778,6 +915,44 @@ mod tests {
         assert_eq!(clamp_range(5, 2, 10), None);
         assert_eq!(clamp_range(-100, 2, 10), Some((0, 2)));
         assert_eq!(clamp_range(0, 0, 0), None);
+    }
+
+    #[test]
+    fn lcs_matches_the_redis_docs_example() {
+        let lcs = |idx, with_len, min| Lcs {
+            a: Bytes::new(),
+            b: Bytes::new(),
+            len_only: false,
+            idx,
+            min_match_len: min,
+            with_match_len: with_len,
+        };
+        let (a, b) = (b"ohmytext".as_slice(), b"mynewtext".as_slice());
+        assert_eq!(lcs(false, false, 0).reply(a, b), Reply::bulk("mytext"));
+        let range = |s, e| Reply::Array(vec![Reply::Int(s), Reply::Int(e)]);
+        let expected = Reply::Map(vec![
+            (
+                Reply::bulk_str("matches"),
+                Reply::Array(vec![
+                    Reply::Array(vec![range(4, 7), range(5, 8)]),
+                    Reply::Array(vec![range(2, 3), range(0, 1)]),
+                ]),
+            ),
+            (Reply::bulk_str("len"), Reply::Int(6)),
+        ]);
+        assert_eq!(lcs(true, false, 0).reply(a, b), expected);
+        let only_long = lcs(true, true, 4).reply(a, b);
+        let Reply::Map(fields) = only_long else {
+            panic!("map")
+        };
+        assert_eq!(
+            fields[0].1,
+            Reply::Array(vec![Reply::Array(vec![
+                range(4, 7),
+                range(5, 8),
+                Reply::Int(4)
+            ])])
+        );
     }
 
     #[test]

@@ -6,5 +6,6 @@ mod durability;
 mod keys;
 mod process;
 mod protocol;
+mod scan;
 mod server;
 mod string;

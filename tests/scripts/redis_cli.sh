@@ -39,6 +39,12 @@ check "--pipe" bash -c "printf 'PING\r\nECHO hi\r\n*1\r\n\$4\r\nPING\r\n' |
 check "--stat" bash -c "timeout 3 stdbuf -oL redis-cli -p $port --stat -i 1 |
   grep -Eq '^0 +[0-9.]+[KMG] +1 +0 +[0-9]+ \\(\\+[0-9]+\\) +[0-9]+'"
 check "--latency samples" bash -c "timeout 3 redis-cli -p $port --latency --raw -i 1 | head -1 | grep -Eq '^[0-9.]+ [0-9.]+ [0-9.]+ [0-9]+'"
+check "set/get/ttl" bash -c "redis-cli -p $port set greeting hello EX 100 >/dev/null &&
+  [[ \$(redis-cli -p $port get greeting) == hello ]] && [[ \$(redis-cli -p $port ttl greeting) -gt 90 ]]"
+check "--scan" bash -c "redis-cli -p $port mset scan:a 1 scan:b 2 other 3 >/dev/null &&
+  [[ \$(redis-cli -p $port --scan --pattern 'scan:*' | sort | tr '\n' ' ') == 'scan:a scan:b ' ]]"
+check "--bigkeys" bash -c "redis-cli -p $port --bigkeys | grep -q 'Biggest string found'"
+check "--memkeys" bash -c "redis-cli -p $port --memkeys | grep -q 'Biggest string found'"
 check "client list" bash -c "redis-cli -p $port client list | grep -q 'cmd=client|list'"
 check "benchmark ping" bash -c "redis-benchmark -p $port -t ping -n 20000 -c 20 -q | grep -q 'PING_MBULK: [0-9]'"
 check "benchmark pipelined" bash -c "redis-benchmark -p $port -t ping -n 20000 -P 16 -q | grep -q 'PING_INLINE: [0-9]'"
