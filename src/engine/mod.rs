@@ -95,6 +95,9 @@ pub struct EngineStats {
     pub changes_since_checkpoint: AtomicU64,
     pub torn_tail_bytes: AtomicU64,
     pub replayed_records: AtomicU64,
+    /// Write batches run and writes in them (group-commit effectiveness).
+    pub batches: AtomicU64,
+    pub batched_writes: AtomicU64,
 }
 
 /// The engines behind the commands.
@@ -531,6 +534,8 @@ fn run_batch(
     batch: &mut Vec<(WriteFn, oneshot::Sender<Reply>)>,
 ) {
     let now = now_ms();
+    stats.batches.fetch_add(1, Ordering::Relaxed);
+    stats.batched_writes.fetch_add(batch.len() as u64, Ordering::Relaxed);
     let mut replies: Vec<(oneshot::Sender<Reply>, Reply)> = Vec::with_capacity(batch.len());
     let mut expired = 0;
     let result = store.write(false, |tables| -> Result<(), EngineError> {
