@@ -535,7 +535,9 @@ fn run_batch(
 ) {
     let now = now_ms();
     stats.batches.fetch_add(1, Ordering::Relaxed);
-    stats.batched_writes.fetch_add(batch.len() as u64, Ordering::Relaxed);
+    stats
+        .batched_writes
+        .fetch_add(batch.len() as u64, Ordering::Relaxed);
     let mut replies: Vec<(oneshot::Sender<Reply>, Reply)> = Vec::with_capacity(batch.len());
     let mut expired = 0;
     let result = store.write(false, |tables| -> Result<(), EngineError> {

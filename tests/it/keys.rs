@@ -1,44 +1,11 @@
 //! Keyspace commands, checked against Redis's exact replies (raw bytes) and error texts.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use redis::Value;
 
+use crate::common::replies::*;
 use crate::common::{query, RawClient, TestServer};
-
-const OK: &str = "+OK\r\n";
-const NIL2: &str = "$-1\r\n";
-const SYNTAX: &str = "-ERR syntax error\r\n";
-const NOT_INT: &str = "-ERR value is not an integer or out of range\r\n";
-const OUT_OF_RANGE: &str = "-ERR DB index is out of range\r\n";
-const SAME_OBJECT: &str = "-ERR source and destination objects are the same\r\n";
-
-fn bulk(s: &str) -> String {
-    format!("${}\r\n{}\r\n", s.len(), s)
-}
-
-fn int(n: i64) -> String {
-    format!(":{n}\r\n")
-}
-
-fn err(msg: &str) -> String {
-    format!("-{msg}\r\n")
-}
-
-fn int_of(reply: &str) -> i64 {
-    reply
-        .strip_prefix(':')
-        .and_then(|r| r.strip_suffix("\r\n"))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("not an integer reply: {reply:?}"))
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
 
 /// The sorted keys of a KEYS reply.
 fn keys(c: &mut RawClient, pattern: &str) -> Vec<String> {

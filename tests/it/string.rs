@@ -1,47 +1,9 @@
 //! String commands, checked against Redis's exact replies (raw bytes) and error texts.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use redis::Value;
 
+use crate::common::replies::*;
 use crate::common::{expect_err, query, RawClient, TestServer};
-
-const OK: &str = "+OK\r\n";
-const NIL2: &str = "$-1\r\n";
-const NIL3: &str = "_\r\n";
-const EMPTY: &str = "$0\r\n\r\n";
-const SYNTAX: &str = "-ERR syntax error\r\n";
-const NOT_INT: &str = "-ERR value is not an integer or out of range\r\n";
-const NOT_FLOAT: &str = "-ERR value is not a valid float\r\n";
-
-/// A bulk string reply's bytes.
-fn bulk(s: &str) -> String {
-    format!("${}\r\n{}\r\n", s.len(), s)
-}
-
-fn int(n: i64) -> String {
-    format!(":{n}\r\n")
-}
-
-fn err(msg: &str) -> String {
-    format!("-{msg}\r\n")
-}
-
-/// The number of an integer reply.
-fn int_of(reply: &str) -> i64 {
-    reply
-        .strip_prefix(':')
-        .and_then(|r| r.strip_suffix("\r\n"))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("not an integer reply: {reply:?}"))
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
 
 /// A raw client switched to RESP3.
 fn raw3(server: &TestServer) -> RawClient {
