@@ -40,6 +40,7 @@ enum Field {
     ProtectedMode,
     WorkerThreads,
     KvCacheSize,
+    RowCacheSize,
     WalRepair,
     /// Accepted and reported, changes nothing in Luma (see DESIGN.md principle 1).
     NoOp,
@@ -104,6 +105,7 @@ pub static SETTINGS: &[Setting] = &[
     setting("timeout", Kind::Int { min: 0, max: i32::MAX as i64 }, "0", true, Field::Timeout, "close a client idle for this many seconds (0 = never)"),
     setting("loglevel", Kind::Enum(&["debug", "verbose", "notice", "warning", "nothing"]), "notice", true, Field::LogLevel, "log verbosity"),
     setting("kv-cache-size", Kind::Memory { min: 1024 * 1024, max: u64::MAX }, "256mb", false, Field::KvCacheSize, "page cache of the KV store (redb); data beyond it stays on disk"),
+    setting("row-cache-size", Kind::Memory { min: 0, max: u64::MAX }, "64mb", false, Field::RowCacheSize, "in-memory cache of recently read keys in front of the store (0 = off)"),
     setting("wal-repair", Kind::Bool, "no", false, Field::WalRepair, "at start, truncate a corrupt write-ahead log at the first bad record instead of refusing"),
     setting("worker-threads", Kind::Int { min: 0, max: 1024 }, "0", false, Field::WorkerThreads, "threads serving connections, each with its own event loop (0 = half the cores)"),
     setting("protected-mode", Kind::Bool, "yes", true, Field::ProtectedMode, "refuse non-loopback clients while no password is set"),
@@ -175,6 +177,7 @@ pub struct Config {
     pub protected_mode: bool,
     pub worker_threads: usize,
     pub kv_cache_size: u64,
+    pub row_cache_size: u64,
     pub wal_repair: bool,
     /// The file the configuration was read from, if any.
     pub config_file: Option<PathBuf>,
@@ -209,6 +212,7 @@ impl Default for Config {
             protected_mode: true,
             worker_threads: 0,
             kv_cache_size: 256 * MB,
+            row_cache_size: 64 * MB,
             wal_repair: false,
             config_file: None,
             noops: BTreeMap::new(),
@@ -334,6 +338,7 @@ impl Config {
             Field::ProtectedMode => self.protected_mode = v == "yes",
             Field::WorkerThreads => self.worker_threads = usize::try_from(int()).unwrap_or(0),
             Field::KvCacheSize => self.kv_cache_size = uint(),
+            Field::RowCacheSize => self.row_cache_size = uint(),
             Field::WalRepair => self.wal_repair = v == "yes",
             Field::NoOp => {
                 self.noops.insert(setting.name, v);
@@ -371,6 +376,7 @@ impl Config {
             Field::ProtectedMode => if self.protected_mode { "yes" } else { "no" }.into(),
             Field::WorkerThreads => self.worker_threads.to_string(),
             Field::KvCacheSize => self.kv_cache_size.to_string(),
+            Field::RowCacheSize => self.row_cache_size.to_string(),
             Field::WalRepair => if self.wal_repair { "yes" } else { "no" }.into(),
             Field::NoOp => self.noops.get(setting.name).cloned().unwrap_or_default(),
         }

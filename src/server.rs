@@ -171,6 +171,7 @@ pub fn start(config: Config, options: StartOptions) -> io::Result<ServerHandle> 
         databases: config.databases,
         appendfsync: config.appendfsync,
         cache_bytes: usize::try_from(config.kv_cache_size).unwrap_or(usize::MAX),
+        row_cache_bytes: usize::try_from(config.row_cache_size).unwrap_or(usize::MAX),
         wal_repair: config.wal_repair,
         wal_dir: None,
         store: Default::default(),

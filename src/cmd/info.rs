@@ -219,6 +219,8 @@ fn render_section(shared: &Shared, name: &str) -> Option<String> {
             .field("rejected_connections", M::get(&m.rejected_connections))
             .field("expired_keys", M::get(&shared.engine.stats.expired_keys))
             .field("evicted_keys", 0)
+            .field("row_cache_hits", M::get(&shared.engine.cache.hits))
+            .field("row_cache_misses", M::get(&shared.engine.cache.misses))
             .field("keyspace_hits", 0)
             .field("keyspace_misses", 0)
             .field("pubsub_channels", 0)

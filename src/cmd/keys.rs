@@ -14,7 +14,7 @@ use crate::resp::{Reply, OK};
 /// The live row of `key` in a snapshot (connection thread), `None` if missing or expired.
 fn read_row(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Vec<u8>>, CmdError> {
     let db = ctx.client.db;
-    let row = ctx.snapshot()?.get(db, key)?;
+    let row = ctx.row(db, key)?;
     Ok(row.filter(|r| !meta::is_expired(r, now_ms())))
 }
 

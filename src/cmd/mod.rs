@@ -46,6 +46,19 @@ impl Ctx<'_> {
             .as_ref()
             .ok_or_else(|| CmdError::err("no snapshot"))
     }
+
+    /// The raw row of one key for a single-key read: the row cache first, else the snapshot.
+    /// (Multi-key reads use the snapshot alone, so they see one consistent state.)
+    pub fn row(&mut self, db: u32, key: &[u8]) -> Result<Option<Vec<u8>>, CmdError> {
+        let engine = &self.server.engine;
+        if let Some(cached) = engine.cache.get(db, key) {
+            return Ok(cached.map(|row| row.to_vec()));
+        }
+        let snapshot = self.snapshot()?;
+        let row = snapshot.get(db, key)?;
+        engine.cache.fill(db, key, row.as_deref(), snapshot.lsn);
+        Ok(row)
+    }
 }
 
 /// A typed command: parse, then execute on the connection's thread (reads, connection state).

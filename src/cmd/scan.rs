@@ -186,7 +186,7 @@ fn random_bytes() -> Vec<u8> {
 /// The live row of `key` in the client's snapshot.
 fn live_row(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Vec<u8>>, CmdError> {
     let db = ctx.client.db;
-    let row = ctx.snapshot()?.get(db, key)?;
+    let row = ctx.row(db, key)?;
     Ok(row.filter(|r| !meta::is_expired(r, now_ms())))
 }
 

@@ -16,7 +16,7 @@ const MAX_STRING: usize = 512 * 1024 * 1024;
 /// The value of a live string key read from a snapshot (connection thread).
 pub fn read_string(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Vec<u8>>, CmdError> {
     let db = ctx.client.db;
-    let row = ctx.snapshot()?.get(db, key)?;
+    let row = ctx.row(db, key)?;
     live_string(row, now_ms())
 }
 
@@ -727,12 +727,12 @@ impl Command for Lcs {
             CmdError::WrongType => CmdError::err("The specified keys must contain string values"),
             other => other,
         };
-        let a = read_string(ctx, &self.a)
-            .map_err(not_string)?
-            .unwrap_or_default();
-        let b = read_string(ctx, &self.b)
-            .map_err(not_string)?
-            .unwrap_or_default();
+        // Both keys from one snapshot (not the row cache): one consistent state.
+        let (db, now) = (ctx.client.db, now_ms());
+        let snapshot = ctx.snapshot()?;
+        let a = live_string(snapshot.get(db, &self.a)?, now).map_err(not_string)?;
+        let b = live_string(snapshot.get(db, &self.b)?, now).map_err(not_string)?;
+        let (a, b) = (a.unwrap_or_default(), b.unwrap_or_default());
         let cells = (a.len() as u64 + 1).saturating_mul(b.len() as u64 + 1);
         if cells.saturating_mul(4) > ctx.server.config().proto_max_bulk_len {
             return Err(CmdError::err(

@@ -22,6 +22,7 @@ use tokio::sync::oneshot;
 
 use crate::cmd::CmdError;
 use crate::config::AppendFsync;
+use crate::kv::cache::RowCache;
 use crate::kv::meta;
 use crate::kv::store::{KvStore, ReadTables, StoreError, WriteTables};
 use crate::resp::Reply;
@@ -107,6 +108,7 @@ pub struct Engine {
     requests: Mutex<Option<mpsc::Sender<Request>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     pub stats: Arc<EngineStats>,
+    pub cache: Arc<RowCache>,
 }
 
 /// Where and how the engine keeps its files.
@@ -115,6 +117,8 @@ pub struct EngineOptions<'a> {
     pub databases: u32,
     pub appendfsync: AppendFsync,
     pub cache_bytes: usize,
+    /// Budget of the in-memory row cache in front of the store (0 disables it).
+    pub row_cache_bytes: usize,
     /// Truncate a corrupt WAL at the first bad record instead of refusing to start.
     pub wal_repair: bool,
     /// The WAL's folder; `None` = `<dir>/wal` on the real file system.
@@ -180,10 +184,12 @@ impl Engine {
         checkpoint(&store, &mut wal, &stats)?;
         let (tx, rx) = mpsc::channel();
         let thread_store = store.clone();
+        let cache = Arc::new(RowCache::new(options.row_cache_bytes));
+        let thread_cache = cache.clone();
         let thread_stats = stats.clone();
         let thread = std::thread::Builder::new()
             .name("luma-engine".into())
-            .spawn(move || engine_loop(thread_store, wal, rx, thread_stats))
+            .spawn(move || engine_loop(thread_store, thread_cache, wal, rx, thread_stats))
             .map_err(|e| EngineError::Other(e.to_string()))?;
         Ok(Engine {
             databases: options.databases,
@@ -191,6 +197,7 @@ impl Engine {
             requests: Mutex::new(Some(tx)),
             thread: Mutex::new(Some(thread)),
             stats,
+            cache,
         })
     }
 
@@ -465,6 +472,7 @@ fn checkpoint(store: &KvStore, wal: &mut Wal, stats: &EngineStats) -> Result<(),
 
 fn engine_loop(
     store: Arc<KvStore>,
+    cache: Arc<RowCache>,
     mut wal: Wal,
     rx: mpsc::Receiver<Request>,
     stats: Arc<EngineStats>,
@@ -498,10 +506,10 @@ fn engine_loop(
             Err(mpsc::RecvTimeoutError::Disconnected) => disconnected = true,
         }
         if !batch.is_empty() {
-            run_batch(&store, &mut wal, &stats, &mut batch);
+            run_batch(&store, &cache, &mut wal, &stats, &mut batch);
         }
         if last_expiry.elapsed() >= EXPIRY_TICK {
-            expire_cycle(&store, &mut wal, &stats);
+            expire_cycle(&store, &cache, &mut wal, &stats);
             last_expiry = Instant::now();
         }
         let changed = stats.changes_since_checkpoint.load(Ordering::Relaxed) > 0;
@@ -529,6 +537,7 @@ fn engine_loop(
 /// Runs a batch of writes in one transaction and one WAL append; releases the replies after.
 fn run_batch(
     store: &KvStore,
+    cache: &RowCache,
     wal: &mut Wal,
     stats: &EngineStats,
     batch: &mut Vec<(WriteFn, oneshot::Sender<Reply>)>,
@@ -540,6 +549,7 @@ fn run_batch(
         .fetch_add(batch.len() as u64, Ordering::Relaxed);
     let mut replies: Vec<(oneshot::Sender<Reply>, Reply)> = Vec::with_capacity(batch.len());
     let mut expired = 0;
+    let mut changed: Vec<Op> = Vec::new();
     let result = store.write(false, |tables| -> Result<(), EngineError> {
         let mut payloads: Vec<Vec<u8>> = Vec::new();
         for (f, reply_tx) in batch.drain(..) {
@@ -556,6 +566,7 @@ fn run_batch(
             expired += ctx.expired;
             if !ctx.ops.is_empty() {
                 payloads.push(record::encode(&ctx.ops));
+                changed.append(&mut ctx.ops);
             }
             replies.push((reply_tx, reply));
         }
@@ -571,6 +582,8 @@ fn run_batch(
     });
     match result {
         Ok(()) => {
+            // Committed: stale cached rows go before any reply tells a client it is done.
+            invalidate(cache, &changed, wal.last_lsn());
             stats.expired_keys.fetch_add(expired, Ordering::Relaxed);
             stats.last_lsn.store(wal.last_lsn(), Ordering::Relaxed);
             stats.wal_bytes.store(wal.size(), Ordering::Relaxed);
@@ -591,8 +604,9 @@ fn run_batch(
 }
 
 /// Removes up to `EXPIRY_BATCH` keys whose deadline passed, logging their deletion.
-fn expire_cycle(store: &KvStore, wal: &mut Wal, stats: &EngineStats) {
+fn expire_cycle(store: &KvStore, cache: &RowCache, wal: &mut Wal, stats: &EngineStats) {
     let now = now_ms();
+    let mut removed: Vec<Op> = Vec::new();
     let result = store.write(false, |t| -> Result<u64, EngineError> {
         let due = t.due_expiries(now, EXPIRY_BATCH)?;
         if due.is_empty() {
@@ -607,8 +621,11 @@ fn expire_cycle(store: &KvStore, wal: &mut Wal, stats: &EngineStats) {
         }
         wal.append(&[&record::encode(&ops)])?;
         t.set_applied_lsn(wal.last_lsn())?;
-        Ok(ops.len() as u64)
+        let n = ops.len() as u64;
+        removed = ops;
+        Ok(n)
     });
+    invalidate(cache, &removed, wal.last_lsn());
     match result {
         Ok(n) => {
             stats.expired_keys.fetch_add(n, Ordering::Relaxed);
@@ -621,6 +638,27 @@ fn expire_cycle(store: &KvStore, wal: &mut Wal, stats: &EngineStats) {
         }
         Err(e) => tracing::warn!("active expiry: {e}"),
     }
+}
+
+/// Drops from the row cache every key `ops` changed (all of it for whole-database changes).
+fn invalidate(cache: &RowCache, ops: &[Op], lsn: Lsn) {
+    if ops.is_empty() {
+        return;
+    }
+    if ops
+        .iter()
+        .any(|op| matches!(op, Op::FlushDb { .. } | Op::SwapDb { .. }))
+    {
+        cache.clear(lsn);
+        return;
+    }
+    let keys = ops.iter().filter_map(|op| match op {
+        Op::PutRow { db, key, .. } | Op::Delete { db, key } | Op::SetExpire { db, key, .. } => {
+            Some((*db, key.as_slice()))
+        }
+        Op::FlushDb { .. } | Op::SwapDb { .. } => None,
+    });
+    cache.invalidate(keys, lsn);
 }
 
 #[cfg(test)]

@@ -32,6 +32,7 @@ impl Disks {
             databases: 16,
             appendfsync: policy,
             cache_bytes: 1 << 20,
+            row_cache_bytes: 1 << 20,
             wal_repair: false,
             wal_dir: Some(Arc::new(self.wal.clone())),
             store: StoreLocation::Simulated(self.kv.clone()),

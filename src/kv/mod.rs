@@ -1,5 +1,6 @@
 //! The KV engine: a metadata row per key in redb (type, expiry, value), an expiry index, and
 //! the typed operations the commands use.
 
+pub mod cache;
 pub mod meta;
 pub mod store;

@@ -138,9 +138,12 @@ impl KvStore {
     /// A consistent snapshot for reads.
     pub fn read(&self) -> StoreResult<ReadTables> {
         let txn = self.db.begin_read()?;
+        let state = txn.open_table(STATE)?;
+        let lsn = state.get(APPLIED_LSN)?.map_or(0, |g| g.value());
         Ok(ReadTables {
             meta: txn.open_table(META)?,
-            state: txn.open_table(STATE)?,
+            state,
+            lsn,
         })
     }
 }
@@ -149,6 +152,8 @@ impl KvStore {
 pub struct ReadTables {
     meta: ReadOnlyTable<&'static [u8], &'static [u8]>,
     state: ReadOnlyTable<&'static str, u64>,
+    /// The LSN this snapshot has applied (tags the row cache's fills).
+    pub lsn: u64,
 }
 
 impl std::fmt::Debug for ReadTables {

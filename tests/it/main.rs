@@ -2,6 +2,7 @@
 
 mod auth;
 mod common;
+mod consistency;
 mod durability;
 mod keys;
 mod process;

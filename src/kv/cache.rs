@@ -1,0 +1,201 @@
+//! A bounded in-memory cache of metadata rows in front of redb, for reads.
+//!
+//! Readers fill it from their snapshots; the engine thread invalidates the keys a batch changed
+//! after the batch commits and before its replies leave. A fill is tagged with the LSN its
+//! snapshot had applied and is refused below the `watermark`: the highest LSN of any
+//! invalidation or eviction so far. So a reader holding a snapshot older than a write can never
+//! put the old value back: either its fill lands before the invalidation (which then removes
+//! it) or after it (and is refused, its LSN being below the watermark).
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{HashMap, VecDeque};
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+const SHARDS: usize = 16;
+/// Bookkeeping bytes counted per entry besides key and row.
+const ENTRY_OVERHEAD: usize = 64;
+
+/// `db (u32 BE) · key`, so lookups can borrow it as a plain byte slice.
+type CacheKey = Box<[u8]>;
+
+/// Calls `f` with `db · key` built on the stack when short (no allocation on the read path).
+fn with_cache_key<R>(db: u32, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
+    let mut buf = [0u8; 128];
+    if key.len() + 4 <= buf.len() {
+        buf[..4].copy_from_slice(&db.to_be_bytes());
+        buf[4..4 + key.len()].copy_from_slice(key);
+        f(&buf[..4 + key.len()])
+    } else {
+        let mut owned = db.to_be_bytes().to_vec();
+        owned.extend_from_slice(key);
+        f(&owned)
+    }
+}
+
+#[derive(Default)]
+struct Shard {
+    /// `None` = the key is known not to exist.
+    map: HashMap<CacheKey, Option<Arc<[u8]>>>,
+    /// Insertion order, for FIFO eviction (may hold keys already gone).
+    order: VecDeque<CacheKey>,
+    bytes: usize,
+}
+
+/// The row cache.
+pub struct RowCache {
+    shards: Vec<Mutex<Shard>>,
+    shard_budget: usize,
+    watermark: AtomicU64,
+    pub hits: AtomicU64,
+    pub misses: AtomicU64,
+}
+
+impl std::fmt::Debug for RowCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RowCache")
+            .field("budget", &(self.shard_budget * SHARDS))
+            .finish()
+    }
+}
+
+fn entry_size(key: &[u8], row: &Option<Arc<[u8]>>) -> usize {
+    key.len() + row.as_ref().map_or(0, |r| r.len()) + ENTRY_OVERHEAD
+}
+
+impl RowCache {
+    /// A cache holding about `budget_bytes` (0 disables it).
+    pub fn new(budget_bytes: usize) -> RowCache {
+        RowCache {
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            shard_budget: budget_bytes / SHARDS,
+            watermark: AtomicU64::new(0),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    fn shard(&self, cache_key: &[u8]) -> MutexGuard<'_, Shard> {
+        let mut h = DefaultHasher::new();
+        cache_key.hash(&mut h);
+        let index = (h.finish() as usize) % SHARDS;
+        self.shards[index].lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `Some(row)` on a hit (`Some(None)`: known missing), `None` on a miss.
+    pub fn get(&self, db: u32, key: &[u8]) -> Option<Option<Arc<[u8]>>> {
+        if self.shard_budget == 0 {
+            return None;
+        }
+        let found = with_cache_key(db, key, |k| self.shard(k).map.get(k).cloned());
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    /// Stores what a snapshot that had applied `snapshot_lsn` read for `key`.
+    pub fn fill(&self, db: u32, key: &[u8], row: Option<&[u8]>, snapshot_lsn: u64) {
+        if self.shard_budget == 0 {
+            return;
+        }
+        let k: CacheKey = with_cache_key(db, key, |k| Box::from(k));
+        let mut shard = self.shard(&k);
+        // Checked under the shard lock: invalidations take it too, after raising the mark.
+        if snapshot_lsn < self.watermark.load(Ordering::SeqCst) {
+            return;
+        }
+        let row: Option<Arc<[u8]>> = row.map(Arc::from);
+        let size = entry_size(&k, &row);
+        if size > self.shard_budget {
+            return;
+        }
+        if let Some(old) = shard.map.insert(k.clone(), row) {
+            shard.bytes -= entry_size(&k, &old);
+        }
+        shard.bytes += size;
+        shard.order.push_back(k);
+        while shard.bytes > self.shard_budget {
+            let Some(victim) = shard.order.pop_front() else {
+                break;
+            };
+            // Evicting needs no watermark: a key changed after some snapshot was invalidated,
+            // which already raised the mark above that snapshot.
+            if let Some(old) = shard.map.remove(&victim) {
+                shard.bytes -= entry_size(&victim, &old);
+            }
+        }
+    }
+
+    /// Forgets `keys` after a commit at `lsn` (called before that commit's replies leave).
+    pub fn invalidate<'a>(&self, keys: impl IntoIterator<Item = (u32, &'a [u8])>, lsn: u64) {
+        if self.shard_budget == 0 {
+            return;
+        }
+        self.watermark.fetch_max(lsn, Ordering::SeqCst);
+        for (db, key) in keys {
+            with_cache_key(db, key, |k| {
+                let mut shard = self.shard(k);
+                if let Some(old) = shard.map.remove(k) {
+                    shard.bytes -= entry_size(k, &old);
+                }
+            });
+        }
+    }
+
+    /// Forgets everything (FLUSHDB, FLUSHALL, SWAPDB) after a commit at `lsn`.
+    pub fn clear(&self, lsn: u64) {
+        self.watermark.fetch_max(lsn, Ordering::SeqCst);
+        for shard in &self.shards {
+            let mut shard = shard.lock().unwrap_or_else(|p| p.into_inner());
+            shard.map.clear();
+            shard.order.clear();
+            shard.bytes = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_fills_are_refused() {
+        let cache = RowCache::new(1 << 20);
+        cache.fill(0, b"k", Some(b"old"), 5);
+        assert_eq!(cache.get(0, b"k"), Some(Some(Arc::from(&b"old"[..]))));
+        // A write at LSN 6 commits and invalidates; a reader of the snapshot at 5 comes late.
+        cache.invalidate([(0, &b"k"[..])], 6);
+        assert_eq!(cache.get(0, b"k"), None);
+        cache.fill(0, b"k", Some(b"old"), 5);
+        assert_eq!(
+            cache.get(0, b"k"),
+            None,
+            "a fill from before the write is refused"
+        );
+        cache.fill(0, b"k", Some(b"new"), 6);
+        assert_eq!(cache.get(0, b"k"), Some(Some(Arc::from(&b"new"[..]))));
+        cache.fill(0, b"gone", None, 6);
+        assert_eq!(cache.get(0, b"gone"), Some(None));
+        cache.clear(7);
+        assert_eq!(cache.get(0, b"k"), None);
+    }
+
+    #[test]
+    fn budget_is_kept() {
+        let cache = RowCache::new(SHARDS * 1000);
+        for i in 0..1000u32 {
+            cache.fill(0, &i.to_be_bytes(), Some(&[0u8; 100]), 1);
+        }
+        let total: usize = cache.shards.iter().map(|s| s.lock().unwrap().bytes).sum();
+        assert!(total <= SHARDS * 1000, "{total}");
+        assert!(
+            cache.get(0, &999u32.to_be_bytes()).is_some(),
+            "recent entries stay"
+        );
+    }
+}
