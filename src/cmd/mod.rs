@@ -291,31 +291,14 @@ const F_R: Flags = Flags::READONLY;
 const F_WD: Flags = Flags::WRITE.or(Flags::DENYOOM);
 const STR: &str = "string";
 const GEN: &str = "generic";
-const KEY1: KeyPositions = KeyPositions {
-    first: 1,
-    last: 1,
-    step: 1,
-};
-const KEYS2: KeyPositions = KeyPositions {
-    first: 1,
-    last: 2,
-    step: 1,
-};
-const ALL_KEYS: KeyPositions = KeyPositions {
-    first: 1,
-    last: -1,
-    step: 1,
-};
-const KEY2ND: KeyPositions = KeyPositions {
-    first: 2,
-    last: 2,
-    step: 1,
-};
-const PAIRS: KeyPositions = KeyPositions {
-    first: 1,
-    last: -1,
-    step: 2,
-};
+const fn key_range(first: i32, last: i32, step: i32) -> KeyPositions {
+    KeyPositions { first, last, step }
+}
+const KEY1: KeyPositions = key_range(1, 1, 1);
+const KEYS2: KeyPositions = key_range(1, 2, 1);
+const ALL_KEYS: KeyPositions = key_range(1, -1, 1);
+const KEY2ND: KeyPositions = key_range(2, 2, 1);
+const PAIRS: KeyPositions = key_range(1, -1, 2);
 
 #[rustfmt::skip]
 /// Every command Luma serves.
@@ -377,10 +360,10 @@ pub static COMMANDS: &[CommandSpec] = &[
     command("getex", -2, Flags::WRITE.or(Flags::FAST), KEY1, STR, "6.2.0", "Returns the string value of a key after setting its expiration time.", run_write::<string::GetEx>),
     command("append", 3, F_WD.or(Flags::FAST), KEY1, STR, "2.0.0", "Appends a string to the value of a key. Creates the key if it doesn't exist.", run_write::<string::Append>),
     command("strlen", 2, F_R.or(Flags::FAST), KEY1, STR, "2.2.0", "Returns the length of a string value.", run::<string::StrLen>),
-    command("incr", 2, F_WD.or(Flags::FAST), KEY1, STR, "1.0.0", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", run_write::<string::Incr>),
-    command("decr", 2, F_WD.or(Flags::FAST), KEY1, STR, "1.0.0", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", run_write::<string::Decr>),
-    command("incrby", 3, F_WD.or(Flags::FAST), KEY1, STR, "1.0.0", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", run_write::<string::IncrByCmd>),
-    command("decrby", 3, F_WD.or(Flags::FAST), KEY1, STR, "1.0.0", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", run_write::<string::DecrBy>),
+    command("incr", 2, F_WD.or(Flags::FAST), KEY1, STR, "1.0.0", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", run_write::<string::Incr<{ string::INCR }>>),
+    command("decr", 2, F_WD.or(Flags::FAST), KEY1, STR, "1.0.0", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", run_write::<string::Incr<{ string::DECR }>>),
+    command("incrby", 3, F_WD.or(Flags::FAST), KEY1, STR, "1.0.0", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", run_write::<string::Incr<{ string::INCRBY }>>),
+    command("decrby", 3, F_WD.or(Flags::FAST), KEY1, STR, "1.0.0", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", run_write::<string::Incr<{ string::DECRBY }>>),
     command("incrbyfloat", 3, F_WD.or(Flags::FAST), KEY1, STR, "2.6.0", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", run_write::<string::IncrByFloat>),
     command("getrange", 4, F_R, KEY1, STR, "2.4.0", "Returns a substring of the string stored at a key.", run::<string::GetRange>),
     command("setrange", 4, F_WD, KEY1, STR, "2.2.0", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", run_write::<string::SetRange>),

@@ -466,14 +466,35 @@ impl Command for StrLen {
     }
 }
 
-/// `INCR`, `DECR`, `INCRBY`, `DECRBY`: `by` is the (signed) increment.
-pub struct IncrBy {
+/// Which of the integer increments a command is.
+pub const INCR: u8 = 0;
+pub const DECR: u8 = 1;
+pub const INCRBY: u8 = 2;
+pub const DECRBY: u8 = 3;
+
+/// `INCR key`, `DECR key`, `INCRBY key increment`, `DECRBY key decrement`; `by` is the signed
+/// increment.
+pub struct Incr<const KIND: u8> {
     key: Bytes,
     by: i64,
 }
 
-impl IncrBy {
-    fn apply_increment(self, env: WriteEnv, w: &mut WriteCtx<'_, '_>) -> Result<Reply, CmdError> {
+impl<const KIND: u8> WriteCommand for Incr<KIND> {
+    fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
+        let key = args.next_bytes()?.clone();
+        let by = match KIND {
+            INCR => 1,
+            DECR => -1,
+            INCRBY => args.next_i64()?,
+            _ => args
+                .next_i64()?
+                .checked_neg()
+                .ok_or_else(|| CmdError::err("decrement would overflow"))?,
+        };
+        Ok(Incr { key, by })
+    }
+
+    fn apply(self, env: WriteEnv, w: &mut WriteCtx<'_, '_>) -> Result<Reply, CmdError> {
         let (value, deadline) = get_string(w, env.db, &self.key)?.unwrap_or((b"0".to_vec(), 0));
         let current = parse_i64(&value).ok_or(CmdError::NotInteger)?;
         let next = current
@@ -481,66 +502,6 @@ impl IncrBy {
             .ok_or_else(|| CmdError::err("increment or decrement would overflow"))?;
         w.put_string(env.db, &self.key, next.to_string().as_bytes(), deadline)?;
         Ok(Reply::Int(next))
-    }
-}
-
-/// `INCR key`
-pub struct Incr(IncrBy);
-/// `DECR key`
-pub struct Decr(IncrBy);
-/// `INCRBY key increment`
-pub struct IncrByCmd(IncrBy);
-/// `DECRBY key decrement`
-pub struct DecrBy(IncrBy);
-
-impl WriteCommand for Incr {
-    fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
-        Ok(Incr(IncrBy {
-            key: args.next_bytes()?.clone(),
-            by: 1,
-        }))
-    }
-    fn apply(self, env: WriteEnv, w: &mut WriteCtx<'_, '_>) -> Result<Reply, CmdError> {
-        self.0.apply_increment(env, w)
-    }
-}
-
-impl WriteCommand for Decr {
-    fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
-        Ok(Decr(IncrBy {
-            key: args.next_bytes()?.clone(),
-            by: -1,
-        }))
-    }
-    fn apply(self, env: WriteEnv, w: &mut WriteCtx<'_, '_>) -> Result<Reply, CmdError> {
-        self.0.apply_increment(env, w)
-    }
-}
-
-impl WriteCommand for IncrByCmd {
-    fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
-        let key = args.next_bytes()?.clone();
-        Ok(IncrByCmd(IncrBy {
-            key,
-            by: args.next_i64()?,
-        }))
-    }
-    fn apply(self, env: WriteEnv, w: &mut WriteCtx<'_, '_>) -> Result<Reply, CmdError> {
-        self.0.apply_increment(env, w)
-    }
-}
-
-impl WriteCommand for DecrBy {
-    fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
-        let key = args.next_bytes()?.clone();
-        let by = args.next_i64()?;
-        let by = by
-            .checked_neg()
-            .ok_or_else(|| CmdError::err("decrement would overflow"))?;
-        Ok(DecrBy(IncrBy { key, by }))
-    }
-    fn apply(self, env: WriteEnv, w: &mut WriteCtx<'_, '_>) -> Result<Reply, CmdError> {
-        self.0.apply_increment(env, w)
     }
 }
 
