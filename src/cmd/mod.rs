@@ -94,20 +94,6 @@ pub fn run<C: Command>(ctx: &mut Ctx<'_>, args: &mut ArgCursor<'_>) -> Result<Ou
     Ok(Outcome::Ready(C::parse(args)?.exec(ctx)?))
 }
 
-/// The table's handler for a command that is ready later but is not a data write (SAVE).
-pub fn run_pending<C: PendingCommand>(
-    ctx: &mut Ctx<'_>,
-    args: &mut ArgCursor<'_>,
-) -> Result<Outcome, CmdError> {
-    C::parse(args)?.start(ctx)
-}
-
-/// A command whose reply arrives later without being a data write (SAVE waits for a checkpoint).
-pub trait PendingCommand: Sized {
-    fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError>;
-    fn start(self, ctx: &mut Ctx<'_>) -> Result<Outcome, CmdError>;
-}
-
 /// The table's handler for write command type `C`.
 pub fn run_write<C: WriteCommand>(
     ctx: &mut Ctx<'_>,
@@ -344,7 +330,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     command("dbsize", 1, Flags::READONLY.or(Flags::FAST), NO_KEYS, SRV, "1.0.0", "Returns the number of keys in the database.", run::<keys::DbSize>),
     command("flushdb", -1, Flags::WRITE, NO_KEYS, SRV, "1.0.0", "Removes all keys from the current database.", run_write::<keys::FlushDb>),
     command("flushall", -1, Flags::WRITE, NO_KEYS, SRV, "1.0.0", "Removes all keys from all databases.", run_write::<keys::FlushAll>),
-    command("save", 1, F_ADMIN.or(Flags::NO_MULTI), NO_KEYS, SRV, "1.0.0", "Synchronously saves the database(s) to disk.", run_pending::<s::Save>),
+    command("save", 1, F_ADMIN.or(Flags::NO_MULTI), NO_KEYS, SRV, "1.0.0", "Synchronously saves the database(s) to disk.", run::<s::Save>),
     command("bgsave", -1, F_ADMIN.or(Flags::NO_MULTI), NO_KEYS, SRV, "1.0.0", "Asynchronously saves the database(s) to disk.", run::<s::BgSave>),
     // Strings
     command("get", 2, F_R.or(Flags::FAST), KEY1, STR, "1.0.0", "Returns the string value of a key.", run::<string::Get>),

@@ -612,16 +612,16 @@ no_args_command!(
     ))
 );
 
-/// `SAVE`: a checkpoint, answered when it is durable.
+/// `SAVE`: a checkpoint, answered when it is durable (it blocks, as Redis's SAVE does).
 pub struct Save;
 
-impl super::PendingCommand for Save {
+impl Command for Save {
     fn parse(_args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         Ok(Save)
     }
 
-    fn start(self, ctx: &mut Ctx<'_>) -> Result<super::Outcome, CmdError> {
-        Ok(super::Outcome::Pending(ctx.server.engine.checkpoint()?))
+    fn exec(self, ctx: &mut Ctx<'_>) -> Result<Reply, CmdError> {
+        Ok(ctx.server.engine.checkpoint())
     }
 }
 
@@ -638,8 +638,7 @@ impl Command for BgSave {
     }
 
     fn exec(self, ctx: &mut Ctx<'_>) -> Result<Reply, CmdError> {
-        // The checkpoint runs on the engine thread; its reply is not awaited here.
-        drop(ctx.server.engine.checkpoint()?);
+        ctx.server.engine.request_checkpoint();
         Ok(Reply::Status("Background saving started"))
     }
 }

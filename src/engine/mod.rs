@@ -12,8 +12,7 @@ pub mod record;
 pub mod wal;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -33,8 +32,6 @@ use wal::{Lsn, RecoveryReport, Wal, WalError};
 /// How often the engine thread looks for expired keys, and how many it removes per look.
 const EXPIRY_TICK: Duration = Duration::from_millis(100);
 const EXPIRY_BATCH: usize = 200;
-/// The most writes one batch (one transaction, one WAL append) takes.
-const MAX_BATCH: usize = 4096;
 /// Replay commits every this many records.
 const REPLAY_CHUNK: usize = 10_000;
 /// A checkpoint runs when the WAL grows past this, or every `CHECKPOINT_INTERVAL` with changes.
@@ -72,16 +69,6 @@ pub fn now_ms() -> u64 {
 /// A write to run on the engine thread.
 pub type WriteFn = Box<dyn FnOnce(&mut WriteCtx<'_, '_>) -> Result<Reply, CmdError> + Send>;
 
-enum Request {
-    Write {
-        f: WriteFn,
-        reply: oneshot::Sender<Reply>,
-    },
-    Checkpoint {
-        done: Option<oneshot::Sender<Reply>>,
-    },
-    SetFsync(AppendFsync),
-}
 
 /// Figures for INFO persistence.
 #[derive(Debug, Default)]
@@ -104,11 +91,30 @@ pub struct EngineStats {
 /// The engines behind the commands.
 pub struct Engine {
     databases: u32,
-    store: Arc<KvStore>,
-    requests: Mutex<Option<mpsc::Sender<Request>>>,
-    thread: Mutex<Option<JoinHandle<()>>>,
+    inner: Arc<Inner>,
+    background: Mutex<Option<JoinHandle<()>>>,
     pub stats: Arc<EngineStats>,
     pub cache: Arc<RowCache>,
+}
+
+/// What the connection threads and the background thread share.
+struct Inner {
+    store: Arc<KvStore>,
+    cache: Arc<RowCache>,
+    stats: Arc<EngineStats>,
+    /// The WAL; `None` once the engine is closed. Held while a batch or a duty runs.
+    wal: Mutex<Option<Wal>>,
+    /// Writes waiting for the next batch.
+    queue: Mutex<Vec<(WriteFn, oneshot::Sender<Reply>)>>,
+    /// A flush of `queue` is already scheduled on the submitting runtime.
+    flush_scheduled: AtomicBool,
+    /// BGSAVE asked for a checkpoint; the background thread runs it.
+    checkpoint_requested: AtomicBool,
+    stopping: AtomicBool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Where and how the engine keeps its files.
@@ -182,20 +188,26 @@ impl Engine {
             .store(now_ms() / 1000, Ordering::Relaxed);
         // Records replayed but not yet durable in the store: make them so, then drop the log.
         checkpoint(&store, &mut wal, &stats)?;
-        let (tx, rx) = mpsc::channel();
-        let thread_store = store.clone();
         let cache = Arc::new(RowCache::new(options.row_cache_bytes));
-        let thread_cache = cache.clone();
-        let thread_stats = stats.clone();
-        let thread = std::thread::Builder::new()
+        let inner = Arc::new(Inner {
+            store,
+            cache: cache.clone(),
+            stats: stats.clone(),
+            wal: Mutex::new(Some(wal)),
+            queue: Mutex::new(Vec::new()),
+            flush_scheduled: AtomicBool::new(false),
+            checkpoint_requested: AtomicBool::new(false),
+            stopping: AtomicBool::new(false),
+        });
+        let duties = inner.clone();
+        let background = std::thread::Builder::new()
             .name("luma-engine".into())
-            .spawn(move || engine_loop(thread_store, thread_cache, wal, rx, thread_stats))
+            .spawn(move || background_duties(duties))
             .map_err(|e| EngineError::Other(e.to_string()))?;
         Ok(Engine {
             databases: options.databases,
-            store,
-            requests: Mutex::new(Some(tx)),
-            thread: Mutex::new(Some(thread)),
+            inner,
+            background: Mutex::new(Some(background)),
             stats,
             cache,
         })
@@ -207,18 +219,18 @@ impl Engine {
 
     /// A consistent snapshot for reads.
     pub fn read(&self) -> Result<ReadTables, CmdError> {
-        Ok(self.store.read()?)
+        Ok(self.inner.store.read()?)
     }
 
     /// Number of keys in database `db` (keys past their deadline count until removed, as in
     /// Redis).
     pub fn dbsize(&self, db: u32) -> u64 {
-        self.store.read().and_then(|r| r.key_count(db)).unwrap_or(0)
+        self.inner.store.read().and_then(|r| r.key_count(db)).unwrap_or(0)
     }
 
     /// (keys, keys with a deadline) of every non-empty database, for INFO keyspace.
     pub fn keyspace(&self) -> Vec<(u32, u64, u64)> {
-        let Ok(r) = self.store.read() else {
+        let Ok(r) = self.inner.store.read() else {
             return Vec::new();
         };
         (0..self.databases)
@@ -229,44 +241,66 @@ impl Engine {
             .collect()
     }
 
-    fn send(&self, request: Request) -> Result<(), CmdError> {
-        let guard = self.requests.lock().unwrap_or_else(|p| p.into_inner());
-        match guard.as_ref() {
-            Some(tx) => tx
-                .send(request)
-                .map_err(|_| CmdError::err("server is shutting down")),
-            None => Err(CmdError::err("server is shutting down")),
+    /// Queues a write; the receiver yields its reply once it is logged and applied.
+    ///
+    /// Inside a runtime the queue is flushed by a task that first yields, so every connection
+    /// of this event-loop turn adds its writes before the one batch runs (group commit without
+    /// a thread hop, as Redis batches a turn's writes before one fsync). Outside a runtime
+    /// (tools, tests) the write runs at once.
+    pub fn submit(&self, f: WriteFn) -> Result<oneshot::Receiver<Reply>, CmdError> {
+        if self.inner.stopping.load(Ordering::SeqCst) {
+            return Err(CmdError::err("server is shutting down"));
+        }
+        let (reply, rx) = oneshot::channel();
+        lock(&self.inner.queue).push((f, reply));
+        if !self.inner.flush_scheduled.swap(true, Ordering::SeqCst) {
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => {
+                    let inner = self.inner.clone();
+                    runtime.spawn(async move {
+                        tokio::task::yield_now().await;
+                        inner.flush();
+                    });
+                }
+                Err(_) => self.inner.flush(),
+            }
+        }
+        Ok(rx)
+    }
+
+    /// A checkpoint now (SAVE): the store made durable, the WAL trimmed.
+    pub fn checkpoint(&self) -> Reply {
+        self.inner.flush();
+        match lock(&self.inner.wal).as_mut() {
+            Some(wal) => self.inner.checkpoint_reply(wal),
+            None => Reply::Error("ERR server is shutting down".into()),
         }
     }
 
-    /// Queues a write; the receiver yields its reply once it is logged and applied.
-    pub fn submit(&self, f: WriteFn) -> Result<oneshot::Receiver<Reply>, CmdError> {
-        let (reply, rx) = oneshot::channel();
-        self.send(Request::Write { f, reply })?;
-        Ok(rx)
-    }
-
-    /// Makes the store durable and trims the WAL (SAVE / BGSAVE / shutdown); the receiver gets
-    /// OK or the error.
-    pub fn checkpoint(&self) -> Result<oneshot::Receiver<Reply>, CmdError> {
-        let (done, rx) = oneshot::channel();
-        self.send(Request::Checkpoint { done: Some(done) })?;
-        Ok(rx)
+    /// A checkpoint soon, on the background thread (BGSAVE).
+    pub fn request_checkpoint(&self) {
+        self.inner.checkpoint_requested.store(true, Ordering::SeqCst);
+        if let Some(thread) = lock(&self.background).as_ref() {
+            thread.thread().unpark();
+        }
     }
 
     pub fn set_appendfsync(&self, policy: AppendFsync) {
-        let _ = self.send(Request::SetFsync(policy));
+        if let Some(wal) = lock(&self.inner.wal).as_mut() {
+            wal.set_policy(policy);
+        }
     }
 
-    /// Finishes queued writes, checkpoints and stops the engine thread.
+    /// Runs the queued writes, checkpoints and closes the log.
     pub fn close(&self) {
-        let _ = self.send(Request::Checkpoint { done: None });
-        self.requests
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        if let Some(thread) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        self.inner.stopping.store(true, Ordering::SeqCst);
+        if let Some(thread) = lock(&self.background).take() {
+            thread.thread().unpark();
             let _ = thread.join();
+        }
+        self.inner.flush();
+        if let Some(mut wal) = lock(&self.inner.wal).take() {
+            self.inner.checkpoint_reply(&mut wal);
         }
     }
 }
@@ -274,6 +308,66 @@ impl Engine {
 impl Drop for Engine {
     fn drop(&mut self) {
         self.close();
+    }
+}
+
+impl Inner {
+    /// Runs every queued write as one batch.
+    fn flush(&self) {
+        self.flush_scheduled.store(false, Ordering::SeqCst);
+        let mut batch = std::mem::take(&mut *lock(&self.queue));
+        if batch.is_empty() {
+            return;
+        }
+        let mut guard = lock(&self.wal);
+        match guard.as_mut() {
+            Some(wal) => run_batch(&self.store, &self.cache, wal, &self.stats, &mut batch),
+            None => {
+                for (_, reply) in batch {
+                    let _ = reply.send(Reply::Error("ERR server is shutting down".into()));
+                }
+            }
+        }
+    }
+
+    fn checkpoint_reply(&self, wal: &mut Wal) -> Reply {
+        match checkpoint(&self.store, wal, &self.stats) {
+            Ok(()) => crate::resp::OK,
+            Err(e) => {
+                tracing::error!("checkpoint failed: {e}");
+                Reply::Error(format!("ERR checkpoint failed: {e}"))
+            }
+        }
+    }
+}
+
+/// The background thread: `everysec` fsyncs, active expiry, checkpoints when due or asked.
+fn background_duties(inner: Arc<Inner>) {
+    let mut last_expiry = Instant::now();
+    let mut last_checkpoint = Instant::now();
+    while !inner.stopping.load(Ordering::SeqCst) {
+        let mut wait = EXPIRY_TICK.saturating_sub(last_expiry.elapsed());
+        {
+            let mut guard = lock(&inner.wal);
+            let Some(wal) = guard.as_mut() else { return };
+            match wal.sync_if_due() {
+                Ok(until_next) => wait = wait.min(until_next),
+                Err(e) => tracing::error!("WAL fsync failed: {e}"),
+            }
+            if last_expiry.elapsed() >= EXPIRY_TICK {
+                expire_cycle(&inner.store, &inner.cache, wal, &inner.stats);
+                last_expiry = Instant::now();
+            }
+            let changed = inner.stats.changes_since_checkpoint.load(Ordering::Relaxed) > 0;
+            let due = wal.size() > CHECKPOINT_WAL_BYTES
+                || (changed && last_checkpoint.elapsed() > CHECKPOINT_INTERVAL)
+                || inner.checkpoint_requested.swap(false, Ordering::SeqCst);
+            if due {
+                inner.checkpoint_reply(wal);
+                last_checkpoint = Instant::now();
+            }
+        }
+        std::thread::park_timeout(wait.max(Duration::from_millis(1)));
     }
 }
 
@@ -468,70 +562,6 @@ fn checkpoint(store: &KvStore, wal: &mut Wal, stats: &EngineStats) -> Result<(),
     stats.changes_since_checkpoint.store(0, Ordering::Relaxed);
     stats.wal_bytes.store(wal.size(), Ordering::Relaxed);
     Ok(())
-}
-
-fn engine_loop(
-    store: Arc<KvStore>,
-    cache: Arc<RowCache>,
-    mut wal: Wal,
-    rx: mpsc::Receiver<Request>,
-    stats: Arc<EngineStats>,
-) {
-    let mut last_expiry = Instant::now();
-    let mut last_checkpoint = Instant::now();
-    let mut batch: Vec<(WriteFn, oneshot::Sender<Reply>)> = Vec::new();
-    let mut checkpoint_waiters: Vec<Option<oneshot::Sender<Reply>>> = Vec::new();
-    loop {
-        let sync_due = wal.sync_if_due().unwrap_or_else(|e| {
-            tracing::error!("WAL fsync failed: {e}");
-            Duration::from_secs(1)
-        });
-        let wait = sync_due.min(EXPIRY_TICK.saturating_sub(last_expiry.elapsed()));
-        let mut disconnected = false;
-        match rx.recv_timeout(wait) {
-            Ok(request) => {
-                let mut next = Some(request);
-                while let Some(request) = next.take() {
-                    match request {
-                        Request::Write { f, reply } => batch.push((f, reply)),
-                        Request::Checkpoint { done } => checkpoint_waiters.push(done),
-                        Request::SetFsync(policy) => wal.set_policy(policy),
-                    }
-                    if batch.len() < MAX_BATCH {
-                        next = rx.try_recv().ok();
-                    }
-                }
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => disconnected = true,
-        }
-        if !batch.is_empty() {
-            run_batch(&store, &cache, &mut wal, &stats, &mut batch);
-        }
-        if last_expiry.elapsed() >= EXPIRY_TICK {
-            expire_cycle(&store, &cache, &mut wal, &stats);
-            last_expiry = Instant::now();
-        }
-        let changed = stats.changes_since_checkpoint.load(Ordering::Relaxed) > 0;
-        let due = wal.size() > CHECKPOINT_WAL_BYTES
-            || (changed && last_checkpoint.elapsed() > CHECKPOINT_INTERVAL);
-        if due || !checkpoint_waiters.is_empty() || disconnected {
-            let reply = match checkpoint(&store, &mut wal, &stats) {
-                Ok(()) => crate::resp::OK,
-                Err(e) => {
-                    tracing::error!("checkpoint failed: {e}");
-                    Reply::Error(format!("ERR checkpoint failed: {e}"))
-                }
-            };
-            last_checkpoint = Instant::now();
-            for waiter in checkpoint_waiters.drain(..).flatten() {
-                let _ = waiter.send(reply.clone());
-            }
-        }
-        if disconnected {
-            return;
-        }
-    }
 }
 
 /// Runs a batch of writes in one transaction and one WAL append; releases the replies after.
