@@ -75,7 +75,7 @@ pub struct WriteEnv {
 }
 
 /// A command that changes data: parsed on the connection's thread (so bad arguments fail at
-/// once), applied on the engine thread, acknowledged once logged.
+/// once), applied in the engine's next batch, acknowledged once logged.
 pub trait WriteCommand: Sized + Send + 'static {
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError>;
     fn apply(self, env: WriteEnv, w: &mut WriteCtx<'_, '_>) -> Result<Reply, CmdError>;

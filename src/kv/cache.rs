@@ -1,6 +1,6 @@
 //! A bounded in-memory cache of metadata rows in front of redb, for reads.
 //!
-//! Readers fill it from their snapshots; the engine thread invalidates the keys a batch changed
+//! Readers fill it from their snapshots; the engine invalidates the keys a batch changed
 //! after the batch commits and before its replies leave. A fill is tagged with the LSN its
 //! snapshot had applied and is refused below the `watermark`: the highest LSN of any
 //! invalidation or eviction so far. So a reader holding a snapshot older than a write can never
