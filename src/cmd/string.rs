@@ -30,7 +30,7 @@ fn live_string(row: Option<Vec<u8>>, now: u64) -> Result<Option<Vec<u8>>, CmdErr
     }
 }
 
-/// A live string on the engine thread: (value, deadline); WRONGTYPE for other types.
+/// A live string inside a write batch: (value, deadline); WRONGTYPE for other types.
 fn get_string(
     w: &mut WriteCtx<'_, '_>,
     db: u32,
