@@ -133,7 +133,11 @@ impl Command for Scan {
     }
 }
 
-/// `RANDOMKEY`: a key at a random point of the key order (live keys only).
+/// `RANDOMKEY`: a live key near a random point between the first and last keys.
+///
+/// The store keeps keys in order, not in a hash table, so the point is drawn uniformly between
+/// the first and the last key (as 64-bit prefixes) and the key just after or just before it is
+/// taken, each half the time: every key can come out, keys next to wide gaps more often.
 pub struct RandomKey;
 
 impl Command for RandomKey {
@@ -145,34 +149,62 @@ impl Command for RandomKey {
         let db = ctx.client.db;
         let now = now_ms();
         let snapshot = ctx.snapshot()?;
-        for attempt in 0..16 {
-            let start = if attempt < 15 {
-                random_bytes()
-            } else {
-                Vec::new()
-            };
+        let mut first = None;
+        snapshot.scan(db, b"", |key, _| {
+            first = Some(prefix64(key));
+            false
+        })?;
+        let mut last = None;
+        snapshot.scan_back(db, None, |key, _| {
+            last = Some(prefix64(key));
+            false
+        })?;
+        let (Some(first), Some(last)) = (first, last) else {
+            return Ok(Reply::Nil);
+        };
+        for _ in 0..16 {
+            let r = random_u64();
+            let point = first + r % (last - first).saturating_add(1).max(1);
+            let point = point.to_be_bytes();
             let mut found = None;
-            for from in [start, Vec::new()] {
-                snapshot.scan(db, &from, |key, row| {
-                    if meta::is_expired(row, now) {
-                        return true;
-                    }
-                    found = Some(key.to_vec());
-                    false
-                })?;
-                if found.is_some() {
-                    break;
+            let mut take = |key: &[u8], row: &[u8]| {
+                if meta::is_expired(row, now) {
+                    return true;
                 }
+                found = Some(key.to_vec());
+                false
+            };
+            if r & (1 << 63) == 0 {
+                snapshot.scan(db, &point, &mut take)?;
+            } else {
+                snapshot.scan_back(db, Some(&point), &mut take)?;
             }
             if let Some(key) = found {
                 return Ok(Reply::bulk(key));
             }
         }
-        Ok(Reply::Nil)
+        // Mostly expired keys around the random points: take the first live key, if any.
+        let mut found = None;
+        snapshot.scan(db, b"", |key, row| {
+            if meta::is_expired(row, now) {
+                return true;
+            }
+            found = Some(key.to_vec());
+            false
+        })?;
+        Ok(found.map_or(Reply::Nil, Reply::bulk))
     }
 }
 
-fn random_bytes() -> Vec<u8> {
+/// The first 8 bytes of a key as a big-endian number (shorter keys padded with zeros).
+fn prefix64(key: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    let n = key.len().min(8);
+    b[..n].copy_from_slice(&key[..n]);
+    u64::from_be_bytes(b)
+}
+
+fn random_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(
@@ -180,7 +212,7 @@ fn random_bytes() -> Vec<u8> {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos()),
     );
-    h.finish().to_be_bytes().to_vec()
+    h.finish()
 }
 
 /// The live row of `key` in the client's snapshot.

@@ -208,6 +208,31 @@ impl ReadTables {
         }
         Ok(())
     }
+
+    /// Like `scan`, backwards: keys at or before `upto` (all keys of `db` when `None`), in
+    /// descending order, while `f` returns true.
+    pub fn scan_back(
+        &self,
+        db: u32,
+        upto: Option<&[u8]>,
+        mut f: impl FnMut(&[u8], &[u8]) -> bool,
+    ) -> StoreResult<()> {
+        let (start, end) = db_range(db);
+        let range = match upto {
+            Some(key) => {
+                let last = meta_key(db, key);
+                self.meta.range(start.as_slice()..=last.as_slice())?
+            }
+            None => self.meta.range(start.as_slice()..end.as_slice())?,
+        };
+        for entry in range.rev() {
+            let (k, v) = entry?;
+            if !f(&k.value()[4..], v.value()) {
+                break;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Write access inside one transaction. Every change goes through `put` / `delete` /
