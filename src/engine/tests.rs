@@ -243,3 +243,21 @@ fn failed_wal_write_changes_nothing_and_the_engine_recovers() {
     let image = disks.power_cut_image();
     assert_eq!(surviving_prefix(&image.open(AppendFsync::Always), 3), 2);
 }
+
+#[test]
+fn appendfsync_changes_take_effect_at_run_time() {
+    let disks = Disks::new();
+    let engine = disks.open(AppendFsync::No);
+    assert_eq!(put(&engine, 0).blocking_recv().unwrap(), OK);
+    assert_eq!(
+        surviving_prefix(&disks.power_cut_image().open(AppendFsync::No), 2),
+        0
+    );
+    // CONFIG SET appendfsync always: from now on every reply waits for its fsync.
+    engine.set_appendfsync(AppendFsync::Always);
+    assert_eq!(put(&engine, 1).blocking_recv().unwrap(), OK);
+    assert_eq!(
+        surviving_prefix(&disks.power_cut_image().open(AppendFsync::Always), 2),
+        2
+    );
+}
