@@ -15,7 +15,12 @@ pub trait SegmentFile: Send {
     fn sync(&mut self) -> io::Result<()>;
     /// Cuts the file back to `len` bytes (undoing a failed, possibly partial, append).
     fn truncate(&mut self, len: u64) -> io::Result<()>;
+    /// An fsync of this file that can run on another thread, while appends go on.
+    fn sync_job(&self) -> io::Result<SyncJob>;
 }
+
+/// A deferred fsync (see `SegmentFile::sync_job`).
+pub type SyncJob = Box<dyn FnOnce() -> io::Result<()> + Send>;
 
 /// The folder of WAL segments.
 pub trait WalDir: Send + Sync {
@@ -56,6 +61,12 @@ impl SegmentFile for FsSegment {
 
     fn truncate(&mut self, len: u64) -> io::Result<()> {
         self.0.set_len(len)
+    }
+
+    fn sync_job(&self) -> io::Result<SyncJob> {
+        // A duplicated descriptor: its fsync covers the same file.
+        let file = self.0.try_clone()?;
+        Ok(Box::new(move || file.sync_data()))
     }
 }
 
@@ -241,6 +252,14 @@ impl SegmentFile for SimSegment {
             file.durable.extend_from_slice(&pending);
         }
         Ok(())
+    }
+
+    fn sync_job(&self) -> io::Result<SyncJob> {
+        let mut segment = SimSegment {
+            disk: self.disk.clone(),
+            name: self.name.clone(),
+        };
+        Ok(Box::new(move || segment.sync()))
     }
 
     fn truncate(&mut self, len: u64) -> io::Result<()> {

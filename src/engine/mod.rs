@@ -359,11 +359,15 @@ fn background_duties(inner: Arc<Inner>) {
     let mut last_checkpoint = Instant::now();
     while !inner.stopping.load(Ordering::SeqCst) {
         let mut wait = EXPIRY_TICK.saturating_sub(last_expiry.elapsed());
+        let mut sync_job = None;
         {
             let mut guard = lock(&inner.wal);
             let Some(wal) = guard.as_mut() else { return };
-            match wal.sync_if_due() {
-                Ok(until_next) => wait = wait.min(until_next),
+            match wal.everysec_sync_job() {
+                Ok((job, until_next)) => {
+                    wait = wait.min(until_next);
+                    sync_job = job;
+                }
                 Err(e) => tracing::error!("WAL fsync failed: {e}"),
             }
             if last_expiry.elapsed() >= EXPIRY_TICK {
@@ -377,6 +381,15 @@ fn background_duties(inner: Arc<Inner>) {
             if due {
                 inner.checkpoint_reply(wal);
                 last_checkpoint = Instant::now();
+            }
+        }
+        // The `everysec` fsync runs without the log's lock: writes go on meanwhile.
+        if let Some(job) = sync_job {
+            if let Err(e) = job() {
+                tracing::error!("WAL fsync failed: {e}");
+                if let Some(wal) = lock(&inner.wal).as_mut() {
+                    wal.mark_unsynced();
+                }
             }
         }
         std::thread::park_timeout(wait.max(Duration::from_millis(1)));

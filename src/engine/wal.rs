@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::file::{SegmentFile, WalDir};
+use super::file::{SegmentFile, SyncJob, WalDir};
 use crate::config::AppendFsync;
 
 pub type Lsn = u64;
@@ -339,18 +339,32 @@ impl Wal {
         Ok(())
     }
 
-    /// Under `everysec`: fsyncs if the last fsync is a second old. Returns how long until the
-    /// next one is due.
-    pub fn sync_if_due(&mut self) -> Result<Duration, WalError> {
+    /// Under `everysec`, once a second: an fsync of what was appended, to run without holding
+    /// the log (appends go on meanwhile). Also returns how long until the next one is due.
+    pub fn everysec_sync_job(&mut self) -> Result<(Option<SyncJob>, Duration), WalError> {
+        let second = Duration::from_secs(1);
         if self.policy != AppendFsync::EverySec {
-            return Ok(Duration::from_secs(1));
+            return Ok((None, second));
         }
         let since = self.last_sync.elapsed();
-        if since >= Duration::from_secs(1) {
-            self.sync()?;
-            return Ok(Duration::from_secs(1));
+        if since < second {
+            return Ok((None, second - since));
         }
-        Ok(Duration::from_secs(1) - since)
+        self.last_sync = Instant::now();
+        if !self.unsynced {
+            return Ok((None, second));
+        }
+        let job = match self.current.as_ref() {
+            Some(current) => current.sync_job()?,
+            None => return Ok((None, second)),
+        };
+        self.unsynced = false;
+        Ok((Some(job), second))
+    }
+
+    /// A deferred fsync failed: what it covered is unsynced again.
+    pub fn mark_unsynced(&mut self) {
+        self.unsynced = true;
     }
 
     pub fn set_policy(&mut self, policy: AppendFsync) {
