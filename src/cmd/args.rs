@@ -72,6 +72,29 @@ impl<'a> ArgCursor<'a> {
             .ok_or(CmdError::Syntax)
     }
 
+    /// The rest of the arguments as (name, value) pairs; an odd count is `name`'s arity error.
+    pub fn pairs(&mut self, name: &str) -> Result<Vec<(Bytes, Bytes)>, CmdError> {
+        if !self.remaining().is_multiple_of(2) {
+            return Err(CmdError::WrongArity(name.into()));
+        }
+        Ok(self
+            .rest()
+            .chunks_exact(2)
+            .map(|p| (p[0].clone(), p[1].clone()))
+            .collect())
+    }
+
+    /// A float as Redis reads one (no spaces, no NaN); `error` when it is not one.
+    pub fn next_f64(&mut self, error: &str) -> Result<f64, CmdError> {
+        crate::cmd::string::parse_float(self.next_bytes()?).ok_or_else(|| CmdError::err(error))
+    }
+
+    /// A count that must not be negative (`ERR value is out of range, must be positive`).
+    pub fn next_positive(&mut self) -> Result<u64, CmdError> {
+        let n = self.next_i64()?;
+        u64::try_from(n).map_err(|_| CmdError::err("value is out of range, must be positive"))
+    }
+
     /// Fails with a syntax error if arguments are left over.
     pub fn finish(&self) -> Result<(), CmdError> {
         if self.is_empty() {

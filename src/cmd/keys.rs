@@ -4,19 +4,14 @@
 use bytes::Bytes;
 
 use super::args::is_keyword;
-use super::{ArgCursor, CmdError, Command, Ctx, WriteCommand, WriteEnv};
+use super::{ArgCursor, CmdError, Command, Ctx, ReadCommand, WriteCommand, WriteEnv};
 use crate::bus::glob::glob_match;
 use crate::engine::{now_ms, WriteCtx};
-use crate::kv::meta;
+use crate::kv::meta::{self, Collection};
+use crate::kv::types;
+use crate::kv::view::KvView;
 use crate::resp::codec::parse_i64;
 use crate::resp::{Reply, OK};
-
-/// The live row of `key` in a snapshot (connection thread), `None` if missing or expired.
-fn read_row(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Vec<u8>>, CmdError> {
-    let db = ctx.client.db;
-    let row = ctx.row(db, key)?;
-    Ok(row.filter(|r| !meta::is_expired(r, now_ms())))
-}
 
 fn parse_db_index(arg: &[u8], databases: u32) -> Result<u32, CmdError> {
     let n = parse_i64(arg).ok_or(CmdError::NotInteger)?;
@@ -48,21 +43,15 @@ impl WriteCommand for Del {
 /// `EXISTS key [key ...]` (a key named twice counts twice) and `TOUCH key [key ...]`.
 pub struct Exists(Vec<Bytes>);
 
-impl Command for Exists {
+impl ReadCommand for Exists {
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         Ok(Exists(args.rest().to_vec()))
     }
 
-    fn exec(self, ctx: &mut Ctx<'_>) -> Result<Reply, CmdError> {
-        let db = ctx.client.db;
-        let snapshot = ctx.snapshot()?;
-        let now = now_ms();
+    fn read(self, db: u32, view: &mut dyn KvView) -> Result<Reply, CmdError> {
         let mut count = 0;
         for key in &self.0 {
-            if snapshot
-                .get(db, key)?
-                .is_some_and(|r| !meta::is_expired(&r, now))
-            {
+            if view.live_row(db, key)?.is_some() {
                 count += 1;
             }
         }
@@ -73,13 +62,14 @@ impl Command for Exists {
 /// `TYPE key`
 pub struct Type(Bytes);
 
-impl Command for Type {
+impl ReadCommand for Type {
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         Ok(Type(args.next_bytes()?.clone()))
     }
 
-    fn exec(self, ctx: &mut Ctx<'_>) -> Result<Reply, CmdError> {
-        let name = read_row(ctx, &self.0)?
+    fn read(self, db: u32, view: &mut dyn KvView) -> Result<Reply, CmdError> {
+        let name = view
+            .live_row_cached(db, &self.0)?
             .and_then(|row| meta::key_type(&row))
             .map_or("none", |t| t.name());
         Ok(Reply::Status(name))
@@ -181,14 +171,14 @@ impl<const UNIT_MS: i64, const ABSOLUTE: bool> WriteCommand for Expire<UNIT_MS, 
 /// `TTL`, `PTTL`, `EXPIRETIME`, `PEXPIRETIME key`
 pub struct Ttl<const UNIT_MS: u64, const ABSOLUTE: bool>(Bytes);
 
-impl<const UNIT_MS: u64, const ABSOLUTE: bool> Command for Ttl<UNIT_MS, ABSOLUTE> {
+impl<const UNIT_MS: u64, const ABSOLUTE: bool> ReadCommand for Ttl<UNIT_MS, ABSOLUTE> {
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         Ok(Ttl(args.next_bytes()?.clone()))
     }
 
-    fn exec(self, ctx: &mut Ctx<'_>) -> Result<Reply, CmdError> {
-        let now = now_ms();
-        let Some(row) = read_row(ctx, &self.0)? else {
+    fn read(self, db: u32, view: &mut dyn KvView) -> Result<Reply, CmdError> {
+        let now = view.now_ms();
+        let Some(row) = view.live_row_cached(db, &self.0)? else {
             return Ok(Reply::Int(-2));
         };
         let deadline = meta::expire_at(&row);
@@ -270,8 +260,9 @@ impl<const NX: bool> WriteCommand for Rename<NX> {
             return Ok(OK);
         }
         if self.0 != self.1 {
+            // The members stay where they are: only the row moves.
             w.put_row(env.db, &self.1, &row)?;
-            w.delete(env.db, &self.0)?;
+            w.forget(env.db, &self.0)?;
         }
         Ok(if NX { Reply::Int(1) } else { OK })
     }
@@ -319,6 +310,13 @@ impl WriteCommand for Copy {
         if w.get(target, &self.destination)?.is_some() && !self.replace {
             return Ok(Reply::Int(0));
         }
+        let row = match Collection::decode(&row) {
+            Some(mut c) => {
+                c.version = types::copy_members(w, target, &self.destination, c.version)?;
+                c.encode()
+            }
+            None => row,
+        };
         w.put_row(target, &self.destination, &row)?;
         Ok(Reply::Int(1))
     }
@@ -344,7 +342,7 @@ impl WriteCommand for Move {
             return Ok(Reply::Int(0));
         }
         w.put_row(target, &self.0, &row)?;
-        w.delete(env.db, &self.0)?;
+        w.forget(env.db, &self.0)?;
         Ok(Reply::Int(1))
     }
 }

@@ -7,11 +7,16 @@
 pub mod args;
 pub mod client;
 pub mod errors;
+pub mod hash;
 pub mod info;
 pub mod keys;
+pub mod list;
 pub mod scan;
 pub mod server;
+pub mod set;
 pub mod string;
+pub mod txn;
+pub mod zset;
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -24,6 +29,8 @@ pub use errors::CmdError;
 
 use crate::conn::state::ClientState;
 use crate::engine::WriteCtx;
+use crate::kv::meta::{self, KeyType};
+use crate::kv::view::KvView;
 use crate::resp::Reply;
 use crate::server::Shared;
 
@@ -56,15 +63,62 @@ impl Ctx<'_> {
         }
         let snapshot = self.snapshot()?;
         let row = snapshot.get(db, key)?;
-        engine.cache.fill(db, key, row.as_deref(), snapshot.lsn);
+        // Only strings (and absence) are cached: a collection's header must come from the same
+        // snapshot as its members, and a cached header may be newer than the snapshot.
+        if row
+            .as_deref()
+            .is_none_or(|r| meta::key_type(r) == Some(KeyType::String))
+        {
+            engine.cache.fill(db, key, row.as_deref(), snapshot.lsn);
+        }
         Ok(row)
     }
 }
 
-/// A typed command: parse, then execute on the connection's thread (reads, connection state).
+/// Reads on a connection: the row cache and the client's snapshot.
+impl KvView for Ctx<'_> {
+    fn now_ms(&self) -> u64 {
+        crate::engine::now_ms()
+    }
+
+    fn live_row(&mut self, db: u32, key: &[u8]) -> Result<Option<Vec<u8>>, CmdError> {
+        let now = KvView::now_ms(self);
+        let row = self.snapshot()?.get(db, key)?;
+        Ok(row.filter(|r| !meta::is_expired(r, now)))
+    }
+
+    fn live_row_cached(&mut self, db: u32, key: &[u8]) -> Result<Option<Vec<u8>>, CmdError> {
+        let now = KvView::now_ms(self);
+        Ok(self.row(db, key)?.filter(|r| !meta::is_expired(r, now)))
+    }
+
+    fn sub_get(&mut self, skey: &[u8]) -> Result<Option<Vec<u8>>, CmdError> {
+        Ok(self.snapshot()?.sub_get(skey)?)
+    }
+
+    fn sub_scan(
+        &mut self,
+        from: &[u8],
+        to: &[u8],
+        rev: bool,
+        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), CmdError> {
+        Ok(self.snapshot()?.sub_scan(from, to, rev, f)?)
+    }
+}
+
+/// A typed command: parse, then execute on the connection's thread (connection state,
+/// server state).
 pub trait Command: Sized {
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError>;
     fn exec(self, ctx: &mut Ctx<'_>) -> Result<Reply, CmdError>;
+}
+
+/// A command that reads data: it runs against a [`KvView`], on the connection (snapshot and
+/// row cache) or, queued in MULTI, inside the EXEC's batch.
+pub trait ReadCommand: Sized {
+    fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError>;
+    fn read(self, db: u32, view: &mut dyn KvView) -> Result<Reply, CmdError>;
 }
 
 /// What a write sees besides the engine: the caller's database and the server's shape.
@@ -87,11 +141,73 @@ pub enum Outcome {
     Pending(tokio::sync::oneshot::Receiver<Reply>),
 }
 
-pub type Handler = fn(&mut Ctx<'_>, &mut ArgCursor<'_>) -> Result<Outcome, CmdError>;
+/// Runs a command for a client on its connection.
+pub type ConnFn = fn(&mut Ctx<'_>, &mut ArgCursor<'_>) -> Result<Outcome, CmdError>;
+
+/// Runs a queued command inside an EXEC's batch (data commands only).
+pub type TxnFn = fn(&mut ArgCursor<'_>, WriteEnv, &mut WriteCtx<'_, '_>) -> Result<Reply, CmdError>;
+
+/// How a command runs: on its connection, and (for commands that read or write data) inside
+/// a transaction's batch.
+#[derive(Debug, Clone, Copy)]
+pub struct Handler {
+    pub conn: ConnFn,
+    pub txn: Option<TxnFn>,
+}
+
+/// The handler of a connection command (state, server, no data).
+pub const fn conn_cmd<C: Command>() -> Handler {
+    Handler {
+        conn: run::<C>,
+        txn: None,
+    }
+}
+
+/// The handler of a command that reads data.
+pub const fn read_cmd<C: ReadCommand>() -> Handler {
+    Handler {
+        conn: run_read::<C>,
+        txn: Some(txn_read::<C>),
+    }
+}
+
+/// The handler of a command that changes data.
+pub const fn write_cmd<C: WriteCommand>() -> Handler {
+    Handler {
+        conn: run_write::<C>,
+        txn: Some(txn_write::<C>),
+    }
+}
+
+fn txn_read<C: ReadCommand>(
+    args: &mut ArgCursor<'_>,
+    env: WriteEnv,
+    w: &mut WriteCtx<'_, '_>,
+) -> Result<Reply, CmdError> {
+    C::parse(args)?.read(env.db, w)
+}
+
+fn txn_write<C: WriteCommand>(
+    args: &mut ArgCursor<'_>,
+    env: WriteEnv,
+    w: &mut WriteCtx<'_, '_>,
+) -> Result<Reply, CmdError> {
+    C::parse(args)?.apply(env, w)
+}
 
 /// The table's handler for command type `C`.
 pub fn run<C: Command>(ctx: &mut Ctx<'_>, args: &mut ArgCursor<'_>) -> Result<Outcome, CmdError> {
     Ok(Outcome::Ready(C::parse(args)?.exec(ctx)?))
+}
+
+/// The table's handler for read command type `C`.
+pub fn run_read<C: ReadCommand>(
+    ctx: &mut Ctx<'_>,
+    args: &mut ArgCursor<'_>,
+) -> Result<Outcome, CmdError> {
+    let command = C::parse(args)?;
+    let db = ctx.client.db;
+    Ok(Outcome::Ready(command.read(db, ctx)?))
 }
 
 /// The table's handler for write command type `C`.
@@ -277,6 +393,11 @@ const F_R: Flags = Flags::READONLY;
 const F_WD: Flags = Flags::WRITE.or(Flags::DENYOOM);
 const STR: &str = "string";
 const GEN: &str = "generic";
+const HASH: &str = "hash";
+const TXN: &str = "transactions";
+const LIST: &str = "list";
+const SET: &str = "set";
+const ZSET: &str = "sorted-set";
 const fn key_range(first: i32, last: i32, step: i32) -> KeyPositions {
     KeyPositions { first, last, step }
 }
@@ -285,109 +406,198 @@ const KEYS2: KeyPositions = key_range(1, 2, 1);
 const ALL_KEYS: KeyPositions = key_range(1, -1, 1);
 const KEY2ND: KeyPositions = key_range(2, 2, 1);
 const PAIRS: KeyPositions = key_range(1, -1, 2);
+/// Keys counted by a `numkeys` argument: found by the command itself (Redis reports 0 0 0).
+const NUMKEYS: KeyPositions = NO_KEYS;
 
 #[rustfmt::skip]
 /// Every command Luma serves.
 pub static COMMANDS: &[CommandSpec] = &[
-    command("ping", -1, F_LSF, NO_KEYS, CONN, "1.0.0", "Returns the server's liveliness response.", run::<s::Ping>),
-    command("echo", 2, F_LSF, NO_KEYS, CONN, "1.0.0", "Returns the given string.", run::<s::Echo>),
-    command("quit", -1, Flags::NO_AUTH.or(F_LSF).or(Flags::ALLOW_BUSY), NO_KEYS, CONN, "1.0.0", "Closes the connection.", run::<s::Quit>),
-    command("reset", 1, Flags::NO_AUTH.or(F_LSF).or(Flags::NOSCRIPT), NO_KEYS, CONN, "6.2.0", "Resets the connection.", run::<s::Reset>),
-    command("select", 2, F_LSF, NO_KEYS, CONN, "1.0.0", "Changes the selected database.", run::<s::Select>),
-    command("auth", -2, Flags::NO_AUTH.or(F_LSF).or(Flags::NOSCRIPT), NO_KEYS, CONN, "1.0.0", "Authenticates the connection.", run::<s::Auth>),
-    command("hello", -1, Flags::NO_AUTH.or(F_LSF).or(Flags::NOSCRIPT), NO_KEYS, CONN, "6.0.0", "Handshakes with the Redis server.", run::<s::Hello>),
+    command("ping", -1, F_LSF, NO_KEYS, CONN, "1.0.0", "Returns the server's liveliness response.", conn_cmd::<s::Ping>()),
+    command("echo", 2, F_LSF, NO_KEYS, CONN, "1.0.0", "Returns the given string.", conn_cmd::<s::Echo>()),
+    command("quit", -1, Flags::NO_AUTH.or(F_LSF).or(Flags::ALLOW_BUSY), NO_KEYS, CONN, "1.0.0", "Closes the connection.", conn_cmd::<s::Quit>()),
+    command("reset", 1, Flags::NO_AUTH.or(F_LSF).or(Flags::NOSCRIPT), NO_KEYS, CONN, "6.2.0", "Resets the connection.", conn_cmd::<s::Reset>()),
+    command("select", 2, F_LSF, NO_KEYS, CONN, "1.0.0", "Changes the selected database.", conn_cmd::<s::Select>()),
+    command("auth", -2, Flags::NO_AUTH.or(F_LSF).or(Flags::NOSCRIPT), NO_KEYS, CONN, "1.0.0", "Authenticates the connection.", conn_cmd::<s::Auth>()),
+    command("hello", -1, Flags::NO_AUTH.or(F_LSF).or(Flags::NOSCRIPT), NO_KEYS, CONN, "6.0.0", "Handshakes with the Redis server.", conn_cmd::<s::Hello>()),
     container("client", CONN, "2.4.0", "A container for client connection commands.", &[
-        command("id", 2, F_LS.or(Flags::NOSCRIPT), NO_KEYS, CONN, "5.0.0", "Returns the unique client ID of the connection.", run::<s::ClientId>),
-        command("setname", 3, F_LS.or(Flags::NOSCRIPT), NO_KEYS, CONN, "2.6.9", "Sets the connection name.", run::<s::ClientSetName>),
-        command("getname", 2, F_LS.or(Flags::NOSCRIPT), NO_KEYS, CONN, "2.6.9", "Returns the name of the connection.", run::<s::ClientGetName>),
-        command("setinfo", 4, F_LS.or(Flags::NOSCRIPT), NO_KEYS, CONN, "7.2.0", "Sets information specific to the client or connection.", run::<s::ClientSetInfo>),
-        command("info", 2, F_LS.or(Flags::NOSCRIPT), NO_KEYS, CONN, "6.2.0", "Returns information about the connection.", run::<s::ClientInfoCmd>),
-        command("list", -2, F_ADMIN, NO_KEYS, CONN, "2.4.0", "Lists open connections.", run::<s::ClientList>),
-        command("kill", -3, F_ADMIN, NO_KEYS, CONN, "2.4.0", "Terminates open connections.", run::<s::ClientKill>),
-        command("reply", 3, F_LS.or(Flags::NOSCRIPT), NO_KEYS, CONN, "3.2.0", "Instructs the server whether to reply to commands.", run::<s::ClientReply>),
-        command("no-evict", 3, F_ADMIN, NO_KEYS, CONN, "7.0.0", "Sets the client eviction mode of the connection.", run::<s::ClientNoEvict>),
-        command("no-touch", 3, F_LS.or(Flags::NOSCRIPT), NO_KEYS, CONN, "7.2.0", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.", run::<s::ClientNoTouch>),
-        command("help", 2, F_LS, NO_KEYS, CONN, "5.0.0", "Returns helpful text about the different subcommands.", run::<s::ClientHelp>),
+        command("id", 2, F_LS.or(Flags::NOSCRIPT), NO_KEYS, CONN, "5.0.0", "Returns the unique client ID of the connection.", conn_cmd::<s::ClientId>()),
+        command("setname", 3, F_LS.or(Flags::NOSCRIPT), NO_KEYS, CONN, "2.6.9", "Sets the connection name.", conn_cmd::<s::ClientSetName>()),
+        command("getname", 2, F_LS.or(Flags::NOSCRIPT), NO_KEYS, CONN, "2.6.9", "Returns the name of the connection.", conn_cmd::<s::ClientGetName>()),
+        command("setinfo", 4, F_LS.or(Flags::NOSCRIPT), NO_KEYS, CONN, "7.2.0", "Sets information specific to the client or connection.", conn_cmd::<s::ClientSetInfo>()),
+        command("info", 2, F_LS.or(Flags::NOSCRIPT), NO_KEYS, CONN, "6.2.0", "Returns information about the connection.", conn_cmd::<s::ClientInfoCmd>()),
+        command("list", -2, F_ADMIN, NO_KEYS, CONN, "2.4.0", "Lists open connections.", conn_cmd::<s::ClientList>()),
+        command("kill", -3, F_ADMIN, NO_KEYS, CONN, "2.4.0", "Terminates open connections.", conn_cmd::<s::ClientKill>()),
+        command("reply", 3, F_LS.or(Flags::NOSCRIPT), NO_KEYS, CONN, "3.2.0", "Instructs the server whether to reply to commands.", conn_cmd::<s::ClientReply>()),
+        command("no-evict", 3, F_ADMIN, NO_KEYS, CONN, "7.0.0", "Sets the client eviction mode of the connection.", conn_cmd::<s::ClientNoEvict>()),
+        command("no-touch", 3, F_LS.or(Flags::NOSCRIPT), NO_KEYS, CONN, "7.2.0", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.", conn_cmd::<s::ClientNoTouch>()),
+        command("help", 2, F_LS, NO_KEYS, CONN, "5.0.0", "Returns helpful text about the different subcommands.", conn_cmd::<s::ClientHelp>()),
     ]),
-    command("info", -1, F_LS, NO_KEYS, SRV, "1.0.0", "Returns information and statistics about the server.", run::<s::Info>),
+    command("info", -1, F_LS, NO_KEYS, SRV, "1.0.0", "Returns information and statistics about the server.", conn_cmd::<s::Info>()),
     container("config", SRV, "2.0.0", "A container for server configuration commands.", &[
-        command("get", -3, F_ADMIN, NO_KEYS, SRV, "2.0.0", "Returns the effective values of configuration parameters.", run::<s::ConfigGet>),
-        command("set", -4, F_ADMIN, NO_KEYS, SRV, "2.0.0", "Sets configuration parameters in-flight.", run::<s::ConfigSet>),
-        command("resetstat", 2, F_ADMIN, NO_KEYS, SRV, "2.0.0", "Resets the server's statistics.", run::<s::ConfigResetStat>),
-        command("rewrite", 2, F_ADMIN, NO_KEYS, SRV, "2.8.0", "Persists the effective configuration to file.", run::<s::ConfigRewrite>),
-        command("help", 2, F_LS, NO_KEYS, SRV, "5.0.0", "Returns helpful text about the different subcommands.", run::<s::ConfigHelp>),
+        command("get", -3, F_ADMIN, NO_KEYS, SRV, "2.0.0", "Returns the effective values of configuration parameters.", conn_cmd::<s::ConfigGet>()),
+        command("set", -4, F_ADMIN, NO_KEYS, SRV, "2.0.0", "Sets configuration parameters in-flight.", conn_cmd::<s::ConfigSet>()),
+        command("resetstat", 2, F_ADMIN, NO_KEYS, SRV, "2.0.0", "Resets the server's statistics.", conn_cmd::<s::ConfigResetStat>()),
+        command("rewrite", 2, F_ADMIN, NO_KEYS, SRV, "2.8.0", "Persists the effective configuration to file.", conn_cmd::<s::ConfigRewrite>()),
+        command("help", 2, F_LS, NO_KEYS, SRV, "5.0.0", "Returns helpful text about the different subcommands.", conn_cmd::<s::ConfigHelp>()),
     ]),
-    CommandSpec { subcommands: COMMAND_SUBCOMMANDS, ..command("command", -1, F_LS, NO_KEYS, SRV, "2.8.13", "Returns detailed information about all commands.", run::<s::CommandAll>) },
-    command("time", 1, F_LSF, NO_KEYS, SRV, "2.6.0", "Returns the server time.", run::<s::Time>),
-    command("lastsave", 1, F_LSF, NO_KEYS, SRV, "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", run::<s::LastSave>),
-    command("shutdown", -1, F_ADMIN.or(Flags::NO_MULTI).or(Flags::ALLOW_BUSY), NO_KEYS, SRV, "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", run::<s::Shutdown>),
-    command("cluster", -2, Flags::NONE, NO_KEYS, "cluster", "3.0.0", "A container for Redis Cluster commands.", run::<s::Cluster>),
+    CommandSpec { subcommands: COMMAND_SUBCOMMANDS, ..command("command", -1, F_LS, NO_KEYS, SRV, "2.8.13", "Returns detailed information about all commands.", conn_cmd::<s::CommandAll>()) },
+    command("time", 1, F_LSF, NO_KEYS, SRV, "2.6.0", "Returns the server time.", conn_cmd::<s::Time>()),
+    command("lastsave", 1, F_LSF, NO_KEYS, SRV, "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", conn_cmd::<s::LastSave>()),
+    command("shutdown", -1, F_ADMIN.or(Flags::NO_MULTI).or(Flags::ALLOW_BUSY), NO_KEYS, SRV, "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", conn_cmd::<s::Shutdown>()),
+    command("cluster", -2, Flags::NONE, NO_KEYS, "cluster", "3.0.0", "A container for Redis Cluster commands.", conn_cmd::<s::Cluster>()),
     container("module", SRV, "4.0.0", "A container for module commands.", &[
-        command("list", 2, F_ADMIN, NO_KEYS, SRV, "4.0.0", "Returns all loaded modules.", run::<s::ModuleList>),
-        command("load", -3, F_ADMIN, NO_KEYS, SRV, "4.0.0", "Loads a module.", run::<s::ModuleLoad>),
-        command("help", 2, F_LS, NO_KEYS, SRV, "5.0.0", "Returns helpful text about the different subcommands.", run::<s::ModuleHelp>),
+        command("list", 2, F_ADMIN, NO_KEYS, SRV, "4.0.0", "Returns all loaded modules.", conn_cmd::<s::ModuleList>()),
+        command("load", -3, F_ADMIN, NO_KEYS, SRV, "4.0.0", "Loads a module.", conn_cmd::<s::ModuleLoad>()),
+        command("help", 2, F_LS, NO_KEYS, SRV, "5.0.0", "Returns helpful text about the different subcommands.", conn_cmd::<s::ModuleHelp>()),
     ]),
-    command("dbsize", 1, Flags::READONLY.or(Flags::FAST), NO_KEYS, SRV, "1.0.0", "Returns the number of keys in the database.", run::<keys::DbSize>),
-    command("flushdb", -1, Flags::WRITE, NO_KEYS, SRV, "1.0.0", "Removes all keys from the current database.", run_write::<keys::FlushDb>),
-    command("flushall", -1, Flags::WRITE, NO_KEYS, SRV, "1.0.0", "Removes all keys from all databases.", run_write::<keys::FlushAll>),
-    command("save", 1, F_ADMIN.or(Flags::NO_MULTI), NO_KEYS, SRV, "1.0.0", "Synchronously saves the database(s) to disk.", run::<s::Save>),
-    command("bgsave", -1, F_ADMIN.or(Flags::NO_MULTI), NO_KEYS, SRV, "1.0.0", "Asynchronously saves the database(s) to disk.", run::<s::BgSave>),
+    command("dbsize", 1, Flags::READONLY.or(Flags::FAST), NO_KEYS, SRV, "1.0.0", "Returns the number of keys in the database.", conn_cmd::<keys::DbSize>()),
+    command("flushdb", -1, Flags::WRITE, NO_KEYS, SRV, "1.0.0", "Removes all keys from the current database.", write_cmd::<keys::FlushDb>()),
+    command("flushall", -1, Flags::WRITE, NO_KEYS, SRV, "1.0.0", "Removes all keys from all databases.", write_cmd::<keys::FlushAll>()),
+    command("save", 1, F_ADMIN.or(Flags::NO_MULTI), NO_KEYS, SRV, "1.0.0", "Synchronously saves the database(s) to disk.", conn_cmd::<s::Save>()),
+    command("bgsave", -1, F_ADMIN.or(Flags::NO_MULTI), NO_KEYS, SRV, "1.0.0", "Asynchronously saves the database(s) to disk.", conn_cmd::<s::BgSave>()),
     // Strings
-    command("get", 2, F_R.or(Flags::FAST), KEY1, STR, "1.0.0", "Returns the string value of a key.", run::<string::Get>),
-    command("set", -3, F_WD, KEY1, STR, "1.0.0", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", run_write::<string::Set>),
-    command("setnx", 3, F_WD.or(Flags::FAST), KEY1, STR, "1.0.0", "Set the string value of a key only when the key doesn't exist.", run_write::<string::SetNx>),
-    command("setex", 4, F_WD, KEY1, STR, "2.0.0", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", run_write::<string::SetEx<1000>>),
-    command("psetex", 4, F_WD, KEY1, STR, "2.6.0", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", run_write::<string::SetEx<1>>),
-    command("mget", -2, F_R.or(Flags::FAST), ALL_KEYS, STR, "1.0.0", "Atomically returns the string values of one or more keys.", run::<string::MGet>),
-    command("mset", -3, F_WD, PAIRS, STR, "1.0.1", "Atomically creates or modifies the string values of one or more keys.", run_write::<string::MSet>),
-    command("msetnx", -3, F_WD, PAIRS, STR, "1.0.1", "Atomically modifies the string values of one or more keys only when all keys don't exist.", run_write::<string::MSetNx>),
-    command("getset", 3, F_WD.or(Flags::FAST), KEY1, STR, "1.0.0", "Returns the previous string value of a key after setting it to a new value.", run_write::<string::GetSet>),
-    command("getdel", 2, Flags::WRITE.or(Flags::FAST), KEY1, STR, "6.2.0", "Returns the string value of a key after deleting the key.", run_write::<string::GetDel>),
-    command("getex", -2, Flags::WRITE.or(Flags::FAST), KEY1, STR, "6.2.0", "Returns the string value of a key after setting its expiration time.", run_write::<string::GetEx>),
-    command("append", 3, F_WD.or(Flags::FAST), KEY1, STR, "2.0.0", "Appends a string to the value of a key. Creates the key if it doesn't exist.", run_write::<string::Append>),
-    command("strlen", 2, F_R.or(Flags::FAST), KEY1, STR, "2.2.0", "Returns the length of a string value.", run::<string::StrLen>),
-    command("incr", 2, F_WD.or(Flags::FAST), KEY1, STR, "1.0.0", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", run_write::<string::Incr<{ string::INCR }>>),
-    command("decr", 2, F_WD.or(Flags::FAST), KEY1, STR, "1.0.0", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", run_write::<string::Incr<{ string::DECR }>>),
-    command("incrby", 3, F_WD.or(Flags::FAST), KEY1, STR, "1.0.0", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", run_write::<string::Incr<{ string::INCRBY }>>),
-    command("decrby", 3, F_WD.or(Flags::FAST), KEY1, STR, "1.0.0", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", run_write::<string::Incr<{ string::DECRBY }>>),
-    command("incrbyfloat", 3, F_WD.or(Flags::FAST), KEY1, STR, "2.6.0", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", run_write::<string::IncrByFloat>),
-    command("getrange", 4, F_R, KEY1, STR, "2.4.0", "Returns a substring of the string stored at a key.", run::<string::GetRange>),
-    command("setrange", 4, F_WD, KEY1, STR, "2.2.0", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", run_write::<string::SetRange>),
-    command("lcs", -3, F_R, KEYS2, STR, "7.0.0", "Finds the longest common substring.", run::<string::Lcs>),
+    command("get", 2, F_R.or(Flags::FAST), KEY1, STR, "1.0.0", "Returns the string value of a key.", read_cmd::<string::Get>()),
+    command("set", -3, F_WD, KEY1, STR, "1.0.0", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", write_cmd::<string::Set>()),
+    command("setnx", 3, F_WD.or(Flags::FAST), KEY1, STR, "1.0.0", "Set the string value of a key only when the key doesn't exist.", write_cmd::<string::SetNx>()),
+    command("setex", 4, F_WD, KEY1, STR, "2.0.0", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", write_cmd::<string::SetEx<1000>>()),
+    command("psetex", 4, F_WD, KEY1, STR, "2.6.0", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", write_cmd::<string::SetEx<1>>()),
+    command("mget", -2, F_R.or(Flags::FAST), ALL_KEYS, STR, "1.0.0", "Atomically returns the string values of one or more keys.", read_cmd::<string::MGet>()),
+    command("mset", -3, F_WD, PAIRS, STR, "1.0.1", "Atomically creates or modifies the string values of one or more keys.", write_cmd::<string::MSet>()),
+    command("msetnx", -3, F_WD, PAIRS, STR, "1.0.1", "Atomically modifies the string values of one or more keys only when all keys don't exist.", write_cmd::<string::MSetNx>()),
+    command("getset", 3, F_WD.or(Flags::FAST), KEY1, STR, "1.0.0", "Returns the previous string value of a key after setting it to a new value.", write_cmd::<string::GetSet>()),
+    command("getdel", 2, Flags::WRITE.or(Flags::FAST), KEY1, STR, "6.2.0", "Returns the string value of a key after deleting the key.", write_cmd::<string::GetDel>()),
+    command("getex", -2, Flags::WRITE.or(Flags::FAST), KEY1, STR, "6.2.0", "Returns the string value of a key after setting its expiration time.", write_cmd::<string::GetEx>()),
+    command("append", 3, F_WD.or(Flags::FAST), KEY1, STR, "2.0.0", "Appends a string to the value of a key. Creates the key if it doesn't exist.", write_cmd::<string::Append>()),
+    command("strlen", 2, F_R.or(Flags::FAST), KEY1, STR, "2.2.0", "Returns the length of a string value.", read_cmd::<string::StrLen>()),
+    command("incr", 2, F_WD.or(Flags::FAST), KEY1, STR, "1.0.0", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", write_cmd::<string::Incr<{ string::INCR }>>()),
+    command("decr", 2, F_WD.or(Flags::FAST), KEY1, STR, "1.0.0", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", write_cmd::<string::Incr<{ string::DECR }>>()),
+    command("incrby", 3, F_WD.or(Flags::FAST), KEY1, STR, "1.0.0", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", write_cmd::<string::Incr<{ string::INCRBY }>>()),
+    command("decrby", 3, F_WD.or(Flags::FAST), KEY1, STR, "1.0.0", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", write_cmd::<string::Incr<{ string::DECRBY }>>()),
+    command("incrbyfloat", 3, F_WD.or(Flags::FAST), KEY1, STR, "2.6.0", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", write_cmd::<string::IncrByFloat>()),
+    command("getrange", 4, F_R, KEY1, STR, "2.4.0", "Returns a substring of the string stored at a key.", read_cmd::<string::GetRange>()),
+    command("setrange", 4, F_WD, KEY1, STR, "2.2.0", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", write_cmd::<string::SetRange>()),
+    command("lcs", -3, F_R, KEYS2, STR, "7.0.0", "Finds the longest common substring.", conn_cmd::<string::Lcs>()),
     // Keys
-    command("del", -2, Flags::WRITE, ALL_KEYS, GEN, "1.0.0", "Deletes one or more keys.", run_write::<keys::Del>),
-    command("unlink", -2, Flags::WRITE.or(Flags::FAST), ALL_KEYS, GEN, "4.0.0", "Asynchronously deletes one or more keys.", run_write::<keys::Del>),
-    command("exists", -2, F_R.or(Flags::FAST), ALL_KEYS, GEN, "1.0.0", "Determines whether one or more keys exist.", run::<keys::Exists>),
-    command("touch", -2, F_R.or(Flags::FAST), ALL_KEYS, GEN, "3.2.1", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", run::<keys::Exists>),
-    command("type", 2, F_R.or(Flags::FAST), KEY1, GEN, "1.0.0", "Determines the type of value stored at a key.", run::<keys::Type>),
-    command("expire", -3, Flags::WRITE.or(Flags::FAST), KEY1, GEN, "1.0.0", "Sets the expiration time of a key in seconds.", run_write::<keys::Expire<1000, false>>),
-    command("pexpire", -3, Flags::WRITE.or(Flags::FAST), KEY1, GEN, "2.6.0", "Sets the expiration time of a key in milliseconds.", run_write::<keys::Expire<1, false>>),
-    command("expireat", -3, Flags::WRITE.or(Flags::FAST), KEY1, GEN, "1.2.0", "Sets the expiration time of a key to a Unix timestamp.", run_write::<keys::Expire<1000, true>>),
-    command("pexpireat", -3, Flags::WRITE.or(Flags::FAST), KEY1, GEN, "2.6.0", "Sets the expiration time of a key to a Unix milliseconds timestamp.", run_write::<keys::Expire<1, true>>),
-    command("ttl", 2, F_R.or(Flags::FAST), KEY1, GEN, "1.0.0", "Returns the expiration time in seconds of a key.", run::<keys::Ttl<1000, false>>),
-    command("pttl", 2, F_R.or(Flags::FAST), KEY1, GEN, "2.6.0", "Returns the expiration time in milliseconds of a key.", run::<keys::Ttl<1, false>>),
-    command("expiretime", 2, F_R.or(Flags::FAST), KEY1, GEN, "7.0.0", "Returns the expiration time of a key as a Unix timestamp.", run::<keys::Ttl<1000, true>>),
-    command("pexpiretime", 2, F_R.or(Flags::FAST), KEY1, GEN, "7.0.0", "Returns the expiration time of a key as a Unix milliseconds timestamp.", run::<keys::Ttl<1, true>>),
-    command("persist", 2, Flags::WRITE.or(Flags::FAST), KEY1, GEN, "2.2.0", "Removes the expiration time of a key.", run_write::<keys::Persist>),
-    command("keys", 2, F_R, NO_KEYS, GEN, "1.0.0", "Returns all key names that match a pattern.", run::<keys::Keys>),
-    command("rename", 3, Flags::WRITE, KEYS2, GEN, "1.0.0", "Renames a key and overwrites the destination.", run_write::<keys::Rename<false>>),
-    command("renamenx", 3, Flags::WRITE.or(Flags::FAST), KEYS2, GEN, "1.0.0", "Renames a key only when the target key name doesn't exist.", run_write::<keys::Rename<true>>),
-    command("copy", -3, F_WD, KEYS2, GEN, "6.2.0", "Copies the value of a key to a new key.", run_write::<keys::Copy>),
-    command("move", 3, Flags::WRITE.or(Flags::FAST), KEY1, GEN, "1.0.0", "Moves a key to another database.", run_write::<keys::Move>),
-    command("swapdb", 3, Flags::WRITE.or(Flags::FAST), NO_KEYS, SRV, "4.0.0", "Swaps two Redis databases.", run_write::<keys::SwapDb>),
-    command("scan", -2, F_R, NO_KEYS, GEN, "2.8.0", "Iterates over the key names in the database.", run::<scan::Scan>),
-    command("randomkey", 1, F_R, NO_KEYS, GEN, "1.0.0", "Returns a random key name from the database.", run::<scan::RandomKey>),
+    command("del", -2, Flags::WRITE, ALL_KEYS, GEN, "1.0.0", "Deletes one or more keys.", write_cmd::<keys::Del>()),
+    command("unlink", -2, Flags::WRITE.or(Flags::FAST), ALL_KEYS, GEN, "4.0.0", "Asynchronously deletes one or more keys.", write_cmd::<keys::Del>()),
+    command("exists", -2, F_R.or(Flags::FAST), ALL_KEYS, GEN, "1.0.0", "Determines whether one or more keys exist.", read_cmd::<keys::Exists>()),
+    command("touch", -2, F_R.or(Flags::FAST), ALL_KEYS, GEN, "3.2.1", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", read_cmd::<keys::Exists>()),
+    command("type", 2, F_R.or(Flags::FAST), KEY1, GEN, "1.0.0", "Determines the type of value stored at a key.", read_cmd::<keys::Type>()),
+    command("expire", -3, Flags::WRITE.or(Flags::FAST), KEY1, GEN, "1.0.0", "Sets the expiration time of a key in seconds.", write_cmd::<keys::Expire<1000, false>>()),
+    command("pexpire", -3, Flags::WRITE.or(Flags::FAST), KEY1, GEN, "2.6.0", "Sets the expiration time of a key in milliseconds.", write_cmd::<keys::Expire<1, false>>()),
+    command("expireat", -3, Flags::WRITE.or(Flags::FAST), KEY1, GEN, "1.2.0", "Sets the expiration time of a key to a Unix timestamp.", write_cmd::<keys::Expire<1000, true>>()),
+    command("pexpireat", -3, Flags::WRITE.or(Flags::FAST), KEY1, GEN, "2.6.0", "Sets the expiration time of a key to a Unix milliseconds timestamp.", write_cmd::<keys::Expire<1, true>>()),
+    command("ttl", 2, F_R.or(Flags::FAST), KEY1, GEN, "1.0.0", "Returns the expiration time in seconds of a key.", read_cmd::<keys::Ttl<1000, false>>()),
+    command("pttl", 2, F_R.or(Flags::FAST), KEY1, GEN, "2.6.0", "Returns the expiration time in milliseconds of a key.", read_cmd::<keys::Ttl<1, false>>()),
+    command("expiretime", 2, F_R.or(Flags::FAST), KEY1, GEN, "7.0.0", "Returns the expiration time of a key as a Unix timestamp.", read_cmd::<keys::Ttl<1000, true>>()),
+    command("pexpiretime", 2, F_R.or(Flags::FAST), KEY1, GEN, "7.0.0", "Returns the expiration time of a key as a Unix milliseconds timestamp.", read_cmd::<keys::Ttl<1, true>>()),
+    command("persist", 2, Flags::WRITE.or(Flags::FAST), KEY1, GEN, "2.2.0", "Removes the expiration time of a key.", write_cmd::<keys::Persist>()),
+    command("keys", 2, F_R, NO_KEYS, GEN, "1.0.0", "Returns all key names that match a pattern.", conn_cmd::<keys::Keys>()),
+    command("rename", 3, Flags::WRITE, KEYS2, GEN, "1.0.0", "Renames a key and overwrites the destination.", write_cmd::<keys::Rename<false>>()),
+    command("renamenx", 3, Flags::WRITE.or(Flags::FAST), KEYS2, GEN, "1.0.0", "Renames a key only when the target key name doesn't exist.", write_cmd::<keys::Rename<true>>()),
+    command("copy", -3, F_WD, KEYS2, GEN, "6.2.0", "Copies the value of a key to a new key.", write_cmd::<keys::Copy>()),
+    command("move", 3, Flags::WRITE.or(Flags::FAST), KEY1, GEN, "1.0.0", "Moves a key to another database.", write_cmd::<keys::Move>()),
+    command("swapdb", 3, Flags::WRITE.or(Flags::FAST), NO_KEYS, SRV, "4.0.0", "Swaps two Redis databases.", write_cmd::<keys::SwapDb>()),
+    command("scan", -2, F_R, NO_KEYS, GEN, "2.8.0", "Iterates over the key names in the database.", conn_cmd::<scan::Scan>()),
+    command("randomkey", 1, F_R, NO_KEYS, GEN, "1.0.0", "Returns a random key name from the database.", conn_cmd::<scan::RandomKey>()),
     container("object", GEN, "2.2.3", "A container for object introspection commands.", &[
-        command("encoding", 3, F_R, KEY2ND, GEN, "2.2.3", "Returns the internal encoding of a Redis object.", run::<scan::ObjectEncoding>),
-        command("refcount", 3, F_R, KEY2ND, GEN, "2.2.3", "Returns the reference count of a value of a key.", run::<scan::ObjectRefCount>),
-        command("idletime", 3, F_R, KEY2ND, GEN, "2.2.3", "Returns the time since the last access to a Redis object.", run::<scan::ObjectIdleTime>),
-        command("freq", 3, F_R, KEY2ND, GEN, "4.0.0", "Returns the logarithmic access frequency counter of a Redis object.", run::<scan::ObjectFreq>),
-        command("help", 2, F_LS, NO_KEYS, GEN, "6.2.0", "Returns helpful text about the different subcommands.", run::<scan::ObjectHelp>),
+        command("encoding", 3, F_R, KEY2ND, GEN, "2.2.3", "Returns the internal encoding of a Redis object.", conn_cmd::<scan::ObjectEncoding>()),
+        command("refcount", 3, F_R, KEY2ND, GEN, "2.2.3", "Returns the reference count of a value of a key.", conn_cmd::<scan::ObjectRefCount>()),
+        command("idletime", 3, F_R, KEY2ND, GEN, "2.2.3", "Returns the time since the last access to a Redis object.", conn_cmd::<scan::ObjectIdleTime>()),
+        command("freq", 3, F_R, KEY2ND, GEN, "4.0.0", "Returns the logarithmic access frequency counter of a Redis object.", conn_cmd::<scan::ObjectFreq>()),
+        command("help", 2, F_LS, NO_KEYS, GEN, "6.2.0", "Returns helpful text about the different subcommands.", conn_cmd::<scan::ObjectHelp>()),
     ]),
     container("memory", SRV, "4.0.0", "A container for memory diagnostics commands.", &[
-        command("usage", -3, F_R, KEY2ND, SRV, "4.0.0", "Estimates the memory usage of a key.", run::<scan::MemoryUsage>),
-        command("help", 2, F_LS, NO_KEYS, SRV, "4.0.0", "Returns helpful text about the different subcommands.", run::<scan::MemoryHelp>),
+        command("usage", -3, F_R, KEY2ND, SRV, "4.0.0", "Estimates the memory usage of a key.", conn_cmd::<scan::MemoryUsage>()),
+        command("help", 2, F_LS, NO_KEYS, SRV, "4.0.0", "Returns helpful text about the different subcommands.", conn_cmd::<scan::MemoryHelp>()),
     ]),
+    command("hset", -4, F_WD.or(Flags::FAST), KEY1, HASH, "2.0.0", "Creates or modifies the value of a field in a hash.", write_cmd::<hash::HSet<false>>()),
+    command("hmset", -4, F_WD.or(Flags::FAST), KEY1, HASH, "2.0.0", "Sets the values of multiple fields.", write_cmd::<hash::HSet<true>>()),
+    command("hsetnx", 4, F_WD.or(Flags::FAST), KEY1, HASH, "2.0.0", "Sets the value of a field in a hash only when the field doesn't exist.", write_cmd::<hash::HSetNx>()),
+    command("hget", 3, F_R.or(Flags::FAST), KEY1, HASH, "2.0.0", "Returns the value of a field in a hash.", read_cmd::<hash::HGet>()),
+    command("hmget", -3, F_R.or(Flags::FAST), KEY1, HASH, "2.0.0", "Returns the values of all fields in a hash.", read_cmd::<hash::HMGet>()),
+    command("hgetall", 2, F_R, KEY1, HASH, "2.0.0", "Returns all fields and values in a hash.", read_cmd::<hash::HGetAll<{ hash::ALL }>>()),
+    command("hkeys", 2, F_R, KEY1, HASH, "2.0.0", "Returns all fields in a hash.", read_cmd::<hash::HGetAll<{ hash::KEYS }>>()),
+    command("hvals", 2, F_R, KEY1, HASH, "2.0.0", "Returns all values in a hash.", read_cmd::<hash::HGetAll<{ hash::VALUES }>>()),
+    command("hdel", -3, Flags::WRITE.or(Flags::FAST), KEY1, HASH, "2.0.0", "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.", write_cmd::<hash::HDel>()),
+    command("hexists", 3, F_R.or(Flags::FAST), KEY1, HASH, "2.0.0", "Determines whether a field exists in a hash.", read_cmd::<hash::HExists>()),
+    command("hlen", 2, F_R.or(Flags::FAST), KEY1, HASH, "2.0.0", "Returns the number of fields in a hash.", read_cmd::<hash::HLen>()),
+    command("hstrlen", 3, F_R.or(Flags::FAST), KEY1, HASH, "3.2.0", "Returns the length of the value of a field.", read_cmd::<hash::HStrLen>()),
+    command("hincrby", 4, F_WD.or(Flags::FAST), KEY1, HASH, "2.0.0", "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.", write_cmd::<hash::HIncrBy>()),
+    command("hincrbyfloat", 4, F_WD.or(Flags::FAST), KEY1, HASH, "2.6.0", "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.", write_cmd::<hash::HIncrByFloat>()),
+    command("hrandfield", -2, F_R, KEY1, HASH, "6.2.0", "Returns one or more random fields from a hash.", read_cmd::<hash::HRandField>()),
+    command("hscan", -3, F_R, KEY1, HASH, "2.8.0", "Iterates over fields and values of a hash.", conn_cmd::<hash::HScan>()),
+    command("lpush", -3, F_WD.or(Flags::FAST), KEY1, LIST, "1.0.0", "Prepends one or more elements to a list. Creates the key if it doesn't exist.", write_cmd::<list::Push<true, false>>()),
+    command("rpush", -3, F_WD.or(Flags::FAST), KEY1, LIST, "1.0.0", "Appends one or more elements to a list. Creates the key if it doesn't exist.", write_cmd::<list::Push<false, false>>()),
+    command("lpushx", -3, F_WD.or(Flags::FAST), KEY1, LIST, "2.2.0", "Prepends one or more elements to a list only when the list exists.", write_cmd::<list::Push<true, true>>()),
+    command("rpushx", -3, F_WD.or(Flags::FAST), KEY1, LIST, "2.2.0", "Appends an element to a list only when the list exists.", write_cmd::<list::Push<false, true>>()),
+    command("lpop", -2, Flags::WRITE.or(Flags::FAST), KEY1, LIST, "1.0.0", "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.", write_cmd::<list::Pop<true>>()),
+    command("rpop", -2, Flags::WRITE.or(Flags::FAST), KEY1, LIST, "1.0.0", "Returns and removes the last elements of a list. Deletes the list if the last element was popped.", write_cmd::<list::Pop<false>>()),
+    command("lrange", 4, F_R, KEY1, LIST, "1.0.0", "Returns a range of elements from a list.", read_cmd::<list::LRange>()),
+    command("llen", 2, F_R.or(Flags::FAST), KEY1, LIST, "1.0.0", "Returns the length of a list.", read_cmd::<list::LLen>()),
+    command("lindex", 3, F_R, KEY1, LIST, "1.0.0", "Returns an element from a list by its index.", read_cmd::<list::LIndex>()),
+    command("lset", 4, F_WD, KEY1, LIST, "1.0.0", "Sets the value of an element in a list by its index.", write_cmd::<list::LSet>()),
+    command("lrem", 4, Flags::WRITE, KEY1, LIST, "1.0.0", "Removes elements from a list. Deletes the list if the last element was removed.", write_cmd::<list::LRem>()),
+    command("ltrim", 4, Flags::WRITE, KEY1, LIST, "1.0.0", "Removes elements from both ends a list. Deletes the list if all elements were trimmed.", write_cmd::<list::LTrim>()),
+    command("linsert", 5, F_WD, KEY1, LIST, "2.2.0", "Inserts an element before or after another element in a list.", write_cmd::<list::LInsert>()),
+    command("lpos", -3, F_R, KEY1, LIST, "6.0.6", "Returns the index of matching elements in a list.", read_cmd::<list::LPos>()),
+    command("lmove", 5, F_WD, KEYS2, LIST, "6.2.0", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.", write_cmd::<list::LMove>()),
+    command("rpoplpush", 3, F_WD, KEYS2, LIST, "1.2.0", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.", write_cmd::<list::RPopLPush>()),
+    command("lmpop", -4, Flags::WRITE, NUMKEYS, LIST, "7.0.0", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", write_cmd::<list::LMPop>()),
+    command("zadd", -4, F_WD.or(Flags::FAST), KEY1, ZSET, "1.2.0", "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.", write_cmd::<zset::ZAdd>()),
+    command("zincrby", 4, F_WD.or(Flags::FAST), KEY1, ZSET, "1.2.0", "Increments the score of a member in a sorted set.", write_cmd::<zset::ZIncrBy>()),
+    command("zrem", -3, Flags::WRITE.or(Flags::FAST), KEY1, ZSET, "1.2.0", "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.", write_cmd::<zset::ZRem>()),
+    command("zcard", 2, F_R.or(Flags::FAST), KEY1, ZSET, "1.2.0", "Returns the number of members in a sorted set.", read_cmd::<zset::ZCard>()),
+    command("zscore", 3, F_R.or(Flags::FAST), KEY1, ZSET, "1.2.0", "Returns the score of a member in a sorted set.", read_cmd::<zset::ZScore>()),
+    command("zmscore", -3, F_R.or(Flags::FAST), KEY1, ZSET, "6.2.0", "Returns the score of one or more members in a sorted set.", read_cmd::<zset::ZMScore>()),
+    command("zrank", -3, F_R.or(Flags::FAST), KEY1, ZSET, "2.0.0", "Returns the index of a member in a sorted set ordered by ascending scores.", read_cmd::<zset::ZRank<false>>()),
+    command("zrevrank", -3, F_R.or(Flags::FAST), KEY1, ZSET, "2.0.0", "Returns the index of a member in a sorted set ordered by descending scores.", read_cmd::<zset::ZRank<true>>()),
+    command("zcount", 4, F_R.or(Flags::FAST), KEY1, ZSET, "2.0.0", "Returns the count of members in a sorted set that have scores within a range.", read_cmd::<zset::ZCount<{ zset::SCORE }>>()),
+    command("zlexcount", 4, F_R.or(Flags::FAST), KEY1, ZSET, "2.8.9", "Returns the number of members in a sorted set within a lexicographical range.", read_cmd::<zset::ZCount<{ zset::LEX }>>()),
+    command("zrange", -4, F_R, KEY1, ZSET, "1.2.0", "Returns members in a sorted set within a range of indexes.", read_cmd::<zset::ZRange>()),
+    command("zrangestore", -5, F_WD, KEYS2, ZSET, "6.2.0", "Stores a range of members from sorted set in a key.", write_cmd::<zset::ZRangeStore>()),
+    command("zrevrange", -4, F_R, KEY1, ZSET, "1.2.0", "Returns members in a sorted set within a range of indexes in reverse order.", read_cmd::<zset::ZRangeLegacy<{ zset::RANK }, true>>()),
+    command("zrangebyscore", -4, F_R, KEY1, ZSET, "1.0.5", "Returns members in a sorted set within a range of scores.", read_cmd::<zset::ZRangeLegacy<{ zset::SCORE }, false>>()),
+    command("zrevrangebyscore", -4, F_R, KEY1, ZSET, "2.2.0", "Returns members in a sorted set within a range of scores in reverse order.", read_cmd::<zset::ZRangeLegacy<{ zset::SCORE }, true>>()),
+    command("zrangebylex", -4, F_R, KEY1, ZSET, "2.8.9", "Returns members in a sorted set within a lexicographical range.", read_cmd::<zset::ZRangeLegacy<{ zset::LEX }, false>>()),
+    command("zrevrangebylex", -4, F_R, KEY1, ZSET, "2.8.9", "Returns members in a sorted set within a lexicographical range in reverse order.", read_cmd::<zset::ZRangeLegacy<{ zset::LEX }, true>>()),
+    command("zremrangebyrank", 4, Flags::WRITE, KEY1, ZSET, "2.0.0", "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.", write_cmd::<zset::ZRemRange<{ zset::RANK }>>()),
+    command("zremrangebyscore", 4, Flags::WRITE, KEY1, ZSET, "1.2.0", "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.", write_cmd::<zset::ZRemRange<{ zset::SCORE }>>()),
+    command("zremrangebylex", 4, Flags::WRITE, KEY1, ZSET, "2.8.9", "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.", write_cmd::<zset::ZRemRange<{ zset::LEX }>>()),
+    command("zpopmin", -2, Flags::WRITE.or(Flags::FAST), KEY1, ZSET, "5.0.0", "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", write_cmd::<zset::ZPop<false>>()),
+    command("zpopmax", -2, Flags::WRITE.or(Flags::FAST), KEY1, ZSET, "5.0.0", "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", write_cmd::<zset::ZPop<true>>()),
+    command("zmpop", -4, Flags::WRITE, NUMKEYS, ZSET, "7.0.0", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.", write_cmd::<zset::ZMPop>()),
+    command("zunion", -3, F_R, NUMKEYS, ZSET, "6.2.0", "Returns the union of multiple sorted sets.", read_cmd::<zset::ZCombine<0>>()),
+    command("zinter", -3, F_R, NUMKEYS, ZSET, "6.2.0", "Returns the intersect of multiple sorted sets.", read_cmd::<zset::ZCombine<1>>()),
+    command("zdiff", -3, F_R, NUMKEYS, ZSET, "6.2.0", "Returns the difference between multiple sorted sets.", read_cmd::<zset::ZCombine<2>>()),
+    command("zunionstore", -4, F_WD, KEY1, ZSET, "2.0.0", "Stores the union of multiple sorted sets in a key.", write_cmd::<zset::ZCombineStore<0>>()),
+    command("zinterstore", -4, F_WD, KEY1, ZSET, "2.0.0", "Stores the intersect of multiple sorted sets in a key.", write_cmd::<zset::ZCombineStore<1>>()),
+    command("zdiffstore", -4, F_WD, KEY1, ZSET, "6.2.0", "Stores the difference of multiple sorted sets in a key.", write_cmd::<zset::ZCombineStore<2>>()),
+    command("zintercard", -3, F_R, NUMKEYS, ZSET, "7.0.0", "Returns the number of members of the intersect of multiple sorted sets.", read_cmd::<zset::ZInterCard>()),
+    command("zrandmember", -2, F_R, KEY1, ZSET, "6.2.0", "Returns one or more random members from a sorted set.", read_cmd::<zset::ZRandMember>()),
+    command("zscan", -3, F_R, KEY1, ZSET, "2.8.0", "Iterates over members and scores of a sorted set.", conn_cmd::<zset::ZScan>()),
+    command("multi", 1, F_LSF.or(Flags::NOSCRIPT).or(Flags::ALLOW_BUSY), NO_KEYS, TXN, "1.2.0", "Starts a transaction.", conn_cmd::<txn::Multi>()),
+    command("exec", 1, Flags::NOSCRIPT.or(F_LS), NO_KEYS, TXN, "1.2.0", "Executes all commands in a transaction.", Handler { conn: txn::run_exec, txn: None }),
+    command("discard", 1, F_LSF.or(Flags::NOSCRIPT).or(Flags::ALLOW_BUSY), NO_KEYS, TXN, "2.0.0", "Discards a transaction.", conn_cmd::<txn::Discard>()),
+    command("watch", -2, F_LSF.or(Flags::NOSCRIPT).or(Flags::ALLOW_BUSY), ALL_KEYS, TXN, "2.2.0", "Monitors changes to keys to determine the execution of a transaction.", conn_cmd::<txn::Watch>()),
+    command("unwatch", 1, F_LSF.or(Flags::NOSCRIPT).or(Flags::ALLOW_BUSY), NO_KEYS, TXN, "2.2.0", "Forgets about watched keys of a transaction.", conn_cmd::<txn::Unwatch>()),
+    command("sadd", -3, F_WD.or(Flags::FAST), KEY1, SET, "1.0.0", "Adds one or more members to a set. Creates the key if it doesn't exist.", write_cmd::<set::SAdd>()),
+    command("srem", -3, Flags::WRITE.or(Flags::FAST), KEY1, SET, "1.0.0", "Removes one or more members from a set. Deletes the set if the last member was removed.", write_cmd::<set::SRem>()),
+    command("smembers", 2, F_R, KEY1, SET, "1.0.0", "Returns all members of a set.", read_cmd::<set::SMembers>()),
+    command("sismember", 3, F_R.or(Flags::FAST), KEY1, SET, "1.0.0", "Determines whether a member belongs to a set.", read_cmd::<set::SIsMember>()),
+    command("smismember", -3, F_R.or(Flags::FAST), KEY1, SET, "6.2.0", "Determines whether multiple members belong to a set.", read_cmd::<set::SMIsMember>()),
+    command("scard", 2, F_R.or(Flags::FAST), KEY1, SET, "1.0.0", "Returns the number of members in a set.", read_cmd::<set::SCard>()),
+    command("spop", -2, Flags::WRITE.or(Flags::FAST), KEY1, SET, "1.0.0", "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.", write_cmd::<set::SPop>()),
+    command("srandmember", -2, F_R, KEY1, SET, "1.0.0", "Get one or multiple random members from a set", read_cmd::<set::SRandMember>()),
+    command("smove", 4, Flags::WRITE.or(Flags::FAST), KEYS2, SET, "1.0.0", "Moves a member from one set to another.", write_cmd::<set::SMove>()),
+    command("sinter", -2, F_R, ALL_KEYS, SET, "1.0.0", "Returns the intersect of multiple sets.", read_cmd::<set::SCombine<0>>()),
+    command("sunion", -2, F_R, ALL_KEYS, SET, "1.0.0", "Returns the union of multiple sets.", read_cmd::<set::SCombine<1>>()),
+    command("sdiff", -2, F_R, ALL_KEYS, SET, "1.0.0", "Returns the difference of multiple sets.", read_cmd::<set::SCombine<2>>()),
+    command("sinterstore", -3, F_WD, ALL_KEYS, SET, "1.0.0", "Stores the intersect of multiple sets in a key.", write_cmd::<set::SCombineStore<0>>()),
+    command("sunionstore", -3, F_WD, ALL_KEYS, SET, "1.0.0", "Stores the union of multiple sets in a key.", write_cmd::<set::SCombineStore<1>>()),
+    command("sdiffstore", -3, F_WD, ALL_KEYS, SET, "1.0.0", "Stores the difference of multiple sets in a key.", write_cmd::<set::SCombineStore<2>>()),
+    command("sintercard", -3, F_R, NUMKEYS, SET, "7.0.0", "Returns the number of members of the intersect of multiple sets.", read_cmd::<set::SInterCard>()),
+    command("sscan", -3, F_R, KEY1, SET, "2.6.0", "Iterates over members of a set.", conn_cmd::<set::SScan>()),
 ];
 
 /// COMMAND is both a command (bare `COMMAND`) and a container of these.
@@ -400,7 +610,7 @@ const COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
         SRV,
         "2.8.13",
         "Returns a count of commands.",
-        run::<s::CommandCount>,
+        conn_cmd::<s::CommandCount>(),
     ),
     command(
         "info",
@@ -410,7 +620,7 @@ const COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
         SRV,
         "2.8.13",
         "Returns information about one, multiple or all commands.",
-        run::<s::CommandInfo>,
+        conn_cmd::<s::CommandInfo>(),
     ),
     command(
         "docs",
@@ -420,7 +630,7 @@ const COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
         SRV,
         "7.0.0",
         "Returns documentary information about one, multiple or all commands.",
-        run::<s::CommandDocs>,
+        conn_cmd::<s::CommandDocs>(),
     ),
     command(
         "getkeys",
@@ -430,7 +640,7 @@ const COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
         SRV,
         "2.8.13",
         "Extracts the key names from an arbitrary command.",
-        run::<s::CommandGetKeys>,
+        conn_cmd::<s::CommandGetKeys>(),
     ),
     command(
         "list",
@@ -440,7 +650,7 @@ const COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
         SRV,
         "7.0.0",
         "Returns a list of command names.",
-        run::<s::CommandList>,
+        conn_cmd::<s::CommandList>(),
     ),
     command(
         "help",
@@ -450,7 +660,7 @@ const COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
         SRV,
         "5.0.0",
         "Returns helpful text about the different subcommands.",
-        run::<s::CommandHelp>,
+        conn_cmd::<s::CommandHelp>(),
     ),
 ];
 
@@ -587,20 +797,27 @@ pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> (Outcome, Option<usize>) {
         Ok(found) => found,
         Err(e) => {
             metrics.count_error();
+            // A command refused while queuing dooms the transaction.
+            ctx.client.multi_failed |= ctx.client.multi.is_some();
             return (fail(e), None);
         }
     };
     if !ctx.client.authenticated && !entry.spec.flags.has(Flags::NO_AUTH) {
         metrics.command(entry.id).rejected();
         metrics.count_error();
+        ctx.client.multi_failed |= ctx.client.multi.is_some();
         return (fail(CmdError::NoAuth), None);
+    }
+    if ctx.client.multi.is_some() && !args.first().is_some_and(|n| txn::runs_inside_multi(n)) {
+        let reply = txn::queue(ctx, entry.spec.flags, args);
+        return (Outcome::Ready(reply), None);
     }
     ctx.client.info.set_last_command(entry.id);
     let Some(handler) = entry.spec.handler else {
         return (fail(CmdError::WrongArity(entry.full_name.clone())), None);
     };
     let mut cursor = ArgCursor::new(args, depth);
-    let outcome = match handler(ctx, &mut cursor) {
+    let outcome = match (handler.conn)(ctx, &mut cursor) {
         Ok(outcome) => outcome,
         Err(e) => fail(e),
     };

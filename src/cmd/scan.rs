@@ -1,4 +1,5 @@
-//! SCAN, RANDOMKEY, OBJECT and MEMORY USAGE: walking and describing the keyspace.
+//! SCAN, HSCAN/SSCAN/ZSCAN, RANDOMKEY, OBJECT and MEMORY USAGE: walking and describing the
+//! keyspace, and random picks from collections.
 //!
 //! Keys sit in key order in the store, so a SCAN cursor stands for "resume at this key". The
 //! cursor number a client sees is an id in a bounded table of resume points: a key present for
@@ -15,8 +16,11 @@ use super::server::help_reply;
 use super::{ArgCursor, CmdError, Command, Ctx};
 use crate::bus::glob::glob_match;
 use crate::engine::now_ms;
-use crate::kv::meta::{self, KeyType};
+use crate::kv::meta::{self, Collection, KeyType};
+use crate::kv::types::{self, hash, zset};
+use crate::kv::view::KvView;
 use crate::resp::codec::parse_i64;
+use crate::resp::reply::format_double;
 use crate::resp::Reply;
 
 /// Live cursors kept; the oldest is forgotten past this.
@@ -255,6 +259,10 @@ impl Object {
         Ok(match self.sub {
             ObjectSub::Encoding => Reply::bulk_str(match meta::key_type(&row) {
                 Some(KeyType::String) => string_encoding(meta::payload(&row)),
+                // Members are always subkeys: the names of Redis's large encodings.
+                Some(KeyType::Hash | KeyType::Set) => "hashtable",
+                Some(KeyType::List) => "quicklist",
+                Some(KeyType::ZSet) => "skiplist",
                 None => "raw",
             }),
             ObjectSub::RefCount => Reply::Int(1),
@@ -368,6 +376,206 @@ impl Command for MemoryHelp {
                 "    Return memory in bytes used by <key> and its value.",
             ],
         ))
+    }
+}
+
+/// A small fast generator (splitmix64) seeded from the clock and the process's hash keys.
+pub struct Rng(u64);
+
+impl Default for Rng {
+    fn default() -> Self {
+        Rng::new()
+    }
+}
+
+/// Members picked at random: (member, stored value).
+pub type Picks = Vec<(Vec<u8>, Vec<u8>)>;
+
+impl Rng {
+    pub fn new() -> Rng {
+        Rng(random_u64())
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (n > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+}
+
+/// Collections up to this size are sampled exactly (all members read, uniform choice).
+const EXACT_SAMPLE_LEN: u64 = 4096;
+
+/// Random members of a collection as (member, stored value), Redis's count convention:
+/// `count > 0` distinct members (at most all), `count < 0` `|count|` members with repeats.
+///
+/// Small collections are sampled uniformly. Large ones pick members next to random points
+/// drawn between the first and last member (past their common prefix): O(log n) a pick, close
+/// to uniform when members spread evenly, biased toward members after wide gaps otherwise.
+pub fn random_pick(view: &mut dyn KvView, c: &Collection, count: i64) -> Result<Picks, CmdError> {
+    let (lo, hi) = types::member_span(c);
+    let want = count.unsigned_abs();
+    let name = |k: &[u8]| types::member_name(c.kind, k).to_vec();
+    let mut rng = Rng::new();
+    if c.len <= EXACT_SAMPLE_LEN || (count > 0 && want.saturating_mul(2) >= c.len) {
+        let mut all = Vec::with_capacity(c.len as usize);
+        view.sub_scan(&lo, &hi, false, &mut |k, v| {
+            all.push((name(k), v.to_vec()));
+            true
+        })?;
+        if all.is_empty() {
+            return Ok(all);
+        }
+        if count >= 0 {
+            let n = (want as usize).min(all.len());
+            for i in 0..n {
+                let j = i + rng.below((all.len() - i) as u64) as usize;
+                all.swap(i, j);
+            }
+            all.truncate(n);
+            return Ok(all);
+        }
+        let mut out = Vec::with_capacity(want.min(1 << 16) as usize);
+        for _ in 0..want {
+            out.push(all[rng.below(all.len() as u64) as usize].clone());
+        }
+        return Ok(out);
+    }
+    let mut edge = |rev: bool| -> Result<Vec<u8>, CmdError> {
+        let mut found = Vec::new();
+        view.sub_scan(&lo, &hi, rev, &mut |k, _| {
+            found = k.to_vec();
+            false
+        })?;
+        Ok(found)
+    };
+    let (first, last) = (edge(false)?, edge(true)?);
+    let common = first.iter().zip(&last).take_while(|(a, b)| a == b).count();
+    let (base, top) = (prefix64(&first[common..]), prefix64(&last[common..]));
+    let mut out = Vec::with_capacity(want.min(1 << 16) as usize);
+    let mut seen = std::collections::HashSet::new();
+    let mut attempts = 0u64;
+    while (out.len() as u64) < want && attempts < want.saturating_mul(16) {
+        attempts += 1;
+        let point = base + rng.below((top - base).saturating_add(1));
+        let mut probe = first[..common].to_vec();
+        probe.extend_from_slice(&point.to_be_bytes());
+        let mut found = None;
+        view.sub_scan(&probe.max(lo.clone()), &hi, false, &mut |k, v| {
+            found = Some((name(k), v.to_vec()));
+            false
+        })?;
+        if found.is_none() {
+            view.sub_scan(&lo, &hi, true, &mut |k, v| {
+                found = Some((name(k), v.to_vec()));
+                false
+            })?;
+        }
+        let Some(pick) = found else { break };
+        if count > 0 && !seen.insert(pick.0.clone()) {
+            continue;
+        }
+        out.push(pick);
+    }
+    Ok(out)
+}
+
+/// `HSCAN`, `SSCAN`, `ZSCAN key cursor [MATCH pattern] [COUNT count]` (HSCAN also takes
+/// NOVALUES). The cursor resumes at a member, as SCAN's resumes at a key.
+pub struct MemberScan<const KIND: u8> {
+    key: Bytes,
+    cursor: u64,
+    pattern: Option<Bytes>,
+    count: usize,
+    no_values: bool,
+}
+
+/// Member cursors share SCAN's table under database numbers of their own.
+const MEMBER_CURSOR_DB: u32 = 1 << 31;
+
+impl<const KIND: u8> Command for MemberScan<KIND> {
+    fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
+        let key = args.next_bytes()?.clone();
+        let cursor = std::str::from_utf8(args.next_bytes()?)
+            .ok()
+            .and_then(|c| c.parse::<u64>().ok())
+            .ok_or_else(|| CmdError::err("invalid cursor"))?;
+        let mut scan = MemberScan {
+            key,
+            cursor,
+            pattern: None,
+            count: 10,
+            no_values: false,
+        };
+        while !args.is_empty() {
+            if args.eat("MATCH") {
+                scan.pattern = Some(args.next_bytes()?.clone());
+            } else if args.eat("COUNT") {
+                let n = args.next_i64()?;
+                if n < 1 {
+                    return Err(CmdError::Syntax);
+                }
+                scan.count = usize::try_from(n).unwrap_or(usize::MAX);
+            } else if KIND == KeyType::Hash as u8 && args.eat("NOVALUES") {
+                scan.no_values = true;
+            } else {
+                return Err(CmdError::Syntax);
+            }
+        }
+        Ok(scan)
+    }
+
+    fn exec(self, ctx: &mut Ctx<'_>) -> Result<Reply, CmdError> {
+        let kind = match KIND {
+            k if k == KeyType::Hash as u8 => KeyType::Hash,
+            k if k == KeyType::Set as u8 => KeyType::Set,
+            _ => KeyType::ZSet,
+        };
+        let db = ctx.client.db;
+        let empty = || Reply::Array(vec![Reply::bulk_str("0"), Reply::Array(Vec::new())]);
+        let Some(c) = types::load(ctx, db, &self.key, kind)? else {
+            return Ok(empty());
+        };
+        let (lo, hi) = types::member_span(&c);
+        let cursor_db = MEMBER_CURSOR_DB | db;
+        let resume = match self.cursor {
+            0 => Vec::new(),
+            id => ctx.server.scan_cursors.resume_point(id, cursor_db),
+        };
+        // A resume point of another version (the key was replaced) restarts the scan.
+        let from = if resume.starts_with(&lo) { resume } else { lo };
+        let (mut visited, mut items, mut next) = (0usize, Vec::new(), None);
+        ctx.sub_scan(&from, &hi, false, &mut |k, v| {
+            if visited == self.count {
+                next = Some(k.to_vec());
+                return false;
+            }
+            visited += 1;
+            let member = types::member_name(kind, k);
+            if self.pattern.as_ref().is_none_or(|p| glob_match(p, member)) {
+                items.push(Reply::bulk(member.to_vec()));
+                match kind {
+                    KeyType::Hash if !self.no_values => {
+                        items.push(Reply::bulk(hash::value_of(v).to_vec()))
+                    }
+                    KeyType::ZSet => items.push(Reply::bulk(format_double(zset::score_of(v)))),
+                    _ => {}
+                }
+            }
+            true
+        })?;
+        let next = next.map_or(0, |k| ctx.server.scan_cursors.save(cursor_db, k));
+        Ok(Reply::Array(vec![
+            Reply::bulk(next.to_string()),
+            Reply::Array(items),
+        ]))
     }
 }
 

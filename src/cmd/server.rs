@@ -74,7 +74,10 @@ impl Command for Reset {
     }
 
     fn exec(self, ctx: &mut Ctx<'_>) -> Result<Reply, CmdError> {
+        super::txn::unwatch_all(ctx);
         let client = &mut *ctx.client;
+        client.multi = None;
+        client.multi_failed = false;
         client.set_protocol(Protocol::Resp2);
         client.select(0);
         client.reply_mode = ReplyMode::On;

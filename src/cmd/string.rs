@@ -4,20 +4,24 @@
 use bytes::Bytes;
 
 use super::args::is_keyword;
-use super::{ArgCursor, CmdError, Command, Ctx, WriteCommand, WriteEnv};
+use super::{ArgCursor, CmdError, Command, Ctx, ReadCommand, WriteCommand, WriteEnv};
 use crate::engine::{now_ms, WriteCtx};
 use crate::kv::meta::{self, KeyType};
+use crate::kv::view::KvView;
 use crate::resp::codec::parse_i64;
 use crate::resp::{Reply, OK};
 
 /// Largest string Redis allows (and so SETRANGE/APPEND may build).
 const MAX_STRING: usize = 512 * 1024 * 1024;
 
-/// The value of a live string key read from a snapshot (connection thread).
-pub fn read_string(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Vec<u8>>, CmdError> {
-    let db = ctx.client.db;
-    let row = ctx.row(db, key)?;
-    live_string(row, now_ms())
+/// The value of a live string key (a single-key read: the row cache may answer).
+pub fn read_string(
+    view: &mut dyn KvView,
+    db: u32,
+    key: &[u8],
+) -> Result<Option<Vec<u8>>, CmdError> {
+    let row = view.live_row_cached(db, key)?;
+    live_string(row, view.now_ms())
 }
 
 fn live_string(row: Option<Vec<u8>>, now: u64) -> Result<Option<Vec<u8>>, CmdError> {
@@ -146,13 +150,13 @@ impl ExpiryOptions {
 /// `GET key`
 pub struct Get(Bytes);
 
-impl Command for Get {
+impl ReadCommand for Get {
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         Ok(Get(args.next_bytes()?.clone()))
     }
 
-    fn exec(self, ctx: &mut Ctx<'_>) -> Result<Reply, CmdError> {
-        Ok(read_string(ctx, &self.0)?.map_or(Reply::Nil, Reply::bulk))
+    fn read(self, db: u32, view: &mut dyn KvView) -> Result<Reply, CmdError> {
+        Ok(read_string(view, db, &self.0)?.map_or(Reply::Nil, Reply::bulk))
     }
 }
 
@@ -279,34 +283,20 @@ impl<const UNIT_MS: i64> WriteCommand for SetEx<UNIT_MS> {
 /// `MGET key [key ...]`
 pub struct MGet(Vec<Bytes>);
 
-impl Command for MGet {
+impl ReadCommand for MGet {
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         Ok(MGet(args.rest().to_vec()))
     }
 
-    fn exec(self, ctx: &mut Ctx<'_>) -> Result<Reply, CmdError> {
-        let db = ctx.client.db;
-        let snapshot = ctx.snapshot()?;
-        let now = now_ms();
+    fn read(self, db: u32, view: &mut dyn KvView) -> Result<Reply, CmdError> {
+        let now = view.now_ms();
         let mut out = Vec::with_capacity(self.0.len());
         for key in &self.0 {
-            let value = live_string(snapshot.get(db, key)?, now).unwrap_or(None);
+            let value = live_string(view.live_row(db, key)?, now).unwrap_or(None);
             out.push(value.map_or(Reply::Nil, Reply::bulk));
         }
         Ok(Reply::Array(out))
     }
-}
-
-/// Key/value pairs of MSET and MSETNX.
-fn parse_pairs(args: &mut ArgCursor<'_>, name: &str) -> Result<Vec<(Bytes, Bytes)>, CmdError> {
-    if !args.remaining().is_multiple_of(2) {
-        return Err(CmdError::WrongArity(name.into()));
-    }
-    let mut pairs = Vec::with_capacity(args.remaining() / 2);
-    while !args.is_empty() {
-        pairs.push((args.next_bytes()?.clone(), args.next_bytes()?.clone()));
-    }
-    Ok(pairs)
 }
 
 /// `MSET key value [key value ...]`
@@ -314,7 +304,7 @@ pub struct MSet(Vec<(Bytes, Bytes)>);
 
 impl WriteCommand for MSet {
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
-        Ok(MSet(parse_pairs(args, "mset")?))
+        Ok(MSet(args.pairs("mset")?))
     }
 
     fn apply(self, env: WriteEnv, w: &mut WriteCtx<'_, '_>) -> Result<Reply, CmdError> {
@@ -330,7 +320,7 @@ pub struct MSetNx(Vec<(Bytes, Bytes)>);
 
 impl WriteCommand for MSetNx {
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
-        Ok(MSetNx(parse_pairs(args, "msetnx")?))
+        Ok(MSetNx(args.pairs("msetnx")?))
     }
 
     fn apply(self, env: WriteEnv, w: &mut WriteCtx<'_, '_>) -> Result<Reply, CmdError> {
@@ -454,14 +444,14 @@ impl WriteCommand for Append {
 /// `STRLEN key`
 pub struct StrLen(Bytes);
 
-impl Command for StrLen {
+impl ReadCommand for StrLen {
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         Ok(StrLen(args.next_bytes()?.clone()))
     }
 
-    fn exec(self, ctx: &mut Ctx<'_>) -> Result<Reply, CmdError> {
+    fn read(self, db: u32, view: &mut dyn KvView) -> Result<Reply, CmdError> {
         Ok(Reply::Int(
-            read_string(ctx, &self.0)?.map_or(0, |v| v.len() as i64),
+            read_string(view, db, &self.0)?.map_or(0, |v| v.len() as i64),
         ))
     }
 }
@@ -506,7 +496,7 @@ impl<const KIND: u8> WriteCommand for Incr<KIND> {
 }
 
 /// A float the way Redis reads one (`strtold`, no spaces, no NaN).
-fn parse_float(arg: &[u8]) -> Option<f64> {
+pub(crate) fn parse_float(arg: &[u8]) -> Option<f64> {
     let text = std::str::from_utf8(arg).ok()?;
     if text.is_empty()
         || text.starts_with(char::is_whitespace)
@@ -596,7 +586,7 @@ fn parse_decimal(text: &[u8]) -> Option<Decimal> {
 }
 
 /// `a + b` printed as Redis prints INCRBYFLOAT results, if both are decimals that fit.
-fn add_decimal_texts(a: &[u8], b: &[u8]) -> Option<String> {
+pub(crate) fn add_decimal_texts(a: &[u8], b: &[u8]) -> Option<String> {
     let (a, b) = (parse_decimal(a)?, parse_decimal(b)?);
     let scale = a.scale.max(b.scale);
     let a_m = a.mantissa.checked_mul(pow10(scale - a.scale)?)?;
@@ -632,7 +622,7 @@ fn add_decimal_texts(a: &[u8], b: &[u8]) -> Option<String> {
 }
 
 /// `%.17f` with trailing zeros cut: the fallback for values outside `Decimal`'s range.
-fn human_float(value: f64) -> String {
+pub(crate) fn human_float(value: f64) -> String {
     let text = format!("{value:.17}");
     let text = text.trim_end_matches('0').trim_end_matches('.');
     if text == "-0" {
@@ -804,7 +794,7 @@ pub struct GetRange {
     end: i64,
 }
 
-impl Command for GetRange {
+impl ReadCommand for GetRange {
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         Ok(GetRange {
             key: args.next_bytes()?.clone(),
@@ -813,8 +803,8 @@ impl Command for GetRange {
         })
     }
 
-    fn exec(self, ctx: &mut Ctx<'_>) -> Result<Reply, CmdError> {
-        let value = read_string(ctx, &self.key)?.unwrap_or_default();
+    fn read(self, db: u32, view: &mut dyn KvView) -> Result<Reply, CmdError> {
+        let value = read_string(view, db, &self.key)?.unwrap_or_default();
         Ok(match clamp_range(self.start, self.end, value.len()) {
             Some((s, e)) => Reply::bulk(value[s..=e].to_vec()),
             None => Reply::bulk(Bytes::new()),

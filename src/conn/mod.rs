@@ -43,6 +43,10 @@ pub async fn serve(stream: TcpStream, info: Arc<ClientInfo>, shared: Arc<Shared>
     if let Err(e) = conn.run().await {
         tracing::debug!("client {id} closed: {e}");
     }
+    cmd::txn::unwatch_all(&mut Ctx {
+        server: &shared,
+        client: &mut conn.state,
+    });
     shared.clients.unregister(id);
 }
 

@@ -165,6 +165,14 @@ pub struct ClientState {
     pub no_touch: bool,
     /// Read snapshot shared by the reads of one batch (see `Ctx::snapshot`).
     pub snapshot: Option<crate::kv::store::ReadTables>,
+    /// Commands queued since MULTI (`None` outside a transaction).
+    pub multi: Option<Vec<Vec<bytes::Bytes>>>,
+    /// A command was refused while queuing: EXEC must abort.
+    pub multi_failed: bool,
+    /// WATCHed keys: (db, key, deadline when watched).
+    pub watched: Vec<(u32, Vec<u8>, u64)>,
+    /// Raised by the write path when a watched key changes.
+    pub watch_dirty: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl ClientState {
@@ -180,6 +188,10 @@ impl ClientState {
             no_evict: false,
             no_touch: false,
             snapshot: None,
+            multi: None,
+            multi_failed: false,
+            watched: Vec::new(),
+            watch_dirty: Arc::default(),
         }
     }
 

@@ -13,6 +13,7 @@
 //! and see every acknowledged write.
 
 pub mod file;
+pub mod observe;
 pub mod record;
 pub mod wal;
 
@@ -29,14 +30,19 @@ use crate::config::AppendFsync;
 use crate::kv::cache::RowCache;
 use crate::kv::meta;
 use crate::kv::store::{KvStore, ReadTables, StoreError, WriteTables};
+use crate::kv::view::KvView;
 use crate::resp::Reply;
 use file::{FsDir, WalDir};
+use observe::Observers;
 use record::Op;
 use wal::{Lsn, RecoveryReport, Wal, WalError};
 
 /// How often the background thread looks for expired keys, and how many it removes per look.
 const EXPIRY_TICK: Duration = Duration::from_millis(100);
 const EXPIRY_BATCH: usize = 200;
+/// Members of deleted collections removed per tick (deleting a big key costs the caller O(1);
+/// this is the background half).
+const GARBAGE_BATCH: usize = 20_000;
 /// Replay commits every this many records.
 const REPLAY_CHUNK: usize = 10_000;
 /// A checkpoint runs when the WAL grows past this, or every `CHECKPOINT_INTERVAL` with changes.
@@ -90,6 +96,9 @@ pub struct EngineStats {
     /// Write batches run and writes in them (group-commit effectiveness).
     pub batches: AtomicU64,
     pub batched_writes: AtomicU64,
+    /// Deleted collections whose members are still being collected, and members collected.
+    pub garbage_versions: AtomicU64,
+    pub collected_members: AtomicU64,
 }
 
 /// The engines behind the commands.
@@ -99,12 +108,14 @@ pub struct Engine {
     background: Mutex<Option<JoinHandle<()>>>,
     pub stats: Arc<EngineStats>,
     pub cache: Arc<RowCache>,
+    pub observers: Arc<Observers>,
 }
 
 /// What the connection threads and the background thread share.
 struct Inner {
     store: Arc<KvStore>,
     cache: Arc<RowCache>,
+    observers: Arc<Observers>,
     stats: Arc<EngineStats>,
     /// The WAL; `None` once the engine is closed. Held while a batch or a duty runs.
     wal: Mutex<Option<Wal>>,
@@ -193,9 +204,11 @@ impl Engine {
         // Records replayed but not yet durable in the store: make them so, then drop the log.
         checkpoint(&store, &mut wal, &stats)?;
         let cache = Arc::new(RowCache::new(options.row_cache_bytes));
+        let observers = Arc::new(Observers::default());
         let inner = Arc::new(Inner {
             store,
             cache: cache.clone(),
+            observers: observers.clone(),
             stats: stats.clone(),
             wal: Mutex::new(Some(wal)),
             queue: Mutex::new(Vec::new()),
@@ -214,6 +227,7 @@ impl Engine {
             background: Mutex::new(Some(background)),
             stats,
             cache,
+            observers,
         })
     }
 
@@ -333,7 +347,7 @@ impl Inner {
             return;
         }
         match guard.as_mut() {
-            Some(wal) => run_batch(&self.store, &self.cache, wal, &self.stats, &mut batch),
+            Some(wal) => run_batch(self, wal, &mut batch),
             None => {
                 for (_, reply) in batch {
                     let _ = reply.send(Reply::Error("ERR server is shutting down".into()));
@@ -371,7 +385,8 @@ fn background_duties(inner: Arc<Inner>) {
                 Err(e) => tracing::error!("WAL fsync failed: {e}"),
             }
             if last_expiry.elapsed() >= EXPIRY_TICK {
-                expire_cycle(&inner.store, &inner.cache, wal, &inner.stats);
+                expire_cycle(&inner, wal);
+                collect_garbage(&inner.store, &inner.stats);
                 last_expiry = Instant::now();
             }
             let changed = inner.stats.changes_since_checkpoint.load(Ordering::Relaxed) > 0;
@@ -452,12 +467,17 @@ fn apply_op(t: &mut WriteTables<'_>, op: &Op) -> Result<(), StoreError> {
         } => {
             t.set_expire(*db, key, *expire_at_ms)?;
         }
-        Op::FlushDb { db } => t.flush_db(*db)?,
+        Op::Forget { db, key } => {
+            t.forget(*db, key)?;
+        }
+        Op::PutSub { skey, value } => t.sub_put(skey, value)?,
+        Op::DelSub { skey } => t.sub_delete(skey)?,
+        Op::FlushDb { db } => t.flush_db(*db, true)?,
         Op::SwapDb { a, b } => {
             let rows_a = t.all_rows(*a)?;
             let rows_b = t.all_rows(*b)?;
-            t.flush_db(*a)?;
-            t.flush_db(*b)?;
+            t.flush_db(*a, false)?;
+            t.flush_db(*b, false)?;
             for (k, v) in rows_a {
                 t.put(*b, &k, &v)?;
             }
@@ -474,6 +494,8 @@ fn apply_op(t: &mut WriteTables<'_>, op: &Op) -> Result<(), StoreError> {
 pub struct WriteCtx<'a, 't> {
     tables: &'a mut WriteTables<'t>,
     ops: Vec<Op>,
+    /// Keys whose collection members changed (their rows may not have: observers need them).
+    touched: Vec<(u32, Vec<u8>)>,
     /// The batch's clock (unix ms): one time for every write of the batch.
     pub now_ms: u64,
     expired: u64,
@@ -564,8 +586,74 @@ impl WriteCtx<'_, '_> {
         self.apply(Op::SwapDb { a, b })
     }
 
+    /// Removes `key`'s row, keeping its collection members for the row that now owns them.
+    pub fn forget(&mut self, db: u32, key: &[u8]) -> Result<(), CmdError> {
+        self.apply(Op::Forget {
+            db,
+            key: key.to_vec(),
+        })
+    }
+
+    /// A collection version never used before.
+    pub fn new_version(&mut self) -> Result<u64, CmdError> {
+        Ok(self.tables.new_version()?)
+    }
+
+    /// Sets a member subkey of `key`'s collection.
+    pub fn put_sub(
+        &mut self,
+        db: u32,
+        key: &[u8],
+        skey: Vec<u8>,
+        value: Vec<u8>,
+    ) -> Result<(), CmdError> {
+        self.touch(db, key);
+        self.apply(Op::PutSub { skey, value })
+    }
+
+    /// Removes a member subkey of `key`'s collection.
+    pub fn del_sub(&mut self, db: u32, key: &[u8], skey: Vec<u8>) -> Result<(), CmdError> {
+        self.touch(db, key);
+        self.apply(Op::DelSub { skey })
+    }
+
+    fn touch(&mut self, db: u32, key: &[u8]) {
+        if self
+            .touched
+            .last()
+            .is_none_or(|(d, k)| *d != db || k != key)
+        {
+            self.touched.push((db, key.to_vec()));
+        }
+    }
+
     pub fn key_count(&self, db: u32) -> Result<u64, CmdError> {
         Ok(self.tables.key_count(db)?)
+    }
+}
+
+/// Reads inside a batch (the queued reads of MULTI/EXEC) see the batch's own writes.
+impl KvView for WriteCtx<'_, '_> {
+    fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    fn live_row(&mut self, db: u32, key: &[u8]) -> Result<Option<Vec<u8>>, CmdError> {
+        self.get(db, key)
+    }
+
+    fn sub_get(&mut self, skey: &[u8]) -> Result<Option<Vec<u8>>, CmdError> {
+        Ok(self.tables.sub_get(skey)?)
+    }
+
+    fn sub_scan(
+        &mut self,
+        from: &[u8],
+        to: &[u8],
+        rev: bool,
+        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), CmdError> {
+        Ok(self.tables.sub_scan(from, to, rev, f)?)
     }
 }
 
@@ -590,13 +678,8 @@ fn checkpoint(store: &KvStore, wal: &mut Wal, stats: &EngineStats) -> Result<(),
 }
 
 /// Runs a batch of writes in one transaction and one WAL append; releases the replies after.
-fn run_batch(
-    store: &KvStore,
-    cache: &RowCache,
-    wal: &mut Wal,
-    stats: &EngineStats,
-    batch: &mut Vec<(WriteFn, oneshot::Sender<Reply>)>,
-) {
+fn run_batch(inner: &Inner, wal: &mut Wal, batch: &mut Vec<(WriteFn, oneshot::Sender<Reply>)>) {
+    let (store, cache, stats) = (&inner.store, &inner.cache, &inner.stats);
     let now = now_ms();
     stats.batches.fetch_add(1, Ordering::Relaxed);
     stats
@@ -611,6 +694,7 @@ fn run_batch(
             let mut ctx = WriteCtx {
                 tables,
                 ops: Vec::new(),
+                touched: Vec::new(),
                 now_ms: now,
                 expired: 0,
             };
@@ -618,6 +702,7 @@ fn run_batch(
                 Ok(reply) => reply,
                 Err(e) => Reply::Error(e.to_resp_text()),
             };
+            inner.observers.changed(&ctx.ops, &ctx.touched);
             expired += ctx.expired;
             if !ctx.ops.is_empty() {
                 payloads.push(record::encode(&ctx.ops));
@@ -659,7 +744,8 @@ fn run_batch(
 }
 
 /// Removes up to `EXPIRY_BATCH` keys whose deadline passed, logging their deletion.
-fn expire_cycle(store: &KvStore, cache: &RowCache, wal: &mut Wal, stats: &EngineStats) {
+fn expire_cycle(inner: &Inner, wal: &mut Wal) {
+    let (store, cache, stats) = (&inner.store, &inner.cache, &inner.stats);
     let now = now_ms();
     let mut removed: Vec<Op> = Vec::new();
     let result = store.write(false, |t| -> Result<u64, EngineError> {
@@ -674,6 +760,7 @@ fn expire_cycle(store: &KvStore, cache: &RowCache, wal: &mut Wal, stats: &Engine
         for op in &ops {
             apply_op(t, op)?;
         }
+        inner.observers.changed(&ops, &[]);
         wal.append(&[&record::encode(&ops)])?;
         t.set_applied_lsn(wal.last_lsn())?;
         let n = ops.len() as u64;
@@ -695,6 +782,22 @@ fn expire_cycle(store: &KvStore, cache: &RowCache, wal: &mut Wal, stats: &Engine
     }
 }
 
+/// Removes a bounded number of members of deleted collections. Not logged: the members are
+/// unreachable, and a crash brings back the garbage list together with them.
+fn collect_garbage(store: &KvStore, stats: &EngineStats) {
+    match store.write(false, |t| -> Result<(usize, u64), StoreError> {
+        Ok((t.collect_garbage(GARBAGE_BATCH)?, t.garbage_len()?))
+    }) {
+        Ok((removed, pending)) => {
+            stats
+                .collected_members
+                .fetch_add(removed as u64, Ordering::Relaxed);
+            stats.garbage_versions.store(pending, Ordering::Relaxed);
+        }
+        Err(e) => tracing::warn!("collecting deleted members: {e}"),
+    }
+}
+
 /// Drops from the row cache every key `ops` changed (all of it for whole-database changes).
 fn invalidate(cache: &RowCache, ops: &[Op], lsn: Lsn) {
     if ops.is_empty() {
@@ -708,10 +811,12 @@ fn invalidate(cache: &RowCache, ops: &[Op], lsn: Lsn) {
         return;
     }
     let keys = ops.iter().filter_map(|op| match op {
-        Op::PutRow { db, key, .. } | Op::Delete { db, key } | Op::SetExpire { db, key, .. } => {
-            Some((*db, key.as_slice()))
-        }
-        Op::FlushDb { .. } | Op::SwapDb { .. } => None,
+        Op::PutRow { db, key, .. }
+        | Op::Delete { db, key }
+        | Op::Forget { db, key }
+        | Op::SetExpire { db, key, .. } => Some((*db, key.as_slice())),
+        // Members are never cached (only string rows are).
+        Op::PutSub { .. } | Op::DelSub { .. } | Op::FlushDb { .. } | Op::SwapDb { .. } => None,
     });
     cache.invalidate(keys, lsn);
 }

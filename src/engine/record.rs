@@ -23,6 +23,20 @@ pub enum Op {
         key: Vec<u8>,
         expire_at_ms: u64,
     },
+    /// `key`'s row is gone but its collection members live on under another key (RENAME, MOVE).
+    Forget {
+        db: u32,
+        key: Vec<u8>,
+    },
+    /// A collection member's subkey (`version · member`, see `kv::types`) holds `value`.
+    PutSub {
+        skey: Vec<u8>,
+        value: Vec<u8>,
+    },
+    /// A collection member's subkey is gone.
+    DelSub {
+        skey: Vec<u8>,
+    },
     FlushDb {
         db: u32,
     },
@@ -74,6 +88,20 @@ pub fn encode(ops: &[Op]) -> Vec<u8> {
                 put_u32(&mut out, *a);
                 put_u32(&mut out, *b);
             }
+            Op::Forget { db, key } => {
+                out.push(7);
+                put_u32(&mut out, *db);
+                put_bytes(&mut out, key);
+            }
+            Op::PutSub { skey, value } => {
+                out.push(8);
+                put_bytes(&mut out, skey);
+                put_bytes(&mut out, value);
+            }
+            Op::DelSub { skey } => {
+                out.push(9);
+                put_bytes(&mut out, skey);
+            }
         }
     }
     out
@@ -108,6 +136,15 @@ pub fn decode(data: &[u8]) -> Result<Vec<Op>, DecodeError> {
                 a: r.u32()?,
                 b: r.u32()?,
             },
+            7 => Op::Forget {
+                db: r.u32()?,
+                key: r.bytes()?,
+            },
+            8 => Op::PutSub {
+                skey: r.bytes()?,
+                value: r.bytes()?,
+            },
+            9 => Op::DelSub { skey: r.bytes()? },
             _ => return Err(DecodeError("unknown operation")),
         });
     }
@@ -189,6 +226,17 @@ mod tests {
             },
             Op::FlushDb { db: 2 },
             Op::SwapDb { a: 1, b: 2 },
+            Op::Forget {
+                db: 1,
+                key: b"moved".to_vec(),
+            },
+            Op::PutSub {
+                skey: vec![0, 0, 0, 0, 0, 0, 0, 9, b'f'],
+                value: b"v".to_vec(),
+            },
+            Op::DelSub {
+                skey: vec![0, 0, 0, 0, 0, 0, 0, 9, b'g'],
+            },
         ];
         let bytes = encode(&ops);
         assert_eq!(decode(&bytes).unwrap(), ops);

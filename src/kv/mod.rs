@@ -1,6 +1,8 @@
-//! The KV engine: a metadata row per key in redb (type, expiry, value), an expiry index, and
-//! the typed operations the commands use.
+//! The KV engine: a metadata row per key in redb (type, expiry, value or collection header),
+//! collection members as subkeys, an expiry index, and the typed operations the commands use.
 
 pub mod cache;
 pub mod meta;
 pub mod store;
+pub mod types;
+pub mod view;

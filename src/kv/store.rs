@@ -3,12 +3,15 @@
 //! Tables: `meta` maps `db (u32 BE) · key` to the key's metadata row (type, expiry, and for
 //! strings the value inline); `expires` is the index `deadline (u64 BE) · db · key` that drives
 //! active expiry; `state` holds the applied LSN and the per-database key counts, written in the
-//! same transaction as the data they describe.
+//! same transaction as the data they describe. Collections keep their members in `sub`, under
+//! `version u64 BE · member encoding` (see `kv::types`); `garbage` lists the versions of deleted
+//! collections whose members the background collector still has to remove.
 
 use std::path::Path;
 
 use redb::{
-    Database, Durability, ReadOnlyTable, ReadableDatabase, ReadableTable, Table, TableDefinition,
+    Database, Durability, ReadOnlyTable, ReadableDatabase, ReadableTable, ReadableTableMetadata,
+    Table, TableDefinition,
 };
 
 use super::meta;
@@ -16,7 +19,10 @@ use super::meta;
 const META: TableDefinition<&[u8], &[u8]> = TableDefinition::new("meta");
 const EXPIRES: TableDefinition<&[u8], ()> = TableDefinition::new("expires");
 const STATE: TableDefinition<&str, u64> = TableDefinition::new("state");
+const SUB: TableDefinition<&[u8], &[u8]> = TableDefinition::new("sub");
+const GARBAGE: TableDefinition<u64, ()> = TableDefinition::new("garbage");
 const APPLIED_LSN: &str = "applied_lsn";
+const NEXT_VERSION: &str = "next_version";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -104,6 +110,8 @@ impl KvStore {
             txn.open_table(META)?;
             txn.open_table(EXPIRES)?;
             txn.open_table(STATE)?;
+            txn.open_table(SUB)?;
+            txn.open_table(GARBAGE)?;
         }
         txn.commit()?;
         Ok(KvStore { db })
@@ -128,6 +136,8 @@ impl KvStore {
                 meta: txn.open_table(META).map_err(StoreError::from)?,
                 expires: txn.open_table(EXPIRES).map_err(StoreError::from)?,
                 state: txn.open_table(STATE).map_err(StoreError::from)?,
+                sub: txn.open_table(SUB).map_err(StoreError::from)?,
+                garbage: txn.open_table(GARBAGE).map_err(StoreError::from)?,
             };
             f(&mut tables)?
         };
@@ -142,6 +152,7 @@ impl KvStore {
         let lsn = state.get(APPLIED_LSN)?.map_or(0, |g| g.value());
         Ok(ReadTables {
             meta: txn.open_table(META)?,
+            sub: txn.open_table(SUB)?,
             state,
             lsn,
         })
@@ -151,6 +162,7 @@ impl KvStore {
 /// Read access to one snapshot.
 pub struct ReadTables {
     meta: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    sub: ReadOnlyTable<&'static [u8], &'static [u8]>,
     state: ReadOnlyTable<&'static str, u64>,
     /// The LSN this snapshot has applied (tags the row cache's fills).
     pub lsn: u64,
@@ -180,6 +192,22 @@ impl ReadTables {
             .state
             .get(count_name(db).as_str())?
             .map_or(0, |g| g.value()))
+    }
+
+    /// The value of one collection member's subkey.
+    pub fn sub_get(&self, skey: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+        sub_get(&self.sub, skey)
+    }
+
+    /// Subkeys in `from..to`, ascending (or descending with `rev`), while `f` returns true.
+    pub fn sub_scan(
+        &self,
+        from: &[u8],
+        to: &[u8],
+        rev: bool,
+        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> StoreResult<()> {
+        sub_scan(&self.sub, from, to, rev, f)
     }
 
     /// How many keys of `db` have a deadline.
@@ -235,12 +263,50 @@ impl ReadTables {
     }
 }
 
+fn sub_get(
+    table: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    skey: &[u8],
+) -> StoreResult<Option<Vec<u8>>> {
+    Ok(table.get(skey)?.map(|g| g.value().to_vec()))
+}
+
+fn sub_scan(
+    table: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    from: &[u8],
+    to: &[u8],
+    rev: bool,
+    f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+) -> StoreResult<()> {
+    if from >= to {
+        return Ok(());
+    }
+    let range = table.range(from..to)?;
+    if rev {
+        for entry in range.rev() {
+            let (k, v) = entry?;
+            if !f(k.value(), v.value()) {
+                break;
+            }
+        }
+    } else {
+        for entry in range {
+            let (k, v) = entry?;
+            if !f(k.value(), v.value()) {
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Write access inside one transaction. Every change goes through `put` / `delete` /
-/// `set_expire`, which keep the expiry index and the key counts in step.
+/// `set_expire`, which keep the expiry index, the key counts and the garbage list in step.
 pub struct WriteTables<'t> {
     meta: Table<'t, &'static [u8], &'static [u8]>,
     expires: Table<'t, &'static [u8], ()>,
     state: Table<'t, &'static str, u64>,
+    sub: Table<'t, &'static [u8], &'static [u8]>,
+    garbage: Table<'t, u64, ()>,
 }
 
 impl WriteTables<'_> {
@@ -255,7 +321,20 @@ impl WriteTables<'_> {
     pub fn put(&mut self, db: u32, key: &[u8], row: &[u8]) -> StoreResult<bool> {
         let mk = meta_key(db, key);
         let old = self.meta.insert(mk.as_slice(), row)?;
+        let old_version = old
+            .as_ref()
+            .and_then(|o| meta::collection_version(o.value()));
         let old_deadline = old.map(|old| meta::expire_at(old.value()));
+        let version = meta::collection_version(row);
+        if old_version.is_some() && old_version != version {
+            self.collect_later(old_version)?;
+        }
+        if let Some(v) = version {
+            // Replay meets versions the counter may not have reached: keep it ahead.
+            if self.counter(NEXT_VERSION)? <= v {
+                self.state.insert(NEXT_VERSION, v + 1)?;
+            }
+        }
         if let Some(deadline) = old_deadline.filter(|d| *d != 0) {
             self.expires
                 .remove(expiry_key(deadline, db, key).as_slice())?;
@@ -275,12 +354,30 @@ impl WriteTables<'_> {
         Ok(old_deadline.is_none())
     }
 
-    /// Removes `key`; returns true if it existed.
+    /// Removes `key` (its members, if a collection, are collected in the background); returns
+    /// true if it existed.
     pub fn delete(&mut self, db: u32, key: &[u8]) -> StoreResult<bool> {
+        self.remove(db, key, true)
+    }
+
+    /// Removes `key`'s row but keeps its members: another row now owns them (RENAME, MOVE).
+    pub fn forget(&mut self, db: u32, key: &[u8]) -> StoreResult<bool> {
+        self.remove(db, key, false)
+    }
+
+    fn remove(&mut self, db: u32, key: &[u8], collect: bool) -> StoreResult<bool> {
         let old = self.meta.remove(meta_key(db, key).as_slice())?;
-        let Some(deadline) = old.map(|old| meta::expire_at(old.value())) else {
+        let Some((deadline, version)) = old.map(|old| {
+            (
+                meta::expire_at(old.value()),
+                meta::collection_version(old.value()),
+            )
+        }) else {
             return Ok(false);
         };
+        if collect {
+            self.collect_later(version)?;
+        }
         if deadline != 0 {
             self.expires
                 .remove(expiry_key(deadline, db, key).as_slice())?;
@@ -300,20 +397,28 @@ impl WriteTables<'_> {
         Ok(true)
     }
 
-    /// Removes every key of `db`.
-    pub fn flush_db(&mut self, db: u32) -> StoreResult<()> {
+    /// Removes every key of `db`; with `collect`, their members go to the collector (without,
+    /// the caller re-inserts the rows elsewhere: SWAPDB).
+    pub fn flush_db(&mut self, db: u32, collect: bool) -> StoreResult<()> {
         let (start, end) = db_range(db);
         let mut deadlines = Vec::new();
+        let mut versions = Vec::new();
         self.meta
             .retain_in(start.as_slice()..end.as_slice(), |k, v| {
                 let deadline = meta::expire_at(v);
                 if deadline != 0 {
                     deadlines.push(expiry_key(deadline, db, &k[4..]));
                 }
+                versions.extend(meta::collection_version(v));
                 false
             })?;
         for k in deadlines {
             self.expires.remove(k.as_slice())?;
+        }
+        if collect {
+            for v in versions {
+                self.collect_later(Some(v))?;
+            }
         }
         self.state.insert(count_name(db).as_str(), 0)?;
         self.state.insert(expires_name(db).as_str(), 0)?;
@@ -350,6 +455,80 @@ impl WriteTables<'_> {
             .state
             .get(count_name(db).as_str())?
             .map_or(0, |g| g.value()))
+    }
+
+    fn counter(&self, name: &str) -> StoreResult<u64> {
+        Ok(self.state.get(name)?.map_or(0, |g| g.value()))
+    }
+
+    /// A collection version never used before in this store.
+    pub fn new_version(&mut self) -> StoreResult<u64> {
+        let v = self.counter(NEXT_VERSION)?.max(1);
+        self.state.insert(NEXT_VERSION, v + 1)?;
+        Ok(v)
+    }
+
+    fn collect_later(&mut self, version: Option<u64>) -> StoreResult<()> {
+        if let Some(v) = version {
+            self.garbage.insert(v, ())?;
+        }
+        Ok(())
+    }
+
+    pub fn sub_get(&self, skey: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+        sub_get(&self.sub, skey)
+    }
+
+    pub fn sub_scan(
+        &self,
+        from: &[u8],
+        to: &[u8],
+        rev: bool,
+        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> StoreResult<()> {
+        sub_scan(&self.sub, from, to, rev, f)
+    }
+
+    pub fn sub_put(&mut self, skey: &[u8], value: &[u8]) -> StoreResult<()> {
+        self.sub.insert(skey, value)?;
+        Ok(())
+    }
+
+    pub fn sub_delete(&mut self, skey: &[u8]) -> StoreResult<()> {
+        self.sub.remove(skey)?;
+        Ok(())
+    }
+
+    /// Removes up to `limit` members of deleted collections; returns how many it removed.
+    pub fn collect_garbage(&mut self, limit: usize) -> StoreResult<usize> {
+        let mut removed = 0;
+        while removed < limit {
+            let Some(version) = self.garbage.first()?.map(|(k, _)| k.value()) else {
+                break;
+            };
+            let from = version.to_be_bytes();
+            let to = (version + 1).to_be_bytes();
+            let mut n = 0;
+            for entry in self
+                .sub
+                .extract_from_if(&from[..]..&to[..], |_, _| true)?
+                .take(limit - removed)
+            {
+                entry?;
+                n += 1;
+            }
+            removed += n;
+            if removed < limit {
+                // The range ran out before the budget did: this version is done.
+                self.garbage.remove(version)?;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Versions still waiting for the collector.
+    pub fn garbage_len(&self) -> StoreResult<u64> {
+        Ok(self.garbage.len()?)
     }
 
     fn add(&mut self, counter: &str, delta: i64) -> StoreResult<()> {
@@ -475,7 +654,7 @@ mod tests {
         assert_eq!(r.key_count(1).unwrap(), 1);
         store
             .write(false, |t| -> StoreResult<()> {
-                t.flush_db(0)?;
+                t.flush_db(0, true)?;
                 assert_eq!(t.due_expiries(u64::MAX - 1, 10)?, vec![]);
                 Ok(())
             })

@@ -44,6 +44,9 @@ pub enum Reply {
     Array(Vec<Reply>),
     /// Map in RESP3, flat array of key/value pairs in RESP2.
     Map(Vec<(Reply, Reply)>),
+    /// Array of two-element arrays in RESP3, flat array in RESP2 (ZRANGE WITHSCORES,
+    /// HRANDFIELD WITHVALUES).
+    Pairs(Vec<(Reply, Reply)>),
     /// Set in RESP3, array in RESP2.
     Set(Vec<Reply>),
     /// Double in RESP3, bulk string in RESP2.
@@ -96,6 +99,16 @@ impl Reply {
                 for (k, v) in pairs {
                     k.encode(proto, out);
                     v.encode(proto, out);
+                }
+            }
+            Reply::Pairs(pairs) => {
+                int_line(out, b'*', pairs.len() as i64 * if resp3 { 1 } else { 2 });
+                for (a, b) in pairs {
+                    if resp3 {
+                        out.put_slice(b"*2\r\n");
+                    }
+                    a.encode(proto, out);
+                    b.encode(proto, out);
                 }
             }
             Reply::Double(d) if resp3 => resp3_leaf(

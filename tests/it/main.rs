@@ -4,6 +4,7 @@ mod auth;
 mod common;
 mod consistency;
 mod durability;
+mod hash;
 mod keys;
 mod process;
 mod protocol;

@@ -42,3 +42,18 @@ pub fn now_ms() -> i64 {
         .unwrap()
         .as_millis() as i64
 }
+
+/// An array reply of already-encoded items.
+pub fn arr(items: &[String]) -> String {
+    format!("*{}\r\n{}", items.len(), items.concat())
+}
+
+/// An array reply of bulk strings.
+pub fn bulks(items: &[&str]) -> String {
+    arr(&items.iter().map(|s| bulk(s)).collect::<Vec<_>>())
+}
+
+pub const WRONGTYPE: &str =
+    "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
+pub const NIL_ARRAY2: &str = "*-1\r\n";
+pub const EMPTY_ARRAY: &str = "*0\r\n";
