@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# Runs every Luma test on a fresh machine: installs redis-tools and redis-py when missing, checks
-# formatting and lints, runs the Rust unit and integration tests, then the client script tests
-# (redis-py, redis-cli, redis-benchmark) against the built binary.
+# Runs every Luma test on a fresh machine: installs redis-tools, redis-server and redis-py when
+# missing, checks formatting and lints, runs the Rust unit and integration tests, then the client
+# script tests (redis-py, redis-cli, redis-benchmark, and a differential run of the same commands
+# against a real redis-server) against the built binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v redis-cli >/dev/null || ! command -v redis-benchmark >/dev/null; then
-  echo "== installing redis-tools"
+if ! command -v redis-cli >/dev/null || ! command -v redis-benchmark >/dev/null \
+  || ! command -v redis-server >/dev/null; then
+  echo "== installing redis-tools and redis-server (the reference for the differential test)"
   sudo_cmd=""
   [[ $(id -u) == 0 ]] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq redis-tools >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq redis-tools redis-server \
+    >/dev/null
 fi
 if ! python3 -c 'import redis' 2>/dev/null; then
   echo "== installing redis-py"
@@ -31,6 +34,7 @@ echo "== client script tests"
 cargo build --quiet
 status=0
 python3 tests/scripts/redis_py_basics.py target/debug/luma || status=1
+python3 tests/scripts/differential.py target/debug/luma || status=1
 bash tests/scripts/redis_cli.sh target/debug/luma || status=1
 bash tests/scripts/protected_mode.sh target/debug/luma || status=1
 exit $status

@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 
-use super::set::parse_numkeys;
+use super::set::{parse_numkeys, NumKeys};
 use super::{ArgCursor, CmdError, ReadCommand, WriteCommand, WriteEnv};
 use crate::engine::WriteCtx;
 use crate::kv::meta::{Collection, KeyType};
@@ -514,7 +514,7 @@ pub fn parse_mpop_count(args: &mut ArgCursor<'_>) -> Result<u64, CmdError> {
 
 impl LMPop {
     pub fn parse_args(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
-        let keys = parse_numkeys(args)?;
+        let keys = parse_numkeys(args, NumKeys::Pop)?;
         let left = parse_side(args)?;
         let count = parse_mpop_count(args)?;
         Ok(LMPop { keys, left, count })

@@ -385,16 +385,33 @@ pub fn store_set(
     types::save(w, db, key, &c)
 }
 
+/// How a `numkeys` command words its errors (each family of Redis's has its own).
+#[derive(Clone, Copy)]
+pub enum NumKeys {
+    /// SINTERCARD, ZINTERCARD.
+    Card,
+    /// LMPOP, ZMPOP and their blocking forms.
+    Pop,
+    /// ZUNION, ZINTER, ZDIFF and their STORE forms (the command's name for the error).
+    Algebra(&'static str),
+}
+
 /// Parses `numkeys key [key ...]` as Redis's multi-key commands do.
-pub fn parse_numkeys(args: &mut ArgCursor<'_>) -> Result<Vec<Bytes>, CmdError> {
+pub fn parse_numkeys(args: &mut ArgCursor<'_>, style: NumKeys) -> Result<Vec<Bytes>, CmdError> {
     let n = args.next_i64()?;
     if n <= 0 {
-        return Err(CmdError::err("numkeys should be greater than 0"));
+        return Err(match style {
+            NumKeys::Algebra(name) => CmdError::err(format!(
+                "at least 1 input key is needed for '{name}' command"
+            )),
+            _ => CmdError::err("numkeys should be greater than 0"),
+        });
     }
     if n as u64 > args.remaining() as u64 {
-        return Err(CmdError::err(
-            "Number of keys can't be greater than number of args",
-        ));
+        return Err(match style {
+            NumKeys::Card => CmdError::err("Number of keys can't be greater than number of args"),
+            _ => CmdError::Syntax,
+        });
     }
     let mut keys = Vec::with_capacity(n as usize);
     for _ in 0..n {
@@ -424,7 +441,7 @@ pub struct SInterCard(Vec<Bytes>, usize);
 
 impl ReadCommand for SInterCard {
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
-        let keys = parse_numkeys(args)?;
+        let keys = parse_numkeys(args, NumKeys::Card)?;
         Ok(SInterCard(keys, parse_limit(args)?))
     }
 

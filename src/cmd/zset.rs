@@ -10,7 +10,7 @@ use bytes::Bytes;
 
 use super::list::{clamp, parse_mpop_count};
 use super::scan::{random_pick, MemberScan};
-use super::set::{parse_limit, parse_numkeys};
+use super::set::{parse_limit, parse_numkeys, NumKeys};
 use super::{ArgCursor, CmdError, ReadCommand, WriteCommand, WriteEnv};
 use crate::engine::WriteCtx;
 use crate::kv::meta::{Collection, KeyType};
@@ -631,7 +631,7 @@ pub struct ZMPop {
 
 impl ZMPop {
     pub fn parse_args(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
-        let keys = parse_numkeys(args)?;
+        let keys = parse_numkeys(args, NumKeys::Pop)?;
         let max = args.next_choice(&[("MIN", false), ("MAX", true)])?;
         let count = parse_mpop_count(args)?;
         Ok(ZMPop { keys, max, count })
@@ -862,7 +862,15 @@ struct Algebra {
 
 impl Algebra {
     fn parse(args: &mut ArgCursor<'_>, op: ZOp, store: bool) -> Result<Algebra, CmdError> {
-        let keys = parse_numkeys(args)?;
+        let name = match (op, store) {
+            (ZOp::Union, false) => "zunion",
+            (ZOp::Inter, false) => "zinter",
+            (ZOp::Diff, false) => "zdiff",
+            (ZOp::Union, true) => "zunionstore",
+            (ZOp::Inter, true) => "zinterstore",
+            (ZOp::Diff, true) => "zdiffstore",
+        };
+        let keys = parse_numkeys(args, NumKeys::Algebra(name))?;
         let mut a = Algebra {
             weights: vec![1.0; keys.len()],
             keys,
@@ -870,7 +878,8 @@ impl Algebra {
             with_scores: false,
         };
         while !args.is_empty() {
-            if op != ZOp::Diff && args.eat("WEIGHTS") {
+            // WEIGHTS needs one weight per key, else it reads as a syntax error.
+            if op != ZOp::Diff && args.remaining() > a.keys.len() && args.eat("WEIGHTS") {
                 for w in a.weights.iter_mut() {
                     *w = args
                         .next_bytes()
@@ -1026,7 +1035,7 @@ pub struct ZInterCard(Algebra, usize);
 
 impl ReadCommand for ZInterCard {
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
-        let keys = parse_numkeys(args)?;
+        let keys = parse_numkeys(args, NumKeys::Card)?;
         let limit = parse_limit(args)?;
         Ok(ZInterCard(
             Algebra {

@@ -111,13 +111,7 @@ impl Reply {
                     b.encode(proto, out);
                 }
             }
-            Reply::Double(d) if resp3 => resp3_leaf(
-                out,
-                Frame3::Double {
-                    data: *d,
-                    attributes: None,
-                },
-            ),
+            Reply::Double(d) if resp3 => line(out, b',', format_double(*d).as_bytes()),
             Reply::Double(d) => bulk(out, format_double(*d).as_bytes()),
             Reply::Bool(b) if resp3 => resp3_leaf(
                 out,
@@ -188,17 +182,46 @@ fn int_line(out: &mut BytesMut, kind: u8, n: i64) {
     out.put_slice(b"\r\n");
 }
 
-/// Formats a double as Redis does in RESP2 bulk replies (`%.17g`, shortest round-trip form).
+/// Formats a double as Redis 7.2+ does in replies (`fpconv_dtoa`): the shortest digits that
+/// read back as the same double, written plainly when the exponent is small (`1000000`,
+/// `0.000001`, `3.14`) and as `d.ddde±x` otherwise (`1e+20`, `1.5e-7`, `1e+300`).
 pub fn format_double(d: f64) -> String {
     if d.is_nan() {
-        "nan".to_string()
-    } else if d.is_infinite() {
-        if d > 0.0 { "inf" } else { "-inf" }.to_string()
-    } else if d == d.trunc() && d.abs() < 1e17 {
-        format!("{}", d as i64)
-    } else {
-        format!("{d:?}")
+        return "nan".to_string();
     }
+    if d.is_infinite() {
+        return if d > 0.0 { "inf" } else { "-inf" }.to_string();
+    }
+    let sign = if d.is_sign_negative() { "-" } else { "" };
+    if d == 0.0 {
+        return format!("{sign}0");
+    }
+    // Rust's `{:e}` gives the shortest round-trip digits: `d.ddddde<exp>`.
+    let sci = format!("{:e}", d.abs());
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let sci_exp: i32 = exp.parse().unwrap_or(0);
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let n = digits.len() as i32;
+    // The value is `digits × 10^k`.
+    let k = sci_exp - (n - 1);
+    let abs_exp = sci_exp.abs();
+    let body = if k >= 0 && abs_exp < n + 7 {
+        format!("{digits}{}", "0".repeat(k as usize))
+    } else if k < 0 && (k > -7 || abs_exp < 4) {
+        let offset = n + k;
+        if offset <= 0 {
+            format!("0.{}{digits}", "0".repeat((-offset) as usize))
+        } else {
+            let (int, frac) = digits.split_at(offset as usize);
+            format!("{int}.{frac}")
+        }
+    } else {
+        let (first, rest) = digits.split_at(1);
+        let dot = if rest.is_empty() { "" } else { "." };
+        let exp_sign = if sci_exp < 0 { '-' } else { '+' };
+        format!("{first}{dot}{rest}e{exp_sign}{abs_exp}")
+    };
+    format!("{sign}{body}")
 }
 
 #[cfg(test)]
@@ -375,6 +398,20 @@ mod tests {
         assert_eq!(format_double(3.0), "3");
         assert_eq!(format_double(0.1), "0.1");
         assert_eq!(format_double(f64::INFINITY), "inf");
-        assert_eq!(format_double(-1e300), "-1e300");
+        assert_eq!(format_double(-1e300), "-1e+300");
+        assert_eq!(format_double(1e100), "1e+100");
+        assert_eq!(format_double(1e105), "1e+105");
+        assert_eq!(format_double(1e7), "10000000");
+        assert_eq!(format_double(1e8), "1e+8");
+        assert_eq!(format_double(123456789.0), "123456789");
+        assert_eq!(format_double(-0.000001), "-0.000001");
+        assert_eq!(format_double(1e-7), "1e-7");
+        assert_eq!(format_double(1.5e-7), "1.5e-7");
+        assert_eq!(format_double(0.0001234), "1.234e-4");
+        assert_eq!(format_double(0.001234), "0.001234");
+        assert_eq!(format_double(3.141592653589793), "3.141592653589793");
+        assert_eq!(format_double(1001.6), "1001.6");
+        assert_eq!(format_double(-0.0), "-0");
+        assert_eq!(format_double(f64::NAN), "nan");
     }
 }

@@ -11,3 +11,4 @@ mod protocol;
 mod scan;
 mod server;
 mod string;
+mod txn;
