@@ -409,7 +409,7 @@ mod tests {
         assert_eq!(format_double(1.5e-7), "1.5e-7");
         assert_eq!(format_double(0.0001234), "1.234e-4");
         assert_eq!(format_double(0.001234), "0.001234");
-        assert_eq!(format_double(3.141592653589793), "3.141592653589793");
+        assert_eq!(format_double(std::f64::consts::PI), "3.141592653589793");
         assert_eq!(format_double(1001.6), "1001.6");
         assert_eq!(format_double(-0.0), "-0");
         assert_eq!(format_double(f64::NAN), "nan");
