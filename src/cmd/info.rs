@@ -137,7 +137,7 @@ fn render_section(shared: &Shared, name: &str) -> Option<String> {
                 .field("maxclients", config.maxclients)
                 .field("client_recent_max_input_buffer", 0)
                 .field("client_recent_max_output_buffer", 0)
-                .field("blocked_clients", 0)
+                .field("blocked_clients", shared.engine.waiters.len())
                 .field("tracking_clients", 0)
                 .field("pubsub_clients", 0)
                 .field("watching_clients", 0)

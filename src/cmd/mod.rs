@@ -5,6 +5,7 @@
 //! the file of its family.
 
 pub mod args;
+pub mod blocking;
 pub mod client;
 pub mod errors;
 pub mod hash;
@@ -139,6 +140,8 @@ pub trait WriteCommand: Sized + Send + 'static {
 pub enum Outcome {
     Ready(Reply),
     Pending(tokio::sync::oneshot::Receiver<Reply>),
+    /// A blocking command: its first try, then possibly a wait (see `cmd::blocking`).
+    Blocked(blocking::BlockedWait),
 }
 
 /// Runs a command for a client on its connection.
@@ -168,6 +171,14 @@ pub const fn read_cmd<C: ReadCommand>() -> Handler {
     Handler {
         conn: run_read::<C>,
         txn: Some(txn_read::<C>),
+    }
+}
+
+/// The handler of a command that may block its client.
+pub const fn blocking_cmd<C: blocking::BlockingCommand>() -> Handler {
+    Handler {
+        conn: blocking::run_blocking::<C>,
+        txn: Some(txn_write::<C>),
     }
 }
 
@@ -581,6 +592,14 @@ pub static COMMANDS: &[CommandSpec] = &[
     command("discard", 1, F_LSF.or(Flags::NOSCRIPT).or(Flags::ALLOW_BUSY), NO_KEYS, TXN, "2.0.0", "Discards a transaction.", conn_cmd::<txn::Discard>()),
     command("watch", -2, F_LSF.or(Flags::NOSCRIPT).or(Flags::ALLOW_BUSY), ALL_KEYS, TXN, "2.2.0", "Monitors changes to keys to determine the execution of a transaction.", conn_cmd::<txn::Watch>()),
     command("unwatch", 1, F_LSF.or(Flags::NOSCRIPT).or(Flags::ALLOW_BUSY), NO_KEYS, TXN, "2.2.0", "Forgets about watched keys of a transaction.", conn_cmd::<txn::Unwatch>()),
+    command("blpop", -3, Flags::WRITE.or(Flags::NOSCRIPT), key_range(1, -2, 1), LIST, "2.0.0", "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", blocking_cmd::<blocking::BPop<true>>()),
+    command("brpop", -3, Flags::WRITE.or(Flags::NOSCRIPT), key_range(1, -2, 1), LIST, "2.0.0", "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", blocking_cmd::<blocking::BPop<false>>()),
+    command("blmove", 6, F_WD.or(Flags::NOSCRIPT), KEYS2, LIST, "6.2.0", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.", blocking_cmd::<blocking::BLMove<false>>()),
+    command("brpoplpush", 4, F_WD.or(Flags::NOSCRIPT), KEYS2, LIST, "2.2.0", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.", blocking_cmd::<blocking::BLMove<true>>()),
+    command("blmpop", -5, Flags::WRITE, NUMKEYS, LIST, "7.0.0", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", blocking_cmd::<blocking::BLMPop>()),
+    command("bzpopmin", -3, Flags::WRITE.or(Flags::FAST), key_range(1, -2, 1), ZSET, "5.0.0", "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", blocking_cmd::<blocking::BZPop<false>>()),
+    command("bzpopmax", -3, Flags::WRITE.or(Flags::FAST), key_range(1, -2, 1), ZSET, "5.0.0", "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise. Deletes the sorted set if the last element was popped.", blocking_cmd::<blocking::BZPop<true>>()),
+    command("bzmpop", -5, Flags::WRITE, NUMKEYS, ZSET, "7.0.0", "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", blocking_cmd::<blocking::BZMPop>()),
     command("sadd", -3, F_WD.or(Flags::FAST), KEY1, SET, "1.0.0", "Adds one or more members to a set. Creates the key if it doesn't exist.", write_cmd::<set::SAdd>()),
     command("srem", -3, Flags::WRITE.or(Flags::FAST), KEY1, SET, "1.0.0", "Removes one or more members from a set. Deletes the set if the last member was removed.", write_cmd::<set::SRem>()),
     command("smembers", 2, F_R, KEY1, SET, "1.0.0", "Returns all members of a set.", read_cmd::<set::SMembers>()),

@@ -166,7 +166,7 @@ fn plan(ctx: &mut Ctx<'_>, queued: Vec<Vec<Bytes>>) -> Vec<Step> {
                         let mut cursor = ArgCursor::new(&args, depth);
                         Step::Answered(match (h.conn)(ctx, &mut cursor) {
                             Ok(Outcome::Ready(reply)) => reply,
-                            Ok(Outcome::Pending(_)) => {
+                            Ok(Outcome::Pending(_) | Outcome::Blocked(_)) => {
                                 Reply::Error("ERR command not supported in MULTI".into())
                             }
                             Err(e) => Reply::Error(e.to_resp_text()),

@@ -6,6 +6,7 @@ pub mod state;
 use std::collections::VecDeque;
 use std::future::pending;
 use std::io;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,6 +14,7 @@ use bytes::BytesMut;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
+use crate::cmd::blocking::BlockedWait;
 use crate::cmd::{self, Ctx, Outcome};
 use crate::metrics::Metrics as M;
 use crate::resp::{DecodeLimits, Decoded, Reply, RequestDecoder};
@@ -24,6 +26,10 @@ const MIN_READ: usize = 4 * 1024;
 const MAX_READ: usize = 256 * 1024;
 /// Buffers larger than this are given back once drained, so idle clients stay small.
 const KEEP_BUFFER: usize = 16 * 1024;
+
+fn shutting_down() -> Reply {
+    Reply::Error("ERR server is shutting down".to_string())
+}
 
 /// Serves one client until it leaves, is killed, times out or the server stops.
 pub async fn serve(stream: TcpStream, info: Arc<ClientInfo>, shared: Arc<Shared>) {
@@ -38,6 +44,7 @@ pub async fn serve(stream: TcpStream, info: Arc<ClientInfo>, shared: Arc<Shared>
         read_size: MIN_READ,
         executed: Vec::new(),
         pending: VecDeque::new(),
+        peer_gone: false,
         shared: shared.clone(),
     };
     if let Err(e) = conn.run().await {
@@ -61,6 +68,8 @@ struct Connection {
     executed: Vec<(usize, bool)>,
     /// Replies waiting behind a write the engine has not acknowledged yet, in order.
     pending: VecDeque<Outcome>,
+    /// The client closed its end while blocked.
+    peer_gone: bool,
     shared: Arc<Shared>,
 }
 
@@ -156,7 +165,7 @@ impl Connection {
             if self.wbuf.capacity() > KEEP_BUFFER {
                 self.wbuf = BytesMut::new();
             }
-            if !keep_open {
+            if !keep_open || self.peer_gone {
                 return Ok(());
             }
         }
@@ -235,11 +244,65 @@ impl Connection {
         while let Some(outcome) = self.pending.pop_front() {
             let reply = match outcome {
                 Outcome::Ready(reply) => reply,
-                Outcome::Pending(rx) => rx
-                    .await
-                    .unwrap_or_else(|_| Reply::Error("ERR server is shutting down".to_string())),
+                Outcome::Pending(rx) => rx.await.unwrap_or_else(|_| shutting_down()),
+                Outcome::Blocked(wait) => self.wait_blocked(wait).await,
             };
             self.queue_reply(&reply);
+        }
+    }
+
+    /// A blocking command's reply: its first try's, or the waiter's once served, or nil at the
+    /// timeout. A client that goes away (or is killed) while blocked leaves the queue, so no
+    /// element is popped for it afterwards.
+    async fn wait_blocked(&mut self, wait: BlockedWait) -> Reply {
+        let first = wait.first.await.unwrap_or_else(|_| shutting_down());
+        let id = wait.waiter.load(Ordering::SeqCst);
+        if id == 0 {
+            return first;
+        }
+        let info = self.state.info.clone();
+        let mut stop = self.shared.shutdown_signal();
+        let mut reply = wait.reply;
+        let timeout = async {
+            match wait.timeout {
+                Some(t) => tokio::time::sleep(t).await,
+                None => pending::<()>().await,
+            }
+        };
+        tokio::pin!(timeout);
+        loop {
+            tokio::select! {
+                served = &mut reply => return served.unwrap_or_else(|_| shutting_down()),
+                _ = &mut timeout => break,
+                _ = info.killed() => break,
+                _ = crate::server::stopped(&mut stop) => break,
+                ready = self.stream.readable() => {
+                    if ready.is_err() {
+                        self.peer_gone = true;
+                        break;
+                    }
+                    // Keep what the client pipelines behind the blocking command; stop on EOF.
+                    self.rbuf.reserve(MIN_READ);
+                    match self.stream.try_read_buf(&mut self.rbuf) {
+                        Ok(0) => {
+                            self.peer_gone = true;
+                            break;
+                        }
+                        Ok(_) => {}
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        Err(_) => {
+                            self.peer_gone = true;
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        if wait.waiters.cancel(id) {
+            Reply::NilArray
+        } else {
+            // Served just as the wait ended: the reply is on its way.
+            reply.await.unwrap_or_else(|_| shutting_down())
         }
     }
 

@@ -12,6 +12,7 @@
 //! checkpoints. Reads run on the connection threads against redb snapshots and the row cache,
 //! and see every acknowledged write.
 
+pub mod blocking;
 pub mod file;
 pub mod observe;
 pub mod record;
@@ -32,8 +33,9 @@ use crate::kv::meta;
 use crate::kv::store::{KvStore, ReadTables, StoreError, WriteTables};
 use crate::kv::view::KvView;
 use crate::resp::Reply;
+use blocking::Waiters;
 use file::{FsDir, WalDir};
-use observe::Observers;
+use observe::{changed_keys, Observers};
 use record::Op;
 use wal::{Lsn, RecoveryReport, Wal, WalError};
 
@@ -109,6 +111,7 @@ pub struct Engine {
     pub stats: Arc<EngineStats>,
     pub cache: Arc<RowCache>,
     pub observers: Arc<Observers>,
+    pub waiters: Arc<Waiters>,
 }
 
 /// What the connection threads and the background thread share.
@@ -116,6 +119,7 @@ struct Inner {
     store: Arc<KvStore>,
     cache: Arc<RowCache>,
     observers: Arc<Observers>,
+    waiters: Arc<Waiters>,
     stats: Arc<EngineStats>,
     /// The WAL; `None` once the engine is closed. Held while a batch or a duty runs.
     wal: Mutex<Option<Wal>>,
@@ -205,10 +209,12 @@ impl Engine {
         checkpoint(&store, &mut wal, &stats)?;
         let cache = Arc::new(RowCache::new(options.row_cache_bytes));
         let observers = Arc::new(Observers::default());
+        let waiters = Arc::new(Waiters::default());
         let inner = Arc::new(Inner {
             store,
             cache: cache.clone(),
             observers: observers.clone(),
+            waiters: waiters.clone(),
             stats: stats.clone(),
             wal: Mutex::new(Some(wal)),
             queue: Mutex::new(Vec::new()),
@@ -228,6 +234,7 @@ impl Engine {
             stats,
             cache,
             observers,
+            waiters,
         })
     }
 
@@ -702,13 +709,30 @@ fn run_batch(inner: &Inner, wal: &mut Wal, batch: &mut Vec<(WriteFn, oneshot::Se
                 Ok(reply) => reply,
                 Err(e) => Reply::Error(e.to_resp_text()),
             };
-            inner.observers.changed(&ctx.ops, &ctx.touched);
-            expired += ctx.expired;
-            if !ctx.ops.is_empty() {
-                payloads.push(record::encode(&ctx.ops));
-                changed.append(&mut ctx.ops);
-            }
             replies.push((reply_tx, reply));
+            let ready = settle_write(inner, ctx, &mut payloads, &mut changed, &mut expired);
+            let ready_keys = ready.iter().map(|(db, k)| (*db, k.as_slice()));
+            if !ready.is_empty() && inner.waiters.any_waiting_on(ready_keys) {
+                // Clients blocked on what this write touched take their turn now, as writes
+                // of this batch: their pops are logged and observed like any other.
+                inner.waiters.serve(
+                    ready,
+                    &mut |attempt| {
+                        let mut ctx = WriteCtx {
+                            tables,
+                            ops: Vec::new(),
+                            touched: Vec::new(),
+                            now_ms: now,
+                            expired: 0,
+                        };
+                        let result = attempt(&mut ctx);
+                        let ready =
+                            settle_write(inner, ctx, &mut payloads, &mut changed, &mut expired);
+                        (result, ready)
+                    },
+                    &mut replies,
+                );
+            }
         }
         if !payloads.is_empty() {
             let refs: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
@@ -741,6 +765,35 @@ fn run_batch(inner: &Inner, wal: &mut Wal, batch: &mut Vec<(WriteFn, oneshot::Se
             }
         }
     }
+}
+
+/// Ends one write of a batch: its changes go to the observers and, as a WAL payload, to
+/// `payloads`. Returns the keys it changed when clients are blocked (none otherwise).
+fn settle_write(
+    inner: &Inner,
+    ctx: WriteCtx<'_, '_>,
+    payloads: &mut Vec<Vec<u8>>,
+    changed: &mut Vec<Op>,
+    expired: &mut u64,
+) -> Vec<(u32, Vec<u8>)> {
+    let WriteCtx {
+        mut ops,
+        touched,
+        expired: n,
+        ..
+    } = ctx;
+    *expired += n;
+    inner.observers.changed(&ops, &touched);
+    let ready = if inner.waiters.is_empty() {
+        Vec::new()
+    } else {
+        changed_keys(&ops, &touched)
+    };
+    if !ops.is_empty() {
+        payloads.push(record::encode(&ops));
+        changed.append(&mut ops);
+    }
+    ready
 }
 
 /// Removes up to `EXPIRY_BATCH` keys whose deadline passed, logging their deletion.

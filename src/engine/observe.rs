@@ -92,3 +92,18 @@ impl Observers {
         }
     }
 }
+
+/// The keys one write changed (whole-database operations excepted).
+pub fn changed_keys(ops: &[Op], touched: &[(u32, Vec<u8>)]) -> Vec<(u32, Vec<u8>)> {
+    let mut keys: Vec<(u32, Vec<u8>)> = ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::PutRow { db, key, .. } | Op::SetExpire { db, key, .. } => Some((*db, key.clone())),
+            _ => None,
+        })
+        .collect();
+    keys.extend(touched.iter().cloned());
+    keys.sort();
+    keys.dedup();
+    keys
+}

@@ -1,6 +1,7 @@
 //! Integration tests: the real server on a free loopback port, real clients over sockets.
 
 mod auth;
+mod blocking;
 mod common;
 mod consistency;
 mod durability;

@@ -206,6 +206,16 @@ CASES = [
      ["ZSCORE", "big", "z"], ["ZINCRBY", "big", "0.1", "y"],
      ["SET", "str", "v"], ["ZADD", "str", "1", "a"], ["ZRANGE", "str", "0", "1"], ["ZUNION", "2", "u1", "str"],
      ["ZCARD", "nz"], ["ZCOUNT", "u1", "x", "1"], ["ZLEXCOUNT", "u1", "a", "b"]],
+    # blocking pops that do not have to wait (or time out at once)
+    [["BLPOP", "none", "0.01"], ["BRPOP", "none", "-1"], ["BRPOP", "none", "x"],
+     ["BLMOVE", "a", "b", "LEFT", "LEFT", "0.01"], ["BRPOPLPUSH", "a", "b", "0.01"],
+     ["BZPOPMIN", "z", "0.01"], ["BZMPOP", "0.01", "1", "z", "MIN"], ["BLMPOP", "0.01", "1", "l", "LEFT"],
+     ["RPUSH", "l", "1", "2", "3"], ["BLPOP", "none", "l", "0"], ["BRPOP", "l", "0"],
+     ["BLMPOP", "0", "1", "l", "RIGHT", "COUNT", "5"], ["RPUSH", "l", "x"], ["BLMOVE", "l", "m", "RIGHT", "LEFT", "0"],
+     ["BRPOPLPUSH", "m", "l", "0"], ["ZADD", "z", "1", "a", "2", "b", "3", "c"], ["BZPOPMIN", "z", "0"],
+     ["BZPOPMAX", "none", "z", "0"], ["BZMPOP", "0", "1", "z", "MAX", "COUNT", "9"], ["SET", "s", "v"],
+     ["BLPOP", "s", "0"], ["BZPOPMIN", "s", "0"], ["BLMPOP", "0", "0", "l", "LEFT"], ["BLMPOP", "0", "2", "l", "LEFT"],
+     ["MULTI"], ["BLPOP", "none", "0"], ["BZPOPMIN", "none", "0"], ["EXEC"]],
     # transactions
     [["MULTI"], ["SET", "a", "1"], ["INCR", "a"], ["LPUSH", "a", "x"], ["GET", "a"], ["EXEC"],
      ["MULTI"], ["SET", "a"], ["SET", "b", "2"], ["EXEC"], ["GET", "b"], ["EXEC"], ["DISCARD"],
