@@ -32,11 +32,13 @@ impl<const HMSET: bool> WriteCommand for HSet<HMSET> {
 
     fn apply(self, env: WriteEnv, w: &mut WriteCtx<'_, '_>) -> Result<Reply, CmdError> {
         let mut c = types::load_or_new(w, env.db, &self.key, KeyType::Hash)?;
+        let before = c;
         let mut added = 0;
         for (f, v) in &self.pairs {
             added += i64::from(hash::set(w, env.db, &self.key, &mut c, f, v)?);
         }
-        types::save(w, env.db, &self.key, &c)?;
+        // Overwritten fields leave the header as it was: no write for it.
+        types::save_changed(w, env.db, &self.key, Some(&before), &c)?;
         Ok(if HMSET { OK } else { Reply::Int(added) })
     }
 }
@@ -230,6 +232,7 @@ impl WriteCommand for HIncrBy {
 
     fn apply(self, env: WriteEnv, w: &mut WriteCtx<'_, '_>) -> Result<Reply, CmdError> {
         let mut c = types::load_or_new(w, env.db, &self.0, KeyType::Hash)?;
+        let before = c;
         let current = match hash::get(w, &c, &self.1)? {
             Some(v) => {
                 parse_i64(&v).ok_or_else(|| CmdError::err("hash value is not an integer"))?
@@ -247,7 +250,7 @@ impl WriteCommand for HIncrBy {
             &self.1,
             next.to_string().as_bytes(),
         )?;
-        types::save(w, env.db, &self.0, &c)?;
+        types::save_changed(w, env.db, &self.0, Some(&before), &c)?;
         Ok(Reply::Int(next))
     }
 }
@@ -277,6 +280,7 @@ impl WriteCommand for HIncrByFloat {
 
     fn apply(self, env: WriteEnv, w: &mut WriteCtx<'_, '_>) -> Result<Reply, CmdError> {
         let mut c = types::load_or_new(w, env.db, &self.key, KeyType::Hash)?;
+        let before = c;
         let value = hash::get(w, &c, &self.field)?.unwrap_or_else(|| b"0".to_vec());
         let current =
             parse_float(&value).ok_or_else(|| CmdError::err("hash value is not a float"))?;
@@ -286,7 +290,7 @@ impl WriteCommand for HIncrByFloat {
         }
         let text = add_decimal_texts(&value, &self.by_text).unwrap_or_else(|| human_float(next));
         hash::set(w, env.db, &self.key, &mut c, &self.field, text.as_bytes())?;
-        types::save(w, env.db, &self.key, &c)?;
+        types::save_changed(w, env.db, &self.key, Some(&before), &c)?;
         Ok(Reply::bulk(text))
     }
 }

@@ -441,6 +441,7 @@ impl WriteCommand for ZAdd {
             Some(c) => c,
             None => Collection::new(KeyType::ZSet, w.new_version()?),
         };
+        let before = existing;
         let (mut added, mut changed) = (0, 0);
         let mut incr_result = None;
         for (score, member) in &self.pairs {
@@ -472,7 +473,7 @@ impl WriteCommand for ZAdd {
             zset::insert(w, env.db, &self.key, &mut c, member, new)?;
         }
         if added + changed > 0 {
-            types::save(w, env.db, &self.key, &c)?;
+            types::save_changed(w, env.db, &self.key, before.as_ref(), &c)?;
         }
         Ok(if self.incr {
             incr_result.map_or(Reply::Nil, Reply::Double)
@@ -496,6 +497,7 @@ impl WriteCommand for ZIncrBy {
 
     fn apply(self, env: WriteEnv, w: &mut WriteCtx<'_, '_>) -> Result<Reply, CmdError> {
         let mut c = types::load_or_new(w, env.db, &self.0, KeyType::ZSet)?;
+        let before = c;
         let old = if c.len == 0 {
             None
         } else {
@@ -506,7 +508,7 @@ impl WriteCommand for ZIncrBy {
             return Err(CmdError::err("resulting score is not a number (NaN)"));
         }
         zset::insert(w, env.db, &self.0, &mut c, &self.2, new)?;
-        types::save(w, env.db, &self.0, &c)?;
+        types::save_changed(w, env.db, &self.0, Some(&before), &c)?;
         Ok(Reply::Double(new))
     }
 }

@@ -634,7 +634,7 @@ impl WriteCtx<'_, '_> {
         }
     }
 
-    pub fn key_count(&self, db: u32) -> Result<u64, CmdError> {
+    pub fn key_count(&mut self, db: u32) -> Result<u64, CmdError> {
         Ok(self.tables.key_count(db)?)
     }
 }

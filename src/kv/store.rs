@@ -7,6 +7,7 @@
 //! `version u64 BE · member encoding` (see `kv::types`); `garbage` lists the versions of deleted
 //! collections whose members the background collector still has to remove.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use redb::{
@@ -138,8 +139,11 @@ impl KvStore {
                 state: txn.open_table(STATE).map_err(StoreError::from)?,
                 sub: txn.open_table(SUB).map_err(StoreError::from)?,
                 garbage: txn.open_table(GARBAGE).map_err(StoreError::from)?,
+                staged: HashMap::new(),
             };
-            f(&mut tables)?
+            let result = f(&mut tables)?;
+            tables.write_staged()?;
+            result
         };
         txn.commit().map_err(StoreError::from)?;
         Ok(result)
@@ -301,57 +305,125 @@ fn sub_scan(
 
 /// Write access inside one transaction. Every change goes through `put` / `delete` /
 /// `set_expire`, which keep the expiry index, the key counts and the garbage list in step.
+///
+/// Key rows changed in the transaction are staged in memory and written to the B-tree once,
+/// when it ends (or before a whole-table operation): a key written by many commands of one
+/// batch (a queue, a counter) costs one B-tree update instead of one per command.
 pub struct WriteTables<'t> {
     meta: Table<'t, &'static [u8], &'static [u8]>,
     expires: Table<'t, &'static [u8], ()>,
     state: Table<'t, &'static str, u64>,
     sub: Table<'t, &'static [u8], &'static [u8]>,
     garbage: Table<'t, u64, ()>,
+    staged: HashMap<Vec<u8>, Staged>,
+}
+
+/// A key row changed in this transaction: its deadline as the table has it (`None`: the key
+/// is not in the table) and its row now (`None`: deleted).
+struct Staged {
+    stored_deadline: Option<u64>,
+    row: Option<Vec<u8>>,
 }
 
 impl WriteTables<'_> {
     pub fn get(&self, db: u32, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
-        Ok(self
-            .meta
-            .get(meta_key(db, key).as_slice())?
-            .map(|g| g.value().to_vec()))
+        self.current(&meta_key(db, key))
+    }
+
+    /// The row of a `meta` key as this transaction sees it.
+    fn current(&self, mk: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+        if let Some(staged) = self.staged.get(mk) {
+            return Ok(staged.row.clone());
+        }
+        Ok(self.meta.get(mk)?.map(|g| g.value().to_vec()))
+    }
+
+    /// Stages `row` (or the deletion) for `mk`, whose current row is `old`.
+    fn stage(&mut self, mk: Vec<u8>, old: Option<&[u8]>, row: Option<Vec<u8>>) {
+        match self.staged.get_mut(&mk) {
+            Some(staged) => staged.row = row,
+            None => {
+                // First change in this transaction: `old` is what the table holds.
+                let stored_deadline = old.map(meta::expire_at);
+                self.staged.insert(
+                    mk,
+                    Staged {
+                        stored_deadline,
+                        row,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Writes the staged rows to the table, with the expiry index and the counts.
+    fn write_staged(&mut self) -> StoreResult<()> {
+        if self.staged.is_empty() {
+            return Ok(());
+        }
+        let mut staged: Vec<(Vec<u8>, Staged)> = self.staged.drain().collect();
+        staged.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut deltas: HashMap<u32, (i64, i64)> = HashMap::new();
+        for (mk, s) in staged {
+            let mut db_bytes = [0u8; 4];
+            db_bytes.copy_from_slice(&mk[..4]);
+            let db = u32::from_be_bytes(db_bytes);
+            let key = &mk[4..];
+            let new_deadline = s.row.as_deref().map(meta::expire_at);
+            match &s.row {
+                Some(row) => {
+                    self.meta.insert(mk.as_slice(), row.as_slice())?;
+                }
+                None => {
+                    self.meta.remove(mk.as_slice())?;
+                }
+            }
+            let (old_d, new_d) = (
+                s.stored_deadline.filter(|d| *d != 0),
+                new_deadline.filter(|d| *d != 0),
+            );
+            if old_d != new_d {
+                if let Some(d) = old_d {
+                    self.expires.remove(expiry_key(d, db, key).as_slice())?;
+                }
+                if let Some(d) = new_d {
+                    self.expires.insert(expiry_key(d, db, key).as_slice(), ())?;
+                }
+            }
+            let delta = deltas.entry(db).or_default();
+            delta.0 += i64::from(s.row.is_some()) - i64::from(s.stored_deadline.is_some());
+            delta.1 += i64::from(new_d.is_some()) - i64::from(old_d.is_some());
+        }
+        for (db, (keys, expiring)) in deltas {
+            if keys != 0 {
+                self.add(&count_name(db), keys)?;
+            }
+            if expiring != 0 {
+                self.add(&expires_name(db), expiring)?;
+            }
+        }
+        Ok(())
     }
 
     /// Stores `row` for `key`; returns true if the key is new.
     pub fn put(&mut self, db: u32, key: &[u8], row: &[u8]) -> StoreResult<bool> {
         let mk = meta_key(db, key);
-        let old = self.meta.insert(mk.as_slice(), row)?;
-        let old_version = old
-            .as_ref()
-            .and_then(|o| meta::collection_version(o.value()));
-        let old_deadline = old.map(|old| meta::expire_at(old.value()));
+        let old = self.current(&mk)?;
+        let old_version = old.as_deref().and_then(meta::collection_version);
         let version = meta::collection_version(row);
         if old_version.is_some() && old_version != version {
             self.collect_later(old_version)?;
         }
-        if let Some(v) = version {
-            // Replay meets versions the counter may not have reached: keep it ahead.
+        if let Some(v) = version.filter(|_| version != old_version) {
+            // A collection new to this row: replay meets versions the counter may not have
+            // reached, so keep it ahead. (Updates of the same collection skip the lookup.)
             if self.counter(NEXT_VERSION)? <= v {
                 self.state.insert(NEXT_VERSION, v + 1)?;
             }
         }
-        if let Some(deadline) = old_deadline.filter(|d| *d != 0) {
-            self.expires
-                .remove(expiry_key(deadline, db, key).as_slice())?;
-        }
-        let deadline = meta::expire_at(row);
-        if deadline != 0 {
-            self.expires
-                .insert(expiry_key(deadline, db, key).as_slice(), ())?;
-        }
-        let had_deadline = old_deadline.is_some_and(|d| d != 0);
-        if had_deadline != (deadline != 0) {
-            self.add(&expires_name(db), if had_deadline { -1 } else { 1 })?;
-        }
-        if old_deadline.is_none() {
-            self.add(&count_name(db), 1)?;
-        }
-        Ok(old_deadline.is_none())
+        let new = old.is_none();
+        self.stage(mk, old.as_deref(), Some(row.to_vec()));
+        Ok(new)
     }
 
     /// Removes `key` (its members, if a collection, are collected in the background); returns
@@ -366,24 +438,14 @@ impl WriteTables<'_> {
     }
 
     fn remove(&mut self, db: u32, key: &[u8], collect: bool) -> StoreResult<bool> {
-        let old = self.meta.remove(meta_key(db, key).as_slice())?;
-        let Some((deadline, version)) = old.map(|old| {
-            (
-                meta::expire_at(old.value()),
-                meta::collection_version(old.value()),
-            )
-        }) else {
+        let mk = meta_key(db, key);
+        let Some(old) = self.current(&mk)? else {
             return Ok(false);
         };
         if collect {
-            self.collect_later(version)?;
+            self.collect_later(meta::collection_version(&old))?;
         }
-        if deadline != 0 {
-            self.expires
-                .remove(expiry_key(deadline, db, key).as_slice())?;
-            self.add(&expires_name(db), -1)?;
-        }
-        self.add(&count_name(db), -1)?;
+        self.stage(mk, Some(&old), None);
         Ok(true)
     }
 
@@ -400,6 +462,7 @@ impl WriteTables<'_> {
     /// Removes every key of `db`; with `collect`, their members go to the collector (without,
     /// the caller re-inserts the rows elsewhere: SWAPDB).
     pub fn flush_db(&mut self, db: u32, collect: bool) -> StoreResult<()> {
+        self.write_staged()?;
         let (start, end) = db_range(db);
         let mut deadlines = Vec::new();
         let mut versions = Vec::new();
@@ -426,7 +489,8 @@ impl WriteTables<'_> {
     }
 
     /// Up to `limit` keys whose deadline is at or before `now_ms`: (db, key).
-    pub fn due_expiries(&self, now_ms: u64, limit: usize) -> StoreResult<Vec<(u32, Vec<u8>)>> {
+    pub fn due_expiries(&mut self, now_ms: u64, limit: usize) -> StoreResult<Vec<(u32, Vec<u8>)>> {
+        self.write_staged()?;
         let end = (now_ms + 1).to_be_bytes();
         let mut out = Vec::new();
         for entry in self.expires.range(..&end[..])?.take(limit) {
@@ -440,7 +504,8 @@ impl WriteTables<'_> {
     }
 
     /// Every key of `db` with its row (SWAPDB, MOVE of whole databases).
-    pub fn all_rows(&self, db: u32) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {
+    pub fn all_rows(&mut self, db: u32) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.write_staged()?;
         let (start, end) = db_range(db);
         let mut out = Vec::new();
         for entry in self.meta.range(start.as_slice()..end.as_slice())? {
@@ -450,7 +515,8 @@ impl WriteTables<'_> {
         Ok(out)
     }
 
-    pub fn key_count(&self, db: u32) -> StoreResult<u64> {
+    pub fn key_count(&mut self, db: u32) -> StoreResult<u64> {
+        self.write_staged()?;
         Ok(self
             .state
             .get(count_name(db).as_str())?
@@ -666,5 +732,53 @@ mod tests {
             r.get(1, b"a").unwrap().is_some(),
             "other databases are untouched"
         );
+    }
+
+    #[test]
+    fn rows_changed_many_times_in_one_transaction_land_once_and_consistently() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = KvStore::open(&dir.path().join("kv.redb"), 1 << 20).unwrap();
+        store
+            .write(false, |t| -> StoreResult<()> {
+                t.put(0, b"keep", &meta::string_row(b"1", 0))?;
+                t.put(0, b"gone", &meta::string_row(b"1", 900))?;
+                Ok(())
+            })
+            .unwrap();
+        store
+            .write(false, |t| -> StoreResult<()> {
+                assert!(t.put(0, b"a", &meta::string_row(b"1", 500))?);
+                assert!(!t.put(0, b"a", &meta::string_row(b"2", 0))?);
+                assert_eq!(t.get(0, b"a")?, Some(meta::string_row(b"2", 0)));
+                assert!(!t.delete(0, b"missing")?);
+                assert!(t.put(0, b"c", &meta::string_row(b"x", 700))?);
+                assert!(t.delete(0, b"c")?);
+                assert!(t.delete(0, b"gone")?);
+                assert!(t.get(0, b"gone")?.is_none());
+                t.put(0, b"keep", &meta::string_row(b"1", 800))?;
+                let mut h = meta::Collection::new(meta::KeyType::Hash, t.new_version()?);
+                h.len = 1;
+                t.put(0, b"h", &h.encode())?;
+                let mut h2 = meta::Collection::new(meta::KeyType::Hash, t.new_version()?);
+                h2.len = 1;
+                // Replaced in the same transaction: the first version goes to the collector.
+                t.put(0, b"h", &h2.encode())?;
+                assert_eq!(t.garbage_len()?, 1);
+                Ok(())
+            })
+            .unwrap();
+        let r = store.read().unwrap();
+        assert_eq!(r.key_count(0).unwrap(), 3, "keep, a, h");
+        assert_eq!(r.expires_count(0).unwrap(), 1, "only keep has a deadline");
+        assert!(r.get(0, b"c").unwrap().is_none());
+        store
+            .write(false, |t| -> StoreResult<()> {
+                assert_eq!(
+                    t.due_expiries(u64::MAX - 1, 10)?,
+                    vec![(0, b"keep".to_vec())]
+                );
+                Ok(())
+            })
+            .unwrap();
     }
 }

@@ -82,6 +82,21 @@ pub fn load_or_new(
     }
 }
 
+/// Stores the header if a change altered it (count, list ends, or a new collection); an
+/// emptied collection is deleted, as in Redis. `before` is the header as loaded (`None`: new).
+pub fn save_changed(
+    w: &mut WriteCtx<'_, '_>,
+    db: u32,
+    key: &[u8],
+    before: Option<&Collection>,
+    c: &Collection,
+) -> Result<(), CmdError> {
+    if before == Some(c) {
+        return Ok(());
+    }
+    save(w, db, key, c)
+}
+
 /// Stores the header after a change; an emptied collection is deleted, as in Redis.
 pub fn save(w: &mut WriteCtx<'_, '_>, db: u32, key: &[u8], c: &Collection) -> Result<(), CmdError> {
     if c.len == 0 {
