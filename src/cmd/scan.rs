@@ -334,7 +334,10 @@ impl Command for ObjectHelp {
 
 /// `MEMORY USAGE key [SAMPLES count]`: the bytes the key's row takes in the store, plus the
 /// per-entry overhead of the B-tree (an estimate, as Redis's is).
-pub struct MemoryUsage(Bytes);
+/// Collections estimate from `SAMPLES` members (Redis's default 5; 0 = all of them).
+pub struct MemoryUsage(Bytes, u64);
+
+const DEFAULT_SAMPLES: u64 = 5;
 
 /// Bytes of B-tree bookkeeping per entry (offsets, lengths), an estimate.
 const ENTRY_OVERHEAD: usize = 16;
@@ -342,21 +345,40 @@ const ENTRY_OVERHEAD: usize = 16;
 impl Command for MemoryUsage {
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         let key = args.next_bytes()?.clone();
+        let mut samples = DEFAULT_SAMPLES;
         if !args.is_empty() {
             if !args.eat("SAMPLES") {
                 return Err(CmdError::Syntax);
             }
-            args.next_i64()?;
+            // Negative counts read as "all", as Redis's unsigned cast does.
+            samples = u64::try_from(args.next_i64()?).unwrap_or(0);
             args.finish()?;
         }
-        Ok(MemoryUsage(key))
+        Ok(MemoryUsage(key, samples))
     }
 
     fn exec(self, ctx: &mut Ctx<'_>) -> Result<Reply, CmdError> {
-        Ok(match live_row(ctx, &self.0)? {
-            Some(row) => Reply::Int((4 + self.0.len() + row.len() + ENTRY_OVERHEAD) as i64),
-            None => Reply::Nil,
-        })
+        let Some(row) = live_row(ctx, &self.0)? else {
+            return Ok(Reply::Nil);
+        };
+        let mut bytes = (4 + self.0.len() + row.len() + ENTRY_OVERHEAD) as u64;
+        if let Some(c) = Collection::decode(&row) {
+            // Members: the average of the first `samples` subkeys, times the count.
+            let (lo, hi) = types::member_span(&c);
+            let limit = if self.1 == 0 { u64::MAX } else { self.1 };
+            let (mut seen, mut sampled) = (0u64, 0u64);
+            ctx.sub_scan(&lo, &hi, false, &mut |k, v| {
+                seen += 1;
+                sampled += (k.len() + v.len() + ENTRY_OVERHEAD) as u64;
+                seen < limit
+            })?;
+            // Sorted sets keep a second (score-ordered) entry per member.
+            let per_member = if c.kind == KeyType::ZSet { 2 } else { 1 };
+            if seen > 0 {
+                bytes += sampled / seen * c.len * per_member;
+            }
+        }
+        Ok(Reply::Int(bytes as i64))
     }
 }
 
