@@ -374,8 +374,8 @@ impl Command for MemoryUsage {
             })?;
             // Sorted sets keep a second (score-ordered) entry per member.
             let per_member = if c.kind == KeyType::ZSet { 2 } else { 1 };
-            if seen > 0 {
-                bytes += sampled / seen * c.len * per_member;
+            if let Some(average) = sampled.checked_div(seen) {
+                bytes += average * c.len * per_member;
             }
         }
         Ok(Reply::Int(bytes as i64))
