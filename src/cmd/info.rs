@@ -218,6 +218,10 @@ fn render_section(shared: &Shared, name: &str) -> Option<String> {
             .field("total_net_output_bytes", M::get(&m.net_output_bytes))
             .field("rejected_connections", M::get(&m.rejected_connections))
             .field("expired_keys", M::get(&shared.engine.stats.expired_keys))
+            .field(
+                "expired_subkeys",
+                M::get(&shared.engine.stats.expired_fields),
+            )
             .field("evicted_keys", 0)
             .field("row_cache_hits", M::get(&shared.engine.cache.hits))
             .field("row_cache_misses", M::get(&shared.engine.cache.misses))

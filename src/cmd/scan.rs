@@ -574,6 +574,7 @@ impl<const KIND: u8> Command for MemberScan<KIND> {
         // A resume point of another version (the key was replaced) restarts the scan.
         let from = if resume.starts_with(&lo) { resume } else { lo };
         let (mut visited, mut items, mut next) = (0usize, Vec::new(), None);
+        let now = now_ms();
         ctx.sub_scan(&from, &hi, false, &mut |k, v| {
             if visited == self.count {
                 next = Some(k.to_vec());
@@ -581,7 +582,8 @@ impl<const KIND: u8> Command for MemberScan<KIND> {
             }
             visited += 1;
             let member = types::member_name(kind, k);
-            if self.pattern.as_ref().is_none_or(|p| glob_match(p, member)) {
+            let live = kind != KeyType::Hash || !hash::is_past(hash::decode(v).0, now);
+            if live && self.pattern.as_ref().is_none_or(|p| glob_match(p, member)) {
                 items.push(Reply::bulk(member.to_vec()));
                 match kind {
                     KeyType::Hash if !self.no_values => {

@@ -42,6 +42,8 @@ use wal::{Lsn, RecoveryReport, Wal, WalError};
 /// How often the background thread looks for expired keys, and how many it removes per look.
 const EXPIRY_TICK: Duration = Duration::from_millis(100);
 const EXPIRY_BATCH: usize = 200;
+/// Hashes whose expired fields the cycle removes per tick.
+const FIELD_EXPIRY_BATCH: usize = 20;
 /// Members of deleted collections removed per tick (deleting a big key costs the caller O(1);
 /// this is the background half).
 const GARBAGE_BATCH: usize = 20_000;
@@ -91,6 +93,8 @@ pub struct EngineStats {
     pub last_checkpoint_unix: AtomicU64,
     pub checkpoints: AtomicU64,
     pub expired_keys: AtomicU64,
+    /// Hash fields removed by active expiry (INFO's `expired_subkeys`).
+    pub expired_fields: AtomicU64,
     pub wal_write_errors: AtomicU64,
     pub changes_since_checkpoint: AtomicU64,
     pub torn_tail_bytes: AtomicU64,
@@ -801,30 +805,50 @@ fn expire_cycle(inner: &Inner, wal: &mut Wal) {
     let (store, cache, stats) = (&inner.store, &inner.cache, &inner.stats);
     let now = now_ms();
     let mut removed: Vec<Op> = Vec::new();
-    let result = store.write(false, |t| -> Result<u64, EngineError> {
+    let result = store.write(false, |t| -> Result<(u64, u64), EngineError> {
         let due = t.due_expiries(now, EXPIRY_BATCH)?;
-        if due.is_empty() {
-            return Ok(0);
-        }
-        let ops: Vec<Op> = due
+        let mut ops: Vec<Op> = due
             .into_iter()
             .map(|(db, key)| Op::Delete { db, key })
             .collect();
         for op in &ops {
             apply_op(t, op)?;
         }
-        inner.observers.changed(&ops, &[]);
+        let keys = ops.len() as u64;
+        // Hash fields past their deadline, a bounded number of hashes per tick.
+        let hashes = t.due_field_expiries(now, FIELD_EXPIRY_BATCH)?;
+        let mut fields = 0;
+        let mut touched = Vec::new();
+        if !hashes.is_empty() {
+            let mut ctx = WriteCtx {
+                tables: t,
+                ops: Vec::new(),
+                touched: Vec::new(),
+                now_ms: now,
+                expired: 0,
+            };
+            for (db, key) in hashes {
+                fields += crate::kv::types::hash::expire_fields(&mut ctx, db, &key)
+                    .map_err(|e| EngineError::Other(e.to_string()))?;
+            }
+            ops.append(&mut ctx.ops);
+            touched = ctx.touched;
+        }
+        if ops.is_empty() {
+            return Ok((0, 0));
+        }
+        inner.observers.changed(&ops, &touched);
         wal.append(&[&record::encode(&ops)])?;
         t.set_applied_lsn(wal.last_lsn())?;
-        let n = ops.len() as u64;
         removed = ops;
-        Ok(n)
+        Ok((keys, fields))
     });
     invalidate(cache, &removed, wal.last_lsn());
     match result {
-        Ok(n) => {
-            stats.expired_keys.fetch_add(n, Ordering::Relaxed);
-            if n > 0 {
+        Ok((keys, fields)) => {
+            stats.expired_keys.fetch_add(keys, Ordering::Relaxed);
+            stats.expired_fields.fetch_add(fields, Ordering::Relaxed);
+            if !removed.is_empty() {
                 stats
                     .changes_since_checkpoint
                     .fetch_add(1, Ordering::Relaxed);

@@ -94,30 +94,44 @@ pub struct Collection {
     pub kind: KeyType,
     pub expire_at: u64,
     pub version: u64,
-    /// Number of members (for hashes with field deadlines: including fields past their
-    /// deadline that are not yet removed; see `FLAG_FIELD_TTL`).
+    /// Number of members (for hashes: including fields past their deadline that active
+    /// expiry has not removed yet, as Redis's HLEN counts them).
     pub len: u64,
-    /// Lists: sequence of the first element and one past the last.
+    /// Lists: sequence of the first element and one past the last. Hashes: `head` is the
+    /// earliest field deadline (0 = none; it may be early, never late), which puts the hash in
+    /// the field-expiry index.
     pub head: u64,
     pub tail: u64,
+    /// Reserved.
     pub flags: u8,
 }
-
-/// A hash that has (or had) fields with a deadline.
-pub const FLAG_FIELD_TTL: u8 = 1;
 
 const COLLECTION_PAYLOAD: usize = 33;
 
 impl Collection {
     pub fn new(kind: KeyType, version: u64) -> Collection {
+        let origin = if kind == KeyType::List {
+            LIST_ORIGIN
+        } else {
+            0
+        };
         Collection {
             kind,
             expire_at: 0,
             version,
             len: 0,
-            head: LIST_ORIGIN,
-            tail: LIST_ORIGIN,
+            head: origin,
+            tail: origin,
             flags: 0,
+        }
+    }
+
+    /// The earliest field deadline of a hash (0 = none).
+    pub fn field_deadline(&self) -> u64 {
+        if self.kind == KeyType::Hash {
+            self.head
+        } else {
+            0
         }
     }
 
@@ -154,6 +168,11 @@ impl Collection {
     }
 }
 
+/// The earliest field deadline of a hash row (0 for everything else).
+pub fn field_deadline(row: &[u8]) -> u64 {
+    Collection::decode(row).map_or(0, |c| c.field_deadline())
+}
+
 /// The collection version a row's members live under, if it is a collection.
 pub fn collection_version(row: &[u8]) -> Option<u64> {
     Collection::decode(row).map(|c| c.version)
@@ -182,7 +201,7 @@ mod tests {
         c.len = 3;
         c.tail = LIST_ORIGIN + 3;
         c.expire_at = 12345;
-        c.flags = FLAG_FIELD_TTL;
+        c.flags = 1;
         let mut row = c.encode();
         assert_eq!(key_type(&row), Some(KeyType::List));
         assert_eq!(expire_at(&row), 12345);

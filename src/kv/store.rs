@@ -22,6 +22,7 @@ const EXPIRES: TableDefinition<&[u8], ()> = TableDefinition::new("expires");
 const STATE: TableDefinition<&str, u64> = TableDefinition::new("state");
 const SUB: TableDefinition<&[u8], &[u8]> = TableDefinition::new("sub");
 const GARBAGE: TableDefinition<u64, ()> = TableDefinition::new("garbage");
+const FIELD_EXPIRES: TableDefinition<&[u8], ()> = TableDefinition::new("field_expires");
 const APPLIED_LSN: &str = "applied_lsn";
 const NEXT_VERSION: &str = "next_version";
 
@@ -113,6 +114,7 @@ impl KvStore {
             txn.open_table(STATE)?;
             txn.open_table(SUB)?;
             txn.open_table(GARBAGE)?;
+            txn.open_table(FIELD_EXPIRES)?;
         }
         txn.commit()?;
         Ok(KvStore { db })
@@ -139,6 +141,7 @@ impl KvStore {
                 state: txn.open_table(STATE).map_err(StoreError::from)?,
                 sub: txn.open_table(SUB).map_err(StoreError::from)?,
                 garbage: txn.open_table(GARBAGE).map_err(StoreError::from)?,
+                field_expires: txn.open_table(FIELD_EXPIRES).map_err(StoreError::from)?,
                 staged: HashMap::new(),
             };
             let result = f(&mut tables)?;
@@ -315,13 +318,14 @@ pub struct WriteTables<'t> {
     state: Table<'t, &'static str, u64>,
     sub: Table<'t, &'static [u8], &'static [u8]>,
     garbage: Table<'t, u64, ()>,
+    field_expires: Table<'t, &'static [u8], ()>,
     staged: HashMap<Vec<u8>, Staged>,
 }
 
-/// A key row changed in this transaction: its deadline as the table has it (`None`: the key
-/// is not in the table) and its row now (`None`: deleted).
+/// A key row changed in this transaction: its deadlines (key, earliest field) as the table has
+/// them (`None`: the key is not in the table) and its row now (`None`: deleted).
 struct Staged {
-    stored_deadline: Option<u64>,
+    stored: Option<(u64, u64)>,
     row: Option<Vec<u8>>,
 }
 
@@ -344,14 +348,8 @@ impl WriteTables<'_> {
             Some(staged) => staged.row = row,
             None => {
                 // First change in this transaction: `old` is what the table holds.
-                let stored_deadline = old.map(meta::expire_at);
-                self.staged.insert(
-                    mk,
-                    Staged {
-                        stored_deadline,
-                        row,
-                    },
-                );
+                let stored = old.map(|r| (meta::expire_at(r), meta::field_deadline(r)));
+                self.staged.insert(mk, Staged { stored, row });
             }
         }
     }
@@ -370,6 +368,22 @@ impl WriteTables<'_> {
             let db = u32::from_be_bytes(db_bytes);
             let key = &mk[4..];
             let new_deadline = s.row.as_deref().map(meta::expire_at);
+            let nonzero = |d: u64| (d != 0).then_some(d);
+            let old_f = s.stored.and_then(|(_, f)| nonzero(f));
+            let new_f = s
+                .row
+                .as_deref()
+                .and_then(|r| nonzero(meta::field_deadline(r)));
+            if old_f != new_f {
+                if let Some(d) = old_f {
+                    self.field_expires
+                        .remove(expiry_key(d, db, key).as_slice())?;
+                }
+                if let Some(d) = new_f {
+                    self.field_expires
+                        .insert(expiry_key(d, db, key).as_slice(), ())?;
+                }
+            }
             match &s.row {
                 Some(row) => {
                     self.meta.insert(mk.as_slice(), row.as_slice())?;
@@ -379,7 +393,7 @@ impl WriteTables<'_> {
                 }
             }
             let (old_d, new_d) = (
-                s.stored_deadline.filter(|d| *d != 0),
+                s.stored.and_then(|(d, _)| nonzero(d)),
                 new_deadline.filter(|d| *d != 0),
             );
             if old_d != new_d {
@@ -391,7 +405,7 @@ impl WriteTables<'_> {
                 }
             }
             let delta = deltas.entry(db).or_default();
-            delta.0 += i64::from(s.row.is_some()) - i64::from(s.stored_deadline.is_some());
+            delta.0 += i64::from(s.row.is_some()) - i64::from(s.stored.is_some());
             delta.1 += i64::from(new_d.is_some()) - i64::from(old_d.is_some());
         }
         for (db, (keys, expiring)) in deltas {
@@ -465,6 +479,7 @@ impl WriteTables<'_> {
         self.write_staged()?;
         let (start, end) = db_range(db);
         let mut deadlines = Vec::new();
+        let mut field_deadlines = Vec::new();
         let mut versions = Vec::new();
         self.meta
             .retain_in(start.as_slice()..end.as_slice(), |k, v| {
@@ -472,11 +487,18 @@ impl WriteTables<'_> {
                 if deadline != 0 {
                     deadlines.push(expiry_key(deadline, db, &k[4..]));
                 }
+                let field_deadline = meta::field_deadline(v);
+                if field_deadline != 0 {
+                    field_deadlines.push(expiry_key(field_deadline, db, &k[4..]));
+                }
                 versions.extend(meta::collection_version(v));
                 false
             })?;
         for k in deadlines {
             self.expires.remove(k.as_slice())?;
+        }
+        for k in field_deadlines {
+            self.field_expires.remove(k.as_slice())?;
         }
         if collect {
             for v in versions {
@@ -494,6 +516,25 @@ impl WriteTables<'_> {
         let end = (now_ms + 1).to_be_bytes();
         let mut out = Vec::new();
         for entry in self.expires.range(..&end[..])?.take(limit) {
+            let (k, _) = entry?;
+            let k = k.value();
+            let mut db = [0u8; 4];
+            db.copy_from_slice(&k[8..12]);
+            out.push((u32::from_be_bytes(db), k[12..].to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Up to `limit` hashes with a field whose deadline is at or before `now_ms`: (db, key).
+    pub fn due_field_expiries(
+        &mut self,
+        now_ms: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<(u32, Vec<u8>)>> {
+        self.write_staged()?;
+        let end = (now_ms + 1).to_be_bytes();
+        let mut out = Vec::new();
+        for entry in self.field_expires.range(..&end[..])?.take(limit) {
             let (k, _) = entry?;
             let k = k.value();
             let mut db = [0u8; 4];

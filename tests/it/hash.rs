@@ -291,3 +291,291 @@ fn big_hash_is_deleted_at_once_and_collected_later() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+// ---------------------------------------------------------------- field expiry (Redis 7.4+)
+
+#[test]
+fn hexpire_family_replies_per_field() {
+    let server = TestServer::start();
+    let mut c = server.raw();
+    c.cmd_str(&["HSET", "h", "a", "1", "b", "2", "c", "3"]);
+    assert_eq!(
+        c.cmd_str(&["HEXPIRE", "h", "100", "FIELDS", "2", "a", "nope"]),
+        arr(&[int(1), int(-2)])
+    );
+    // NX refuses a field with a TTL; XX and GT refuse one without; LT accepts it.
+    assert_eq!(
+        c.cmd_str(&["HEXPIRE", "h", "50", "NX", "FIELDS", "2", "a", "b"]),
+        arr(&[int(0), int(1)])
+    );
+    assert_eq!(
+        c.cmd_str(&["HEXPIRE", "h", "500", "XX", "FIELDS", "2", "a", "c"]),
+        arr(&[int(1), int(0)])
+    );
+    assert_eq!(
+        c.cmd_str(&["HEXPIRE", "h", "10", "GT", "FIELDS", "2", "a", "c"]),
+        arr(&[int(0), int(0)])
+    );
+    assert_eq!(
+        c.cmd_str(&["HEXPIRE", "h", "400", "LT", "FIELDS", "2", "a", "c"]),
+        arr(&[int(1), int(1)])
+    );
+    assert_eq!(
+        c.cmd_str(&["HTTL", "h", "FIELDS", "4", "a", "b", "c", "nope"]),
+        arr(&[int(400), int(50), int(400), int(-2)])
+    );
+    let pttl = c.cmd_str(&["HPTTL", "h", "FIELDS", "1", "b"]);
+    let ms = int_of(&pttl[4..]);
+    assert!((49_000..=50_000).contains(&ms), "{pttl}");
+    let at = c.cmd_str(&["HEXPIRETIME", "h", "FIELDS", "1", "a"]);
+    let secs = int_of(&at[4..]);
+    assert!((secs - now_ms() / 1000 - 400).abs() <= 1, "{at}");
+    assert_eq!(
+        c.cmd_str(&["HPERSIST", "h", "FIELDS", "3", "a", "zz", "a"]),
+        arr(&[int(1), int(-2), int(-1)])
+    );
+    assert_eq!(
+        c.cmd_str(&["HTTL", "h", "FIELDS", "1", "a"]),
+        arr(&[int(-1)])
+    );
+    // A deadline in the past deletes the field at once (2); the last field takes the key.
+    assert_eq!(
+        c.cmd_str(&["HPEXPIREAT", "h", "1", "FIELDS", "1", "b"]),
+        arr(&[int(2)])
+    );
+    assert_eq!(c.cmd_str(&["HLEN", "h"]), int(2));
+    assert_eq!(
+        c.cmd_str(&["HEXPIRE", "h", "0", "FIELDS", "2", "a", "c"]),
+        arr(&[int(2), int(2)])
+    );
+    assert_eq!(c.cmd_str(&["EXISTS", "h"]), int(0));
+    assert_eq!(
+        c.cmd_str(&["HEXPIRE", "h", "10", "FIELDS", "2", "a", "b"]),
+        arr(&[int(-2), int(-2)])
+    );
+    assert_eq!(
+        c.cmd_str(&["HTTL", "h", "FIELDS", "1", "a"]),
+        arr(&[int(-2)])
+    );
+}
+
+#[test]
+fn hexpire_errors_are_redis_words() {
+    let server = TestServer::start();
+    let mut c = server.raw();
+    c.cmd_str(&["HSET", "h", "a", "1"]);
+    let cases: [(&[&str], &str); 11] = [
+        (
+            &["HEXPIRE", "h", "x", "FIELDS", "1", "a"],
+            "ERR value is not an integer or out of range",
+        ),
+        (
+            &["HEXPIRE", "h", "-1", "FIELDS", "1", "a"],
+            "ERR invalid expire time, must be >= 0",
+        ),
+        (
+            &["HEXPIRE", "h", "70368744178", "FIELDS", "1", "a"],
+            "ERR invalid expire time in 'hexpire' command",
+        ),
+        (
+            &["HEXPIRE", "h", "1", "FIELDS", "0", "a"],
+            "ERR Parameter `numFields` should be greater than 0",
+        ),
+        (
+            &["HEXPIRE", "h", "1", "FIELDS", "3", "a", "b"],
+            "ERR wrong number of arguments",
+        ),
+        (
+            &["HEXPIRE", "h", "1", "NX", "XX", "FIELDS", "1", "a"],
+            "ERR Multiple condition flags specified",
+        ),
+        (
+            &["HEXPIRE", "h", "1", "FIELDS", "1", "a", "b"],
+            "ERR unknown argument: b",
+        ),
+        (
+            &["HEXPIRE", "h", "1", "FIELDS", "1", "a", "FIELDS", "1", "a"],
+            "ERR FIELDS keyword specified multiple times",
+        ),
+        (
+            &["HTTL", "h", "FELDS", "1", "a"],
+            "ERR Mandatory argument FIELDS is missing or not at the right position",
+        ),
+        (
+            &["HTTL", "h", "FIELDS", "0", "a"],
+            "ERR Number of fields must be a positive integer",
+        ),
+        (
+            &["HPERSIST", "h", "FIELDS", "2", "a"],
+            "ERR The `numfields` parameter must match the number of arguments",
+        ),
+    ];
+    for (cmd, want) in cases {
+        assert_eq!(c.cmd_str(cmd), err(want), "{cmd:?}");
+    }
+    c.cmd_str(&["SET", "s", "v"]);
+    assert_eq!(
+        c.cmd_str(&["HEXPIRE", "s", "1", "FIELDS", "1", "a"]),
+        WRONGTYPE
+    );
+}
+
+#[test]
+fn fields_expire_lazily_and_actively() {
+    let server = TestServer::start();
+    let mut c = server.raw();
+    c.cmd_str(&["HSET", "h", "short", "1", "long", "2", "plain", "3"]);
+    c.cmd_str(&["HPEXPIRE", "h", "60", "FIELDS", "1", "short"]);
+    c.cmd_str(&["HEXPIRE", "h", "100", "FIELDS", "1", "long"]);
+    std::thread::sleep(std::time::Duration::from_millis(90));
+    // Gone for every read at once, whether or not the cycle has removed it yet.
+    assert_eq!(c.cmd_str(&["HGET", "h", "short"]), NIL2);
+    assert_eq!(c.cmd_str(&["HEXISTS", "h", "short"]), int(0));
+    assert_eq!(c.cmd_str(&["HKEYS", "h"]), bulks(&["long", "plain"]));
+    assert_eq!(
+        c.cmd_str(&["HMGET", "h", "short", "long"]),
+        arr(&[NIL2.into(), bulk("2")])
+    );
+    // HINCRBY keeps a live field's TTL and starts a dead one over without one.
+    assert_eq!(c.cmd_str(&["HINCRBY", "h", "long", "5"]), int(7));
+    assert_eq!(
+        c.cmd_str(&["HTTL", "h", "FIELDS", "1", "long"]),
+        arr(&[int(100)])
+    );
+    // The active cycle removes the field: HLEN (which counts unremoved ones) comes down.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while c.cmd_str(&["HLEN", "h"]) != int(2) {
+        assert!(std::time::Instant::now() < deadline, "never collected");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // A hash whose every field expires goes away by itself.
+    c.cmd_str(&["HSET", "g", "x", "1"]);
+    c.cmd_str(&["HPEXPIRE", "g", "30", "FIELDS", "1", "x"]);
+    while c.cmd_str(&["EXISTS", "g"]) != int(0) {
+        assert!(std::time::Instant::now() < deadline, "hash never removed");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let info = c.cmd_str(&["INFO", "stats"]);
+    assert!(info.contains("expired_subkeys:2\r\n"), "{info}");
+    // HSET clears a field's TTL.
+    c.cmd_str(&["HEXPIRE", "h", "100", "FIELDS", "1", "plain"]);
+    c.cmd_str(&["HSET", "h", "plain", "again"]);
+    assert_eq!(
+        c.cmd_str(&["HTTL", "h", "FIELDS", "1", "plain"]),
+        arr(&[int(-1)])
+    );
+}
+
+#[test]
+fn hgetex_hsetex_hgetdel() {
+    let server = TestServer::start();
+    let mut c = server.raw();
+    assert_eq!(
+        c.cmd_str(&["HSETEX", "h", "FXX", "FIELDS", "1", "a", "1"]),
+        int(0),
+        "FXX on a missing key"
+    );
+    assert_eq!(c.cmd_str(&["EXISTS", "h"]), int(0));
+    assert_eq!(
+        c.cmd_str(&["HSETEX", "h", "EX", "100", "FIELDS", "2", "a", "1", "b", "2"]),
+        int(1)
+    );
+    assert_eq!(
+        c.cmd_str(&["HTTL", "h", "FIELDS", "2", "a", "b"]),
+        arr(&[int(100), int(100)])
+    );
+    assert_eq!(
+        c.cmd_str(&["HSETEX", "h", "FNX", "FIELDS", "2", "a", "9", "z", "9"]),
+        int(0)
+    );
+    assert_eq!(
+        c.cmd_str(&["HSETEX", "h", "KEEPTTL", "FIELDS", "1", "a", "10"]),
+        int(1)
+    );
+    assert_eq!(
+        c.cmd_str(&["HTTL", "h", "FIELDS", "1", "a"]),
+        arr(&[int(100)])
+    );
+    assert_eq!(
+        c.cmd_str(&["HSETEX", "h", "FIELDS", "1", "a", "11"]),
+        int(1)
+    );
+    assert_eq!(
+        c.cmd_str(&["HTTL", "h", "FIELDS", "1", "a"]),
+        arr(&[int(-1)])
+    );
+    assert_eq!(
+        c.cmd_str(&["HGETEX", "h", "PX", "5000", "FIELDS", "3", "a", "b", "zz"]),
+        arr(&[bulk("11"), bulk("2"), NIL2.into()])
+    );
+    let pttl = c.cmd_str(&["HPTTL", "h", "FIELDS", "1", "a"]);
+    assert!(int_of(&pttl[4..]) > 4000, "{pttl}");
+    assert_eq!(
+        c.cmd_str(&["HGETEX", "h", "PERSIST", "FIELDS", "1", "a"]),
+        arr(&[bulk("11")])
+    );
+    assert_eq!(
+        c.cmd_str(&["HTTL", "h", "FIELDS", "1", "a"]),
+        arr(&[int(-1)])
+    );
+    assert_eq!(
+        c.cmd_str(&["HGETEX", "h", "EX", "1", "PERSIST", "FIELDS", "1", "a"]),
+        err("ERR Only one of EX, PX, EXAT, PXAT or PERSIST arguments can be specified")
+    );
+    assert_eq!(
+        c.cmd_str(&["HSETEX", "h", "EX", "1", "KEEPTTL", "FIELDS", "1", "a", "1"]),
+        err("ERR Only one of EX, PX, EXAT, PXAT or KEEPTTL arguments can be specified")
+    );
+    assert_eq!(
+        c.cmd_str(&["HSETEX", "h", "FNX", "FXX", "FIELDS", "1", "a", "1"]),
+        err("ERR Only one of FXX or FNX arguments can be specified")
+    );
+    assert_eq!(
+        c.cmd_str(&["HGETEX", "h", "FIELDS", "0", "a"]),
+        err("ERR invalid number of fields")
+    );
+    assert_eq!(
+        c.cmd_str(&["HGETEX", "h", "EX", "-5", "FIELDS", "1", "a"]),
+        err("ERR invalid expire time, must be >= 0")
+    );
+    assert_eq!(
+        c.cmd_str(&["HGETDEL", "h", "FIELDS", "3", "a", "a", "nope"]),
+        arr(&[bulk("11"), NIL2.into(), NIL2.into()])
+    );
+    assert_eq!(
+        c.cmd_str(&["HGETDEL", "h", "FIELDS", "1", "b"]),
+        arr(&[bulk("2")])
+    );
+    assert_eq!(c.cmd_str(&["EXISTS", "h"]), int(0), "emptied by HGETDEL");
+    assert_eq!(
+        c.cmd_str(&["HGETDEL", "h", "FIELDS", "1", "b"]),
+        arr(&[NIL2.into()])
+    );
+}
+
+#[test]
+fn field_deadlines_survive_restart_and_rename() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_arg = data.to_str().unwrap();
+    let mut p =
+        crate::process::spawn(&["--port", "0", "--dir", data_arg, "--appendfsync", "always"]);
+    let mut c = RawClient::connect(p.addr);
+    c.cmd_str(&["HSET", "h", "a", "1", "b", "2"]);
+    c.cmd_str(&["HEXPIRE", "h", "1000", "FIELDS", "1", "a"]);
+    c.cmd_str(&["HPEXPIRE", "h", "300", "FIELDS", "1", "b"]);
+    c.cmd_str(&["RENAME", "h", "h2"]);
+    p.kill9();
+    let p = crate::process::spawn(&["--port", "0", "--dir", data_arg]);
+    let mut c = RawClient::connect(p.addr);
+    assert_eq!(
+        c.cmd_str(&["HTTL", "h2", "FIELDS", "1", "a"]),
+        arr(&[int(1000)])
+    );
+    // The renamed hash's field still expires actively.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while c.cmd_str(&["HLEN", "h2"]) != int(1) {
+        assert!(std::time::Instant::now() < deadline, "b never expired");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
