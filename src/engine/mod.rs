@@ -483,19 +483,8 @@ fn apply_op(t: &mut WriteTables<'_>, op: &Op) -> Result<(), StoreError> {
         }
         Op::PutSub { skey, value } => t.sub_put(skey, value)?,
         Op::DelSub { skey } => t.sub_delete(skey)?,
-        Op::FlushDb { db } => t.flush_db(*db, true)?,
-        Op::SwapDb { a, b } => {
-            let rows_a = t.all_rows(*a)?;
-            let rows_b = t.all_rows(*b)?;
-            t.flush_db(*a, false)?;
-            t.flush_db(*b, false)?;
-            for (k, v) in rows_a {
-                t.put(*b, &k, &v)?;
-            }
-            for (k, v) in rows_b {
-                t.put(*a, &k, &v)?;
-            }
-        }
+        Op::FlushDb { db } => t.flush_db(*db)?,
+        Op::SwapDb { a, b } => t.swap_db(*a, *b)?,
     }
     Ok(())
 }

@@ -6,6 +6,11 @@
 //! same transaction as the data they describe. Collections keep their members in `sub`, under
 //! `version u64 BE · member encoding` (see `kv::types`); `garbage` lists the versions of deleted
 //! collections whose members the background collector still has to remove.
+//!
+//! Keys are stored under a namespace, not under their database number: `state` maps database
+//! `n` to its namespace (`ns:<n>`, by default `n` itself) and back (`db_of:<ns>`). FLUSHDB
+//! gives the database a fresh namespace and lists the old one in `dead_namespaces` for the
+//! collector; SWAPDB swaps two mappings. Both are O(1) whatever the data.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -23,6 +28,10 @@ const STATE: TableDefinition<&str, u64> = TableDefinition::new("state");
 const SUB: TableDefinition<&[u8], &[u8]> = TableDefinition::new("sub");
 const GARBAGE: TableDefinition<u64, ()> = TableDefinition::new("garbage");
 const FIELD_EXPIRES: TableDefinition<&[u8], ()> = TableDefinition::new("field_expires");
+const DEAD_NAMESPACES: TableDefinition<u32, ()> = TableDefinition::new("dead_namespaces");
+const NEXT_NAMESPACE: &str = "next_namespace";
+/// Namespaces below this are the default ones (namespace n for database n).
+const FIRST_FRESH_NAMESPACE: u32 = 1 << 16;
 const APPLIED_LSN: &str = "applied_lsn";
 const NEXT_VERSION: &str = "next_version";
 
@@ -77,12 +86,36 @@ fn db_range(db: u32) -> (Vec<u8>, Vec<u8>) {
     )
 }
 
-fn count_name(db: u32) -> String {
-    format!("keys:{db}")
+fn count_name(ns: u32) -> String {
+    format!("keys:{ns}")
 }
 
-fn expires_name(db: u32) -> String {
-    format!("expires:{db}")
+fn expires_name(ns: u32) -> String {
+    format!("expires:{ns}")
+}
+
+fn ns_name(db: u32) -> String {
+    format!("ns:{db}")
+}
+
+fn db_of_name(ns: u32) -> String {
+    format!("db_of:{ns}")
+}
+
+/// The namespace of database `db` in a `state` table.
+fn namespace_of(state: &impl ReadableTable<&'static str, u64>, db: u32) -> StoreResult<u32> {
+    Ok(state
+        .get(ns_name(db).as_str())?
+        .map_or(db, |g| g.value() as u32))
+}
+
+/// The database that owns namespace `ns`, if it is alive.
+fn database_of(state: &impl ReadableTable<&'static str, u64>, ns: u32) -> StoreResult<Option<u32>> {
+    if let Some(db) = state.get(db_of_name(ns).as_str())? {
+        return Ok(Some(db.value() as u32));
+    }
+    // A default namespace with no record is its own database's, unless that moved on.
+    Ok((ns < FIRST_FRESH_NAMESPACE && namespace_of(state, ns)? == ns).then_some(ns))
 }
 
 /// The KV store on redb.
@@ -115,6 +148,7 @@ impl KvStore {
             txn.open_table(SUB)?;
             txn.open_table(GARBAGE)?;
             txn.open_table(FIELD_EXPIRES)?;
+            txn.open_table(DEAD_NAMESPACES)?;
         }
         txn.commit()?;
         Ok(KvStore { db })
@@ -142,6 +176,8 @@ impl KvStore {
                 sub: txn.open_table(SUB).map_err(StoreError::from)?,
                 garbage: txn.open_table(GARBAGE).map_err(StoreError::from)?,
                 field_expires: txn.open_table(FIELD_EXPIRES).map_err(StoreError::from)?,
+                dead_namespaces: txn.open_table(DEAD_NAMESPACES).map_err(StoreError::from)?,
+                namespaces: HashMap::new(),
                 staged: HashMap::new(),
             };
             let result = f(&mut tables)?;
@@ -184,9 +220,10 @@ impl std::fmt::Debug for ReadTables {
 impl ReadTables {
     /// The raw metadata row of `key`, expired or not.
     pub fn get(&self, db: u32, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+        let ns = namespace_of(&self.state, db)?;
         Ok(self
             .meta
-            .get(meta_key(db, key).as_slice())?
+            .get(meta_key(ns, key).as_slice())?
             .map(|g| g.value().to_vec()))
     }
 
@@ -195,9 +232,10 @@ impl ReadTables {
     }
 
     pub fn key_count(&self, db: u32) -> StoreResult<u64> {
+        let ns = namespace_of(&self.state, db)?;
         Ok(self
             .state
-            .get(count_name(db).as_str())?
+            .get(count_name(ns).as_str())?
             .map_or(0, |g| g.value()))
     }
 
@@ -219,9 +257,10 @@ impl ReadTables {
 
     /// How many keys of `db` have a deadline.
     pub fn expires_count(&self, db: u32) -> StoreResult<u64> {
+        let ns = namespace_of(&self.state, db)?;
         Ok(self
             .state
-            .get(expires_name(db).as_str())?
+            .get(expires_name(ns).as_str())?
             .map_or(0, |g| g.value()))
     }
 
@@ -233,8 +272,9 @@ impl ReadTables {
         from: &[u8],
         mut f: impl FnMut(&[u8], &[u8]) -> bool,
     ) -> StoreResult<()> {
-        let (_, end) = db_range(db);
-        let start = meta_key(db, from);
+        let ns = namespace_of(&self.state, db)?;
+        let (_, end) = db_range(ns);
+        let start = meta_key(ns, from);
         for entry in self.meta.range(start.as_slice()..end.as_slice())? {
             let (k, v) = entry?;
             if !f(&k.value()[4..], v.value()) {
@@ -252,10 +292,11 @@ impl ReadTables {
         upto: Option<&[u8]>,
         mut f: impl FnMut(&[u8], &[u8]) -> bool,
     ) -> StoreResult<()> {
-        let (start, end) = db_range(db);
+        let ns = namespace_of(&self.state, db)?;
+        let (start, end) = db_range(ns);
         let range = match upto {
             Some(key) => {
-                let last = meta_key(db, key);
+                let last = meta_key(ns, key);
                 self.meta.range(start.as_slice()..=last.as_slice())?
             }
             None => self.meta.range(start.as_slice()..end.as_slice())?,
@@ -319,6 +360,9 @@ pub struct WriteTables<'t> {
     sub: Table<'t, &'static [u8], &'static [u8]>,
     garbage: Table<'t, u64, ()>,
     field_expires: Table<'t, &'static [u8], ()>,
+    dead_namespaces: Table<'t, u32, ()>,
+    /// Database → namespace, as read in this transaction.
+    namespaces: HashMap<u32, u32>,
     staged: HashMap<Vec<u8>, Staged>,
 }
 
@@ -330,8 +374,31 @@ struct Staged {
 }
 
 impl WriteTables<'_> {
-    pub fn get(&self, db: u32, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
-        self.current(&meta_key(db, key))
+    pub fn get(&mut self, db: u32, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+        let mk = self.meta_key(db, key)?;
+        self.current(&mk)
+    }
+
+    /// The namespace of database `db`.
+    fn ns(&mut self, db: u32) -> StoreResult<u32> {
+        if let Some(ns) = self.namespaces.get(&db) {
+            return Ok(*ns);
+        }
+        let ns = namespace_of(&self.state, db)?;
+        self.namespaces.insert(db, ns);
+        Ok(ns)
+    }
+
+    fn meta_key(&mut self, db: u32, key: &[u8]) -> StoreResult<Vec<u8>> {
+        Ok(meta_key(self.ns(db)?, key))
+    }
+
+    /// Points database `db` at namespace `ns` (both directions).
+    fn bind(&mut self, db: u32, ns: u32) -> StoreResult<()> {
+        self.state.insert(ns_name(db).as_str(), u64::from(ns))?;
+        self.state.insert(db_of_name(ns).as_str(), u64::from(db))?;
+        self.namespaces.insert(db, ns);
+        Ok(())
     }
 
     /// The row of a `meta` key as this transaction sees it.
@@ -421,7 +488,7 @@ impl WriteTables<'_> {
 
     /// Stores `row` for `key`; returns true if the key is new.
     pub fn put(&mut self, db: u32, key: &[u8], row: &[u8]) -> StoreResult<bool> {
-        let mk = meta_key(db, key);
+        let mk = self.meta_key(db, key)?;
         let old = self.current(&mk)?;
         let old_version = old.as_deref().and_then(meta::collection_version);
         let version = meta::collection_version(row);
@@ -452,7 +519,7 @@ impl WriteTables<'_> {
     }
 
     fn remove(&mut self, db: u32, key: &[u8], collect: bool) -> StoreResult<bool> {
-        let mk = meta_key(db, key);
+        let mk = self.meta_key(db, key)?;
         let Some(old) = self.current(&mk)? else {
             return Ok(false);
         };
@@ -473,56 +540,70 @@ impl WriteTables<'_> {
         Ok(true)
     }
 
-    /// Removes every key of `db`; with `collect`, their members go to the collector (without,
-    /// the caller re-inserts the rows elsewhere: SWAPDB).
-    pub fn flush_db(&mut self, db: u32, collect: bool) -> StoreResult<()> {
+    /// Empties `db` in O(1): it gets a fresh namespace, and the old one goes to the collector.
+    pub fn flush_db(&mut self, db: u32) -> StoreResult<()> {
         self.write_staged()?;
-        let (start, end) = db_range(db);
-        let mut deadlines = Vec::new();
-        let mut field_deadlines = Vec::new();
-        let mut versions = Vec::new();
-        self.meta
-            .retain_in(start.as_slice()..end.as_slice(), |k, v| {
-                let deadline = meta::expire_at(v);
-                if deadline != 0 {
-                    deadlines.push(expiry_key(deadline, db, &k[4..]));
-                }
-                let field_deadline = meta::field_deadline(v);
-                if field_deadline != 0 {
-                    field_deadlines.push(expiry_key(field_deadline, db, &k[4..]));
-                }
-                versions.extend(meta::collection_version(v));
-                false
-            })?;
-        for k in deadlines {
-            self.expires.remove(k.as_slice())?;
+        let old = self.ns(db)?;
+        let fresh = self
+            .counter(NEXT_NAMESPACE)?
+            .max(u64::from(FIRST_FRESH_NAMESPACE));
+        self.state.insert(NEXT_NAMESPACE, fresh + 1)?;
+        self.state.remove(db_of_name(old).as_str())?;
+        self.bind(db, fresh as u32)?;
+        self.state.remove(count_name(old).as_str())?;
+        self.state.remove(expires_name(old).as_str())?;
+        self.dead_namespaces.insert(old, ())?;
+        Ok(())
+    }
+
+    /// Swaps the contents of two databases in O(1).
+    pub fn swap_db(&mut self, a: u32, b: u32) -> StoreResult<()> {
+        self.write_staged()?;
+        let (ns_a, ns_b) = (self.ns(a)?, self.ns(b)?);
+        self.bind(a, ns_b)?;
+        self.bind(b, ns_a)?;
+        Ok(())
+    }
+
+    /// Index entries (`deadline · ns · key`) at or before `now_ms` as (db, key), at most
+    /// `limit`; entries of flushed namespaces are dropped on the way.
+    fn due(
+        &mut self,
+        field_index: bool,
+        now_ms: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<(u32, Vec<u8>)>> {
+        self.write_staged()?;
+        let end = (now_ms + 1).to_be_bytes();
+        let index = if field_index {
+            &self.field_expires
+        } else {
+            &self.expires
+        };
+        let mut entries = Vec::new();
+        for entry in index.range(..&end[..])?.take(limit) {
+            entries.push(entry?.0.value().to_vec());
         }
-        for k in field_deadlines {
-            self.field_expires.remove(k.as_slice())?;
-        }
-        if collect {
-            for v in versions {
-                self.collect_later(Some(v))?;
+        let mut out = Vec::new();
+        for k in entries {
+            let mut ns = [0u8; 4];
+            ns.copy_from_slice(&k[8..12]);
+            match database_of(&self.state, u32::from_be_bytes(ns))? {
+                Some(db) => out.push((db, k[12..].to_vec())),
+                None if field_index => {
+                    self.field_expires.remove(k.as_slice())?;
+                }
+                None => {
+                    self.expires.remove(k.as_slice())?;
+                }
             }
         }
-        self.state.insert(count_name(db).as_str(), 0)?;
-        self.state.insert(expires_name(db).as_str(), 0)?;
-        Ok(())
+        Ok(out)
     }
 
     /// Up to `limit` keys whose deadline is at or before `now_ms`: (db, key).
     pub fn due_expiries(&mut self, now_ms: u64, limit: usize) -> StoreResult<Vec<(u32, Vec<u8>)>> {
-        self.write_staged()?;
-        let end = (now_ms + 1).to_be_bytes();
-        let mut out = Vec::new();
-        for entry in self.expires.range(..&end[..])?.take(limit) {
-            let (k, _) = entry?;
-            let k = k.value();
-            let mut db = [0u8; 4];
-            db.copy_from_slice(&k[8..12]);
-            out.push((u32::from_be_bytes(db), k[12..].to_vec()));
-        }
-        Ok(out)
+        self.due(false, now_ms, limit)
     }
 
     /// Up to `limit` hashes with a field whose deadline is at or before `now_ms`: (db, key).
@@ -531,36 +612,15 @@ impl WriteTables<'_> {
         now_ms: u64,
         limit: usize,
     ) -> StoreResult<Vec<(u32, Vec<u8>)>> {
-        self.write_staged()?;
-        let end = (now_ms + 1).to_be_bytes();
-        let mut out = Vec::new();
-        for entry in self.field_expires.range(..&end[..])?.take(limit) {
-            let (k, _) = entry?;
-            let k = k.value();
-            let mut db = [0u8; 4];
-            db.copy_from_slice(&k[8..12]);
-            out.push((u32::from_be_bytes(db), k[12..].to_vec()));
-        }
-        Ok(out)
-    }
-
-    /// Every key of `db` with its row (SWAPDB, MOVE of whole databases).
-    pub fn all_rows(&mut self, db: u32) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {
-        self.write_staged()?;
-        let (start, end) = db_range(db);
-        let mut out = Vec::new();
-        for entry in self.meta.range(start.as_slice()..end.as_slice())? {
-            let (k, v) = entry?;
-            out.push((k.value()[4..].to_vec(), v.value().to_vec()));
-        }
-        Ok(out)
+        self.due(true, now_ms, limit)
     }
 
     pub fn key_count(&mut self, db: u32) -> StoreResult<u64> {
         self.write_staged()?;
+        let ns = self.ns(db)?;
         Ok(self
             .state
-            .get(count_name(db).as_str())?
+            .get(count_name(ns).as_str())?
             .map_or(0, |g| g.value()))
     }
 
@@ -606,9 +666,10 @@ impl WriteTables<'_> {
         Ok(())
     }
 
-    /// Removes up to `limit` members of deleted collections; returns how many it removed.
+    /// Removes up to `limit` keys of flushed namespaces and members of deleted collections;
+    /// returns how many it removed.
     pub fn collect_garbage(&mut self, limit: usize) -> StoreResult<usize> {
-        let mut removed = 0;
+        let mut removed = self.collect_namespaces(limit)?;
         while removed < limit {
             let Some(version) = self.garbage.first()?.map(|(k, _)| k.value()) else {
                 break;
@@ -628,6 +689,45 @@ impl WriteTables<'_> {
             if removed < limit {
                 // The range ran out before the budget did: this version is done.
                 self.garbage.remove(version)?;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Removes up to `limit` key rows of flushed namespaces, sending their collections'
+    /// versions and their index entries the same way.
+    fn collect_namespaces(&mut self, limit: usize) -> StoreResult<usize> {
+        let mut removed = 0;
+        while removed < limit {
+            let Some(ns) = self.dead_namespaces.first()?.map(|(k, _)| k.value()) else {
+                break;
+            };
+            let (from, to) = db_range(ns);
+            let mut rows = Vec::new();
+            for entry in self
+                .meta
+                .extract_from_if(from.as_slice()..to.as_slice(), |_, _| true)?
+                .take(limit - removed)
+            {
+                let (k, v) = entry?;
+                rows.push((k.value()[4..].to_vec(), v.value().to_vec()));
+            }
+            removed += rows.len();
+            if removed < limit {
+                self.dead_namespaces.remove(ns)?;
+            }
+            for (key, row) in rows {
+                self.collect_later(meta::collection_version(&row))?;
+                let deadline = meta::expire_at(&row);
+                if deadline != 0 {
+                    self.expires
+                        .remove(expiry_key(deadline, ns, &key).as_slice())?;
+                }
+                let field_deadline = meta::field_deadline(&row);
+                if field_deadline != 0 {
+                    self.field_expires
+                        .remove(expiry_key(field_deadline, ns, &key).as_slice())?;
+                }
             }
         }
         Ok(removed)
@@ -761,7 +861,7 @@ mod tests {
         assert_eq!(r.key_count(1).unwrap(), 1);
         store
             .write(false, |t| -> StoreResult<()> {
-                t.flush_db(0, true)?;
+                t.flush_db(0)?;
                 assert_eq!(t.due_expiries(u64::MAX - 1, 10)?, vec![]);
                 Ok(())
             })
@@ -821,5 +921,54 @@ mod tests {
                 Ok(())
             })
             .unwrap();
+    }
+
+    #[test]
+    fn flush_and_swap_are_namespace_moves_and_the_collector_cleans_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = KvStore::open(&dir.path().join("kv.redb"), 1 << 20).unwrap();
+        store
+            .write(false, |t| -> StoreResult<()> {
+                t.put(0, b"a", &meta::string_row(b"1", 100))?;
+                t.put(0, b"b", &meta::string_row(b"2", 0))?;
+                let mut h = meta::Collection::new(meta::KeyType::Hash, t.new_version()?);
+                h.len = 1;
+                t.put(0, b"h", &h.encode())?;
+                t.put(1, b"x", &meta::string_row(b"x", 200))?;
+                t.swap_db(0, 1)?;
+                assert_eq!(t.get(1, b"a")?, Some(meta::string_row(b"1", 100)));
+                assert_eq!(t.get(0, b"x")?, Some(meta::string_row(b"x", 200)));
+                assert!(t.get(0, b"a")?.is_none());
+                // Expiry entries follow their keys to the other database.
+                assert_eq!(
+                    t.due_expiries(1000, 10)?,
+                    vec![(1, b"a".to_vec()), (0, b"x".to_vec())]
+                );
+                t.flush_db(1)?;
+                assert!(t.get(1, b"a")?.is_none());
+                assert_eq!(t.key_count(1)?, 0);
+                assert_eq!(t.key_count(0)?, 1);
+                // The flushed key's expiry entry is dropped, not reported.
+                assert_eq!(t.due_expiries(1000, 10)?, vec![(0, b"x".to_vec())]);
+                t.put(1, b"a", &meta::string_row(b"new", 0))?;
+                Ok(())
+            })
+            .unwrap();
+        let r = store.read().unwrap();
+        assert_eq!(r.key_count(1).unwrap(), 1);
+        assert_eq!(r.get(1, b"a").unwrap(), Some(meta::string_row(b"new", 0)));
+        assert!(r.get(1, b"b").unwrap().is_none());
+        drop(r);
+        let removed = store
+            .write(false, |t| -> StoreResult<usize> {
+                let n = t.collect_garbage(100)?;
+                assert_eq!(t.garbage_len()?, 0, "the hash's version was collected too");
+                Ok(n)
+            })
+            .unwrap();
+        assert_eq!(removed, 3, "a, b and h of the flushed namespace");
+        let r = store.read().unwrap();
+        assert_eq!(r.get(1, b"a").unwrap(), Some(meta::string_row(b"new", 0)));
+        assert_eq!(r.get(0, b"x").unwrap(), Some(meta::string_row(b"x", 200)));
     }
 }

@@ -276,3 +276,42 @@ fn renamed_and_deleted_collections_replay_after_restart() {
     c.cmd_str(&["SELECT", "2"]);
     assert_eq!(c.cmd_str(&["HGETALL", "h"]), bulks(&["f", "v"]));
 }
+
+#[test]
+fn flushes_and_swaps_replay_after_kill9() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_arg = data.to_str().unwrap();
+    let mut p = spawn(&["--port", "0", "--dir", data_arg, "--appendfsync", "always"]);
+    let mut c = RawClient::connect(p.addr);
+    let mut load = Vec::new();
+    for i in 0..20_000 {
+        load.extend(encode_command(&[b"SET", format!("k{i}").as_bytes(), b"v"]));
+    }
+    std::io::Write::write_all(&mut c.stream, &load).unwrap();
+    for _ in 0..20_000 {
+        c.read_reply();
+    }
+    c.cmd_str(&["RPUSH", "list", "a", "b"]);
+    c.cmd_str(&["SET", "ttl", "x", "PX", "300"]);
+    assert_eq!(c.cmd_str(&["SWAPDB", "0", "1"]), OK);
+    assert_eq!(c.cmd_str(&["DBSIZE"]), int(0));
+    c.cmd_str(&["SET", "in0", "yes"]);
+    c.cmd_str(&["SELECT", "1"]);
+    assert_eq!(c.cmd_str(&["DBSIZE"]), int(20_002));
+    assert_eq!(c.cmd_str(&["FLUSHDB", "ASYNC"]), OK);
+    assert_eq!(c.cmd_str(&["DBSIZE"]), int(0));
+    assert_eq!(c.cmd_str(&["GET", "k7"]), NIL2);
+    assert_eq!(c.cmd_str(&["LLEN", "list"]), int(0));
+    c.cmd_str(&["SET", "k7", "after"]);
+    p.kill9();
+    let p = spawn(&["--port", "0", "--dir", data_arg]);
+    let mut c = RawClient::connect(p.addr);
+    assert_eq!(c.cmd_str(&["DBSIZE"]), int(1));
+    assert_eq!(c.cmd_str(&["GET", "in0"]), bulk("yes"));
+    c.cmd_str(&["SELECT", "1"]);
+    assert_eq!(c.cmd_str(&["DBSIZE"]), int(1));
+    assert_eq!(c.cmd_str(&["GET", "k7"]), bulk("after"));
+    assert_eq!(c.cmd_str(&["GET", "k8"]), NIL2);
+    assert_eq!(c.cmd_str(&["EXISTS", "ttl"]), int(0));
+}
