@@ -32,22 +32,19 @@ pub trait BlockingCommand: WriteCommand + Clone {
     fn attempt(&self, env: WriteEnv, w: &mut WriteCtx<'_, '_>) -> Result<Option<Reply>, CmdError>;
 }
 
-/// Parses a blocking timeout in seconds (fractions allowed; 0 = for ever).
+/// Parses a blocking timeout in seconds (fractions allowed; 0 = for ever). Redis turns the
+/// seconds into a signed count of milliseconds, so a timeout too large for one (infinity
+/// included) comes out negative and is refused as such.
 fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, CmdError> {
-    let secs = super::string::parse_float(arg)
-        .filter(|s| s.is_finite())
+    let secs = super::string::parse_float_unchecked(arg)
         .ok_or_else(|| CmdError::err("timeout is not a float or out of range"))?;
-    if secs < 0.0 {
+    let ms = secs * 1000.0;
+    if ms.is_nan() || ms < 0.0 || ms >= i64::MAX as f64 {
         return Err(CmdError::err("timeout is negative"));
     }
-    if secs == 0.0 {
-        return Ok(None);
-    }
-    Duration::try_from_secs_f64(secs)
-        .ok()
-        .filter(|d| d.as_millis() < (i64::MAX as u128) / 2)
-        .map(Some)
-        .ok_or_else(|| CmdError::err("timeout is out of range"))
+    // Redis keeps whole milliseconds.
+    let ms = ms as u64;
+    Ok((ms > 0).then(|| Duration::from_millis(ms)))
 }
 
 /// What a blocked connection waits for after its first try.

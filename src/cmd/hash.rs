@@ -5,7 +5,7 @@
 use bytes::Bytes;
 
 use super::args::is_keyword;
-use super::scan::{random_pick, MemberScan};
+use super::scan::{check_random_count, random_pick, MemberScan};
 use super::string::{add_decimal_texts, human_float, parse_float};
 use super::{ArgCursor, CmdError, ReadCommand, WriteCommand, WriteEnv};
 use crate::engine::WriteCtx;
@@ -289,6 +289,9 @@ impl WriteCommand for HIncrByFloat {
         let by_text = args.next_bytes()?.clone();
         let by =
             parse_float(&by_text).ok_or_else(|| CmdError::err("value is not a valid float"))?;
+        if !by.is_finite() {
+            return Err(CmdError::err("value is NaN or Infinity"));
+        }
         Ok(HIncrByFloat {
             key,
             field,
@@ -340,11 +343,7 @@ impl ReadCommand for HRandField {
         };
         let with_values = args.eat("WITHVALUES");
         args.finish()?;
-        if let Some(n) = count {
-            if n < -(i64::MAX / 2) || (with_values && n < -(i64::MAX / 4)) {
-                return Err(CmdError::err("value is out of range"));
-            }
-        }
+        check_random_count(count, with_values)?;
         Ok(HRandField {
             key,
             count,

@@ -432,6 +432,24 @@ impl Rng {
     }
 }
 
+/// The most members a negative count may ask for (with repeats). Redis has no bound and
+/// spends as long as asked building the reply; Luma refuses beyond this.
+const MAX_REPEATED_PICKS: u64 = 1 << 24;
+
+/// Checks the count of SRANDMEMBER / HRANDFIELD / ZRANDMEMBER: Redis's range limits (half the
+/// range, a quarter with values or scores, which double the reply), and Luma's bound on
+/// repeats.
+pub fn check_random_count(count: Option<i64>, with_values: bool) -> Result<(), CmdError> {
+    let Some(n) = count else { return Ok(()) };
+    let out_of_range = n < -(i64::MAX / 2)
+        || (with_values && (n < -(i64::MAX / 4) || n > i64::MAX / 2))
+        || (n < 0 && n.unsigned_abs() > MAX_REPEATED_PICKS);
+    if out_of_range {
+        return Err(CmdError::err("value is out of range"));
+    }
+    Ok(())
+}
+
 /// Collections up to this size are sampled exactly (all members read, uniform choice).
 const EXACT_SAMPLE_LEN: u64 = 4096;
 

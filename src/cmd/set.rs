@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use bytes::Bytes;
 
-use super::scan::{random_pick, MemberScan};
+use super::scan::{check_random_count, random_pick, MemberScan};
 use super::{ArgCursor, CmdError, ReadCommand, WriteCommand, WriteEnv};
 use crate::engine::WriteCtx;
 use crate::kv::meta::{Collection, KeyType};
@@ -184,9 +184,7 @@ impl ReadCommand for SRandMember {
             None
         } else {
             let n = args.next_i64()?;
-            if n < -(i64::MAX / 2) {
-                return Err(CmdError::err("value is out of range"));
-            }
+            check_random_count(Some(n), false)?;
             Some(n)
         };
         args.finish()?;

@@ -495,8 +495,26 @@ impl<const KIND: u8> WriteCommand for Incr<KIND> {
     }
 }
 
-/// A float the way Redis reads one (`strtold`, no spaces, no NaN).
+/// A float the way Redis reads one with `strtod`: no spaces, no NaN, hex floats (`0x1.8p1`)
+/// accepted, and a range error (a finite number too large for a double, or a non-zero one that
+/// rounds to zero) refused.
 pub(crate) fn parse_float(arg: &[u8]) -> Option<f64> {
+    let value = parse_float_unchecked(arg)?;
+    let text = std::str::from_utf8(arg).ok()?;
+    let body = text.trim_start_matches(['+', '-']);
+    let literal_inf = body.eq_ignore_ascii_case("inf") || body.eq_ignore_ascii_case("infinity");
+    if value.is_infinite() && !literal_inf {
+        return None;
+    }
+    if value == 0.0 && has_nonzero_digit(body) {
+        return None;
+    }
+    Some(value)
+}
+
+/// A float as `strtold` reads it, out-of-range values kept as ±infinity (the blocking
+/// timeouts read theirs so, then reject what overflows); `None` for NaN and non-numbers.
+pub(crate) fn parse_float_unchecked(arg: &[u8]) -> Option<f64> {
     let text = std::str::from_utf8(arg).ok()?;
     if text.is_empty()
         || text.starts_with(char::is_whitespace)
@@ -504,8 +522,56 @@ pub(crate) fn parse_float(arg: &[u8]) -> Option<f64> {
     {
         return None;
     }
-    let value: f64 = text.parse().ok()?;
+    let value = match parse_hex_float(text) {
+        Some(v) => v,
+        None => text.parse::<f64>().ok()?,
+    };
     (!value.is_nan()).then_some(value)
+}
+
+/// Does the mantissa of a float's text (sign removed) have a non-zero digit?
+fn has_nonzero_digit(body: &str) -> bool {
+    let hex = body.starts_with("0x") || body.starts_with("0X");
+    let (digits, exponent_mark) = if hex {
+        (&body[2..], ['p', 'P'])
+    } else {
+        (body, ['e', 'E'])
+    };
+    let mantissa = digits.split(exponent_mark).next().unwrap_or_default();
+    mantissa
+        .chars()
+        .any(|c| c.is_ascii_hexdigit() && c != '0' && (hex || c.is_ascii_digit()))
+}
+
+/// A C99 hex float (`[+-]0x<hex>[.<hex>][p[+-]<dec>]`), as `strtod` reads it.
+fn parse_hex_float(text: &str) -> Option<f64> {
+    let (negative, rest) = match text.as_bytes().first()? {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let rest = rest
+        .strip_prefix("0x")
+        .or_else(|| rest.strip_prefix("0X"))?;
+    let (mantissa, exponent) = match rest.find(['p', 'P']) {
+        Some(i) => (&rest[..i], rest[i + 1..].parse::<i32>().ok()?),
+        None => (rest, 0),
+    };
+    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if int_part.is_empty() && frac_part.is_empty() {
+        return None;
+    }
+    let mut value = 0f64;
+    for c in int_part.chars() {
+        value = value * 16.0 + f64::from(c.to_digit(16)?);
+    }
+    let mut scale = 1.0 / 16.0;
+    for c in frac_part.chars() {
+        value += f64::from(c.to_digit(16)?) * scale;
+        scale /= 16.0;
+    }
+    let value = value * 2f64.powi(exponent);
+    Some(if negative { -value } else { value })
 }
 
 /// `INCRBYFLOAT key increment`
@@ -855,6 +921,32 @@ impl WriteCommand for SetRange {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn floats_parse_as_strtod_reads_them() {
+        use super::parse_float as f;
+        assert_eq!(f(b"1.5"), Some(1.5));
+        assert_eq!(f(b"-0x1.8p1"), Some(-3.0));
+        assert_eq!(f(b"0x10"), Some(16.0));
+        assert_eq!(f(b"inf"), Some(f64::INFINITY));
+        assert_eq!(f(b"-Infinity"), Some(f64::NEG_INFINITY));
+        assert_eq!(f(b"0"), Some(0.0));
+        assert_eq!(f(b"0e10"), Some(0.0));
+        for bad in [
+            &b"1e400"[..],
+            b"-1e400",
+            b"1e-400",
+            b"0x",
+            b"nan",
+            b" 1",
+            b"1 ",
+            b"",
+            b"abc",
+        ] {
+            assert_eq!(f(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
+        assert_eq!(super::parse_float_unchecked(b"1e400"), Some(f64::INFINITY));
+    }
+
     use super::*;
 
     #[test]

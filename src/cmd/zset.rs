@@ -9,7 +9,7 @@ use std::ops::Bound;
 use bytes::Bytes;
 
 use super::list::{clamp, parse_mpop_count};
-use super::scan::{random_pick, MemberScan};
+use super::scan::{check_random_count, random_pick, MemberScan};
 use super::set::{parse_limit, parse_numkeys, NumKeys};
 use super::{ArgCursor, CmdError, ReadCommand, WriteCommand, WriteEnv};
 use crate::engine::WriteCtx;
@@ -799,11 +799,7 @@ impl ReadCommand for ZRandMember {
         };
         let with_scores = args.eat("WITHSCORES");
         args.finish()?;
-        if let Some(n) = count {
-            if n < -(i64::MAX / 2) || (with_scores && n < -(i64::MAX / 4)) {
-                return Err(CmdError::err("value is out of range"));
-            }
-        }
+        check_random_count(count, with_scores)?;
         Ok(ZRandMember {
             key,
             count,

@@ -166,6 +166,17 @@ fn hrandfield_counts() {
     assert_eq!(c.cmd_str(&["HRANDFIELD", "nokey"]), NIL2);
     assert_eq!(c.cmd_str(&["HRANDFIELD", "nokey", "3"]), EMPTY_ARRAY);
     assert_eq!(c.cmd_str(&["HRANDFIELD", "h", "0"]), EMPTY_ARRAY);
+    // Repeats are bounded (Redis would build a reply of any size asked for).
+    assert_eq!(
+        c.cmd_str(&["HRANDFIELD", "h", "-16777217"]),
+        err("ERR value is out of range")
+    );
+    assert_eq!(c.cmd_str(&["SADD", "s", "a"]), int(1));
+    assert_eq!(
+        c.cmd_str(&["SRANDMEMBER", "s", "-9223372036854775807"]),
+        err("ERR value is out of range")
+    );
+    assert_eq!(c.cmd_str(&["PING"]), "+PONG\r\n");
     // RESP3: WITHVALUES gives [field, value] pairs.
     let mut c3 = raw3(&server);
     let reply = c3.cmd_str(&["HRANDFIELD", "h", "-1", "WITHVALUES"]);
