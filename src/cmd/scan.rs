@@ -442,7 +442,7 @@ const MAX_REPEATED_PICKS: u64 = 1 << 24;
 pub fn check_random_count(count: Option<i64>, with_values: bool) -> Result<(), CmdError> {
     let Some(n) = count else { return Ok(()) };
     let out_of_range = n < -(i64::MAX / 2)
-        || (with_values && (n < -(i64::MAX / 4) || n > i64::MAX / 2))
+        || (with_values && !(-(i64::MAX / 4)..=i64::MAX / 2).contains(&n))
         || (n < 0 && n.unsigned_abs() > MAX_REPEATED_PICKS);
     if out_of_range {
         return Err(CmdError::err("value is out of range"));
