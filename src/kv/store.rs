@@ -193,10 +193,19 @@ impl KvStore {
         let txn = self.db.begin_read()?;
         let state = txn.open_table(STATE)?;
         let lsn = state.get(APPLIED_LSN)?.map_or(0, |g| g.value());
+        // The databases not on their default namespace (usually none), read once per snapshot.
+        let mut namespaces = Vec::new();
+        for entry in state.range("ns:".."ns;")? {
+            let (k, v) = entry?;
+            if let Ok(db) = k.value()["ns:".len()..].parse::<u32>() {
+                namespaces.push((db, v.value() as u32));
+            }
+        }
         Ok(ReadTables {
             meta: txn.open_table(META)?,
             sub: txn.open_table(SUB)?,
             state,
+            namespaces,
             lsn,
         })
     }
@@ -207,6 +216,8 @@ pub struct ReadTables {
     meta: ReadOnlyTable<&'static [u8], &'static [u8]>,
     sub: ReadOnlyTable<&'static [u8], &'static [u8]>,
     state: ReadOnlyTable<&'static str, u64>,
+    /// (database, namespace) of the databases not on their default namespace.
+    namespaces: Vec<(u32, u32)>,
     /// The LSN this snapshot has applied (tags the row cache's fills).
     pub lsn: u64,
 }
@@ -218,9 +229,16 @@ impl std::fmt::Debug for ReadTables {
 }
 
 impl ReadTables {
+    fn ns(&self, db: u32) -> u32 {
+        self.namespaces
+            .iter()
+            .find(|(d, _)| *d == db)
+            .map_or(db, |(_, ns)| *ns)
+    }
+
     /// The raw metadata row of `key`, expired or not.
     pub fn get(&self, db: u32, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
-        let ns = namespace_of(&self.state, db)?;
+        let ns = self.ns(db);
         Ok(self
             .meta
             .get(meta_key(ns, key).as_slice())?
@@ -232,7 +250,7 @@ impl ReadTables {
     }
 
     pub fn key_count(&self, db: u32) -> StoreResult<u64> {
-        let ns = namespace_of(&self.state, db)?;
+        let ns = self.ns(db);
         Ok(self
             .state
             .get(count_name(ns).as_str())?
@@ -257,7 +275,7 @@ impl ReadTables {
 
     /// How many keys of `db` have a deadline.
     pub fn expires_count(&self, db: u32) -> StoreResult<u64> {
-        let ns = namespace_of(&self.state, db)?;
+        let ns = self.ns(db);
         Ok(self
             .state
             .get(expires_name(ns).as_str())?
@@ -272,7 +290,7 @@ impl ReadTables {
         from: &[u8],
         mut f: impl FnMut(&[u8], &[u8]) -> bool,
     ) -> StoreResult<()> {
-        let ns = namespace_of(&self.state, db)?;
+        let ns = self.ns(db);
         let (_, end) = db_range(ns);
         let start = meta_key(ns, from);
         for entry in self.meta.range(start.as_slice()..end.as_slice())? {
@@ -292,7 +310,7 @@ impl ReadTables {
         upto: Option<&[u8]>,
         mut f: impl FnMut(&[u8], &[u8]) -> bool,
     ) -> StoreResult<()> {
-        let ns = namespace_of(&self.state, db)?;
+        let ns = self.ns(db);
         let (start, end) = db_range(ns);
         let range = match upto {
             Some(key) => {
