@@ -42,16 +42,17 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// The client's read snapshot, taken on first use in a batch of reads. A write drops it,
-    /// and the connection drops it after every batch, so reads always see acknowledged writes
-    /// and a snapshot never pins old pages for long.
+    /// The client's read snapshot, taken on first use in a batch of reads (the engine's shared
+    /// one while it is current). A write drops it, and the connection drops it after every
+    /// batch, so reads always see acknowledged writes and a snapshot never pins old pages for
+    /// long.
     pub fn snapshot(&mut self) -> Result<&crate::kv::store::ReadTables, CmdError> {
         if self.client.snapshot.is_none() {
             self.client.snapshot = Some(self.server.engine.read()?);
         }
         self.client
             .snapshot
-            .as_ref()
+            .as_deref()
             .ok_or_else(|| CmdError::err("no snapshot"))
     }
 

@@ -164,7 +164,7 @@ pub struct ClientState {
     pub no_evict: bool,
     pub no_touch: bool,
     /// Read snapshot shared by the reads of one batch (see `Ctx::snapshot`).
-    pub snapshot: Option<crate::kv::store::ReadTables>,
+    pub snapshot: Option<Arc<crate::kv::store::ReadTables>>,
     /// Commands queued since MULTI (`None` outside a transaction).
     pub multi: Option<Vec<Vec<bytes::Bytes>>>,
     /// A command was refused while queuing: EXEC must abort.
