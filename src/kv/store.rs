@@ -384,11 +384,21 @@ pub struct WriteTables<'t> {
     staged: HashMap<Vec<u8>, Staged>,
 }
 
-/// A key row changed in this transaction: its deadlines (key, earliest field) as the table has
-/// them (`None`: the key is not in the table) and its row now (`None`: deleted).
+/// A key row changed in this transaction: its row now (`None`: deleted), and whether the row
+/// the table holds is to be collected when replaced (not when RENAME or MOVE took it over).
+/// The table's row is only read when the staged one is written: one B-tree update per key.
 struct Staged {
-    stored: Option<(u64, u64)>,
     row: Option<Vec<u8>>,
+    collect_stored: bool,
+}
+
+/// What index and count upkeep needs of a row: (deadline, earliest field deadline, version).
+fn row_summary(row: &[u8]) -> (u64, u64, Option<u64>) {
+    (
+        meta::expire_at(row),
+        meta::field_deadline(row),
+        meta::collection_version(row),
+    )
 }
 
 impl WriteTables<'_> {
@@ -427,19 +437,8 @@ impl WriteTables<'_> {
         Ok(self.meta.get(mk)?.map(|g| g.value().to_vec()))
     }
 
-    /// Stages `row` (or the deletion) for `mk`, whose current row is `old`.
-    fn stage(&mut self, mk: Vec<u8>, old: Option<&[u8]>, row: Option<Vec<u8>>) {
-        match self.staged.get_mut(&mk) {
-            Some(staged) => staged.row = row,
-            None => {
-                // First change in this transaction: `old` is what the table holds.
-                let stored = old.map(|r| (meta::expire_at(r), meta::field_deadline(r)));
-                self.staged.insert(mk, Staged { stored, row });
-            }
-        }
-    }
-
-    /// Writes the staged rows to the table, with the expiry index and the counts.
+    /// Writes the staged rows to the table, with the expiry indexes, the counts and the
+    /// collection of replaced collections.
     fn write_staged(&mut self) -> StoreResult<()> {
         if self.staged.is_empty() {
             return Ok(());
@@ -447,105 +446,137 @@ impl WriteTables<'_> {
         let mut staged: Vec<(Vec<u8>, Staged)> = self.staged.drain().collect();
         staged.sort_by(|a, b| a.0.cmp(&b.0));
         let mut deltas: HashMap<u32, (i64, i64)> = HashMap::new();
+        let nonzero = |d: u64| (d != 0).then_some(d);
         for (mk, s) in staged {
-            let mut db_bytes = [0u8; 4];
-            db_bytes.copy_from_slice(&mk[..4]);
-            let db = u32::from_be_bytes(db_bytes);
+            let mut ns_bytes = [0u8; 4];
+            ns_bytes.copy_from_slice(&mk[..4]);
+            let ns = u32::from_be_bytes(ns_bytes);
             let key = &mk[4..];
-            let new_deadline = s.row.as_deref().map(meta::expire_at);
-            let nonzero = |d: u64| (d != 0).then_some(d);
-            let old_f = s.stored.and_then(|(_, f)| nonzero(f));
-            let new_f = s
-                .row
-                .as_deref()
-                .and_then(|r| nonzero(meta::field_deadline(r)));
-            if old_f != new_f {
-                if let Some(d) = old_f {
-                    self.field_expires
-                        .remove(expiry_key(d, db, key).as_slice())?;
-                }
-                if let Some(d) = new_f {
-                    self.field_expires
-                        .insert(expiry_key(d, db, key).as_slice(), ())?;
-                }
+            let old = match &s.row {
+                Some(row) => self
+                    .meta
+                    .insert(mk.as_slice(), row.as_slice())?
+                    .map(|g| row_summary(g.value())),
+                None => self
+                    .meta
+                    .remove(mk.as_slice())?
+                    .map(|g| row_summary(g.value())),
+            };
+            let new = s.row.as_deref().map(row_summary);
+            let old_version = old.and_then(|o| o.2);
+            if s.collect_stored && old_version.is_some() && old_version != new.and_then(|n| n.2) {
+                self.collect_later(old_version)?;
             }
-            match &s.row {
-                Some(row) => {
-                    self.meta.insert(mk.as_slice(), row.as_slice())?;
+            for (index_is_fields, old_d, new_d) in [
+                (
+                    false,
+                    old.and_then(|o| nonzero(o.0)),
+                    new.and_then(|n| nonzero(n.0)),
+                ),
+                (
+                    true,
+                    old.and_then(|o| nonzero(o.1)),
+                    new.and_then(|n| nonzero(n.1)),
+                ),
+            ] {
+                if old_d == new_d {
+                    continue;
                 }
-                None => {
-                    self.meta.remove(mk.as_slice())?;
-                }
-            }
-            let (old_d, new_d) = (
-                s.stored.and_then(|(d, _)| nonzero(d)),
-                new_deadline.filter(|d| *d != 0),
-            );
-            if old_d != new_d {
+                let index = if index_is_fields {
+                    &mut self.field_expires
+                } else {
+                    &mut self.expires
+                };
                 if let Some(d) = old_d {
-                    self.expires.remove(expiry_key(d, db, key).as_slice())?;
+                    index.remove(expiry_key(d, ns, key).as_slice())?;
                 }
                 if let Some(d) = new_d {
-                    self.expires.insert(expiry_key(d, db, key).as_slice(), ())?;
+                    index.insert(expiry_key(d, ns, key).as_slice(), ())?;
                 }
             }
-            let delta = deltas.entry(db).or_default();
-            delta.0 += i64::from(s.row.is_some()) - i64::from(s.stored.is_some());
-            delta.1 += i64::from(new_d.is_some()) - i64::from(old_d.is_some());
+            let delta = deltas.entry(ns).or_default();
+            delta.0 += i64::from(new.is_some()) - i64::from(old.is_some());
+            delta.1 +=
+                i64::from(new.is_some_and(|n| n.0 != 0)) - i64::from(old.is_some_and(|o| o.0 != 0));
         }
-        for (db, (keys, expiring)) in deltas {
+        for (ns, (keys, expiring)) in deltas {
             if keys != 0 {
-                self.add(&count_name(db), keys)?;
+                self.add(&count_name(ns), keys)?;
             }
             if expiring != 0 {
-                self.add(&expires_name(db), expiring)?;
+                self.add(&expires_name(ns), expiring)?;
             }
         }
         Ok(())
     }
 
-    /// Stores `row` for `key`; returns true if the key is new.
-    pub fn put(&mut self, db: u32, key: &[u8], row: &[u8]) -> StoreResult<bool> {
+    /// Stores `row` for `key`.
+    pub fn put(&mut self, db: u32, key: &[u8], row: &[u8]) -> StoreResult<()> {
         let mk = self.meta_key(db, key)?;
-        let old = self.current(&mk)?;
-        let old_version = old.as_deref().and_then(meta::collection_version);
         let version = meta::collection_version(row);
-        if old_version.is_some() && old_version != version {
-            self.collect_later(old_version)?;
+        // The version this transaction staged before (`None`: the table's row stands, and is
+        // dealt with when written).
+        let staged_version = self
+            .staged
+            .get(&mk)
+            .map(|st| st.row.as_deref().and_then(meta::collection_version));
+        if let Some(Some(previous)) = staged_version {
+            if Some(previous) != version {
+                self.collect_later(Some(previous))?;
+            }
         }
-        if let Some(v) = version.filter(|_| version != old_version) {
-            // A collection new to this row: replay meets versions the counter may not have
-            // reached, so keep it ahead. (Updates of the same collection skip the lookup.)
+        if let Some(v) = version.filter(|v| staged_version != Some(Some(*v))) {
+            // Replay meets versions the counter may not have reached: keep it ahead.
             if self.counter(NEXT_VERSION)? <= v {
                 self.state.insert(NEXT_VERSION, v + 1)?;
             }
         }
-        let new = old.is_none();
-        self.stage(mk, old.as_deref(), Some(row.to_vec()));
-        Ok(new)
+        match self.staged.get_mut(&mk) {
+            Some(st) => st.row = Some(row.to_vec()),
+            None => {
+                self.staged.insert(
+                    mk,
+                    Staged {
+                        row: Some(row.to_vec()),
+                        collect_stored: true,
+                    },
+                );
+            }
+        }
+        Ok(())
     }
 
-    /// Removes `key` (its members, if a collection, are collected in the background); returns
-    /// true if it existed.
-    pub fn delete(&mut self, db: u32, key: &[u8]) -> StoreResult<bool> {
+    /// Removes `key` (its members, if a collection, are collected in the background).
+    pub fn delete(&mut self, db: u32, key: &[u8]) -> StoreResult<()> {
         self.remove(db, key, true)
     }
 
     /// Removes `key`'s row but keeps its members: another row now owns them (RENAME, MOVE).
-    pub fn forget(&mut self, db: u32, key: &[u8]) -> StoreResult<bool> {
+    pub fn forget(&mut self, db: u32, key: &[u8]) -> StoreResult<()> {
         self.remove(db, key, false)
     }
 
-    fn remove(&mut self, db: u32, key: &[u8], collect: bool) -> StoreResult<bool> {
+    fn remove(&mut self, db: u32, key: &[u8], collect: bool) -> StoreResult<()> {
         let mk = self.meta_key(db, key)?;
-        let Some(old) = self.current(&mk)? else {
-            return Ok(false);
-        };
-        if collect {
-            self.collect_later(meta::collection_version(&old))?;
+        match self.staged.get_mut(&mk) {
+            Some(st) => {
+                let previous = st.row.take();
+                if collect {
+                    let version = previous.as_deref().and_then(meta::collection_version);
+                    self.collect_later(version)?;
+                }
+            }
+            None => {
+                self.staged.insert(
+                    mk,
+                    Staged {
+                        row: None,
+                        collect_stored: collect,
+                    },
+                );
+            }
         }
-        self.stage(mk, Some(&old), None);
-        Ok(true)
+        Ok(())
     }
 
     /// Sets (0 = removes) the expiry of an existing key; false if the key does not exist.
@@ -853,16 +884,16 @@ mod tests {
         let store = KvStore::open(&dir.path().join("kv.redb"), 1 << 20).unwrap();
         store
             .write(false, |t| -> StoreResult<()> {
-                assert!(t.put(0, b"a", &meta::string_row(b"1", 0))?);
-                assert!(t.put(0, b"b", &meta::string_row(b"2", 500))?);
-                assert!(!t.put(0, b"b", &meta::string_row(b"3", 700))?);
-                assert!(t.put(1, b"a", &meta::string_row(b"x", 0))?);
+                t.put(0, b"a", &meta::string_row(b"1", 0))?;
+                t.put(0, b"b", &meta::string_row(b"2", 500))?;
+                t.put(0, b"b", &meta::string_row(b"3", 700))?;
+                t.put(1, b"a", &meta::string_row(b"x", 0))?;
                 assert_eq!(t.due_expiries(600, 10)?, vec![]);
                 assert_eq!(t.due_expiries(700, 10)?, vec![(0, b"b".to_vec())]);
                 assert!(t.set_expire(0, b"a", 100)?);
                 assert_eq!(t.due_expiries(100, 10)?, vec![(0, b"a".to_vec())]);
-                assert!(t.delete(0, b"a")?);
-                assert!(!t.delete(0, b"a")?);
+                t.delete(0, b"a")?;
+                t.delete(0, b"a")?;
                 assert_eq!(t.key_count(0)?, 1);
                 t.set_applied_lsn(42)?;
                 Ok(())
@@ -906,13 +937,13 @@ mod tests {
             .unwrap();
         store
             .write(false, |t| -> StoreResult<()> {
-                assert!(t.put(0, b"a", &meta::string_row(b"1", 500))?);
-                assert!(!t.put(0, b"a", &meta::string_row(b"2", 0))?);
+                t.put(0, b"a", &meta::string_row(b"1", 500))?;
+                t.put(0, b"a", &meta::string_row(b"2", 0))?;
                 assert_eq!(t.get(0, b"a")?, Some(meta::string_row(b"2", 0)));
-                assert!(!t.delete(0, b"missing")?);
-                assert!(t.put(0, b"c", &meta::string_row(b"x", 700))?);
-                assert!(t.delete(0, b"c")?);
-                assert!(t.delete(0, b"gone")?);
+                t.delete(0, b"missing")?;
+                t.put(0, b"c", &meta::string_row(b"x", 700))?;
+                t.delete(0, b"c")?;
+                t.delete(0, b"gone")?;
                 assert!(t.get(0, b"gone")?.is_none());
                 t.put(0, b"keep", &meta::string_row(b"1", 800))?;
                 let mut h = meta::Collection::new(meta::KeyType::Hash, t.new_version()?);
