@@ -69,9 +69,56 @@ def main(binary):
                 except redis.ResponseError as e:
                     assert str(e) == "DB index is out of range", str(e)
 
+            def collections():
+                k = f"py{proto}"
+                r.delete(f"{k}:h", f"{k}:l", f"{k}:z", f"{k}:s")
+                assert r.hset(f"{k}:h", mapping={"a": "1", "b": "2"}) == 2
+                assert r.hgetall(f"{k}:h") == {"a": "1", "b": "2"}
+                assert r.hincrbyfloat(f"{k}:h", "a", 0.5) == 1.5
+                assert r.hexpire(f"{k}:h", 100, "b") == [1]
+                assert r.httl(f"{k}:h", "b") == [100]
+                assert r.rpush(f"{k}:l", "x", "y", "z") == 3
+                assert r.lrange(f"{k}:l", 0, -1) == ["x", "y", "z"]
+                assert r.blpop([f"{k}:none", f"{k}:l"], timeout=1) in (
+                    (f"{k}:l", "x"), [f"{k}:l", "x"])
+                assert r.blpop(f"{k}:none", timeout=0.1) is None
+                assert r.zadd(f"{k}:z", {"m1": 1.5, "m2": 2.5}) == 2
+                assert r.zrange(f"{k}:z", 0, -1, withscores=True) in (
+                    [("m1", 1.5), ("m2", 2.5)], [["m1", 1.5], ["m2", 2.5]])
+                assert r.zscore(f"{k}:z", "m2") == 2.5
+                assert r.sadd(f"{k}:s", "a", "b") == 2
+                assert r.smembers(f"{k}:s") == {"a", "b"}
+
+            def transactions():
+                k = f"py{proto}:t"
+                r.delete(k, f"{k}:n")
+                pipe = r.pipeline()  # MULTI/EXEC by default
+                pipe.set(k, "1").incr(k).lpush(f"{k}:n", "a").get(k)
+                assert pipe.execute() == [True, 2, 1, "2"]
+
+                def bump(p):
+                    n = int(p.get(k))
+                    p.multi()
+                    p.set(k, n + 1)
+
+                assert r.transaction(bump, k) == [True]
+                assert r.get(k) == "3"
+                with r.pipeline() as p:
+                    p.watch(k)
+                    r.set(k, "changed")  # another client's write breaks the watch
+                    p.multi()
+                    p.set(k, "mine")
+                    try:
+                        p.execute()
+                        raise AssertionError("EXEC ran despite the watch")
+                    except redis.WatchError:
+                        pass
+                assert r.get(k) == "changed"
+
             for name, fn in [("ping", ping), ("client_info", client_info), ("hello", hello),
                              ("config", config), ("info", info),
-                             ("select_and_pipeline", select_and_pipeline), ("errors", errors)]:
+                             ("select_and_pipeline", select_and_pipeline), ("errors", errors),
+                             ("collections", collections), ("transactions", transactions)]:
                 checks.run(f"resp{proto} {name}", fn)
 
         def auth():
