@@ -219,13 +219,6 @@ fn random_u64() -> u64 {
     h.finish()
 }
 
-/// The live row of `key` in the client's snapshot.
-fn live_row(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Vec<u8>>, CmdError> {
-    let db = ctx.client.db;
-    let row = ctx.row(db, key)?;
-    Ok(row.filter(|r| !meta::is_expired(r, now_ms())))
-}
-
 /// Redis's encoding names for a string value.
 fn string_encoding(value: &[u8]) -> &'static str {
     if value.len() <= 20 && parse_i64(value).is_some() {
@@ -253,7 +246,8 @@ enum ObjectSub {
 
 impl Object {
     fn exec(self, ctx: &mut Ctx<'_>) -> Result<Reply, CmdError> {
-        let Some(row) = live_row(ctx, &self.key)? else {
+        let db = ctx.client.db;
+        let Some(row) = ctx.live_row_cached(db, &self.key)? else {
             return Ok(Reply::Nil);
         };
         Ok(match self.sub {
@@ -358,7 +352,8 @@ impl Command for MemoryUsage {
     }
 
     fn exec(self, ctx: &mut Ctx<'_>) -> Result<Reply, CmdError> {
-        let Some(row) = live_row(ctx, &self.0)? else {
+        let db = ctx.client.db;
+        let Some(row) = ctx.live_row_cached(db, &self.0)? else {
             return Ok(Reply::Nil);
         };
         let mut bytes = (4 + self.0.len() + row.len() + ENTRY_OVERHEAD) as u64;
