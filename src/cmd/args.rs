@@ -95,6 +95,33 @@ impl<'a> ArgCursor<'a> {
         u64::try_from(n).map_err(|_| CmdError::err("value is out of range, must be positive"))
     }
 
+    /// An optional trailing integer (`SRANDMEMBER key [count]`): `None` when nothing is left.
+    pub fn optional_i64(&mut self) -> Result<Option<i64>, CmdError> {
+        if self.is_empty() {
+            return Ok(None);
+        }
+        self.next_i64().map(Some)
+    }
+
+    /// An optional trailing count that must not be negative (`LPOP key [count]`), and nothing
+    /// after it.
+    pub fn optional_count(&mut self) -> Result<Option<u64>, CmdError> {
+        if self.is_empty() {
+            return Ok(None);
+        }
+        let n = self.next_positive()?;
+        self.finish()?;
+        Ok(Some(n))
+    }
+
+    /// A SCAN-family cursor (`ERR invalid cursor` unless an unsigned number).
+    pub fn next_cursor(&mut self) -> Result<u64, CmdError> {
+        std::str::from_utf8(self.next_bytes()?)
+            .ok()
+            .and_then(|c| c.parse::<u64>().ok())
+            .ok_or_else(|| CmdError::err("invalid cursor"))
+    }
+
     /// Fails with a syntax error if arguments are left over.
     pub fn finish(&self) -> Result<(), CmdError> {
         if self.is_empty() {

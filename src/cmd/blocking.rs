@@ -47,6 +47,15 @@ fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, CmdError> {
     Ok((ms > 0).then(|| Duration::from_millis(ms)))
 }
 
+/// `key [key ...] timeout`, as BLPOP, BRPOP, BZPOPMIN and BZPOPMAX take them.
+fn parse_keys_then_timeout(
+    args: &mut ArgCursor<'_>,
+) -> Result<(Vec<Bytes>, Option<Duration>), CmdError> {
+    let rest = args.rest();
+    let (timeout, keys) = rest.split_last().ok_or(CmdError::Syntax)?;
+    Ok((keys.to_vec(), parse_timeout(timeout)?))
+}
+
 /// What a blocked connection waits for after its first try.
 pub struct BlockedWait {
     /// The batch's answer to the first try (the reply itself unless a waiter was left).
@@ -114,12 +123,8 @@ pub struct BPop<const LEFT: bool> {
 
 impl<const LEFT: bool> WriteCommand for BPop<LEFT> {
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
-        let rest = args.rest();
-        let (timeout, keys) = rest.split_last().ok_or(CmdError::Syntax)?;
-        Ok(BPop {
-            keys: keys.to_vec(),
-            timeout: parse_timeout(timeout)?,
-        })
+        let (keys, timeout) = parse_keys_then_timeout(args)?;
+        Ok(BPop { keys, timeout })
     }
 
     apply_once!();
@@ -246,12 +251,8 @@ pub struct BZPop<const MAX: bool> {
 
 impl<const MAX: bool> WriteCommand for BZPop<MAX> {
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
-        let rest = args.rest();
-        let (timeout, keys) = rest.split_last().ok_or(CmdError::Syntax)?;
-        Ok(BZPop {
-            keys: keys.to_vec(),
-            timeout: parse_timeout(timeout)?,
-        })
+        let (keys, timeout) = parse_keys_then_timeout(args)?;
+        Ok(BZPop { keys, timeout })
     }
 
     apply_once!();

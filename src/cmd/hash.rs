@@ -336,11 +336,7 @@ pub struct HRandField {
 impl ReadCommand for HRandField {
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         let key = args.next_bytes()?.clone();
-        let count = if args.is_empty() {
-            None
-        } else {
-            Some(args.next_i64()?)
-        };
+        let count = args.optional_i64()?;
         let with_values = args.eat("WITHVALUES");
         args.finish()?;
         check_random_count(count, with_values)?;

@@ -66,13 +66,7 @@ pub struct Pop<const LEFT: bool>(Bytes, Option<u64>);
 impl<const LEFT: bool> WriteCommand for Pop<LEFT> {
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         let key = args.next_bytes()?.clone();
-        let count = if args.is_empty() {
-            None
-        } else {
-            Some(args.next_positive()?)
-        };
-        args.finish()?;
-        Ok(Pop(key, count))
+        Ok(Pop(key, args.optional_count()?))
     }
 
     fn apply(self, env: WriteEnv, w: &mut WriteCtx<'_, '_>) -> Result<Reply, CmdError> {

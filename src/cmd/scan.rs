@@ -65,6 +65,26 @@ impl ScanCursors {
     }
 }
 
+/// Takes `MATCH pattern` or `COUNT n` (n ≥ 1) if next; false if neither is.
+fn take_scan_option(
+    args: &mut ArgCursor<'_>,
+    pattern: &mut Option<Bytes>,
+    count: &mut usize,
+) -> Result<bool, CmdError> {
+    if args.eat("MATCH") {
+        *pattern = Some(args.next_bytes()?.clone());
+    } else if args.eat("COUNT") {
+        let n = args.next_i64()?;
+        if n < 1 {
+            return Err(CmdError::Syntax);
+        }
+        *count = usize::try_from(n).unwrap_or(usize::MAX);
+    } else {
+        return Ok(false);
+    }
+    Ok(true)
+}
+
 /// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`
 pub struct Scan {
     cursor: u64,
@@ -75,26 +95,15 @@ pub struct Scan {
 
 impl Command for Scan {
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
-        let cursor = args.next_bytes()?;
-        let cursor = std::str::from_utf8(cursor)
-            .ok()
-            .and_then(|c| c.parse::<u64>().ok())
-            .ok_or_else(|| CmdError::err("invalid cursor"))?;
         let mut scan = Scan {
-            cursor,
+            cursor: args.next_cursor()?,
             pattern: None,
             count: 10,
             kind: None,
         };
         while !args.is_empty() {
-            if args.eat("MATCH") {
-                scan.pattern = Some(args.next_bytes()?.clone());
-            } else if args.eat("COUNT") {
-                let n = args.next_i64()?;
-                if n < 1 {
-                    return Err(CmdError::Syntax);
-                }
-                scan.count = usize::try_from(n).unwrap_or(usize::MAX);
+            if take_scan_option(args, &mut scan.pattern, &mut scan.count)? {
+                continue;
             } else if args.eat("TYPE") {
                 scan.kind = Some(args.next_bytes()?.clone());
             } else {
@@ -538,26 +547,16 @@ const MEMBER_CURSOR_DB: u32 = 1 << 31;
 impl<const KIND: u8> Command for MemberScan<KIND> {
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         let key = args.next_bytes()?.clone();
-        let cursor = std::str::from_utf8(args.next_bytes()?)
-            .ok()
-            .and_then(|c| c.parse::<u64>().ok())
-            .ok_or_else(|| CmdError::err("invalid cursor"))?;
         let mut scan = MemberScan {
             key,
-            cursor,
+            cursor: args.next_cursor()?,
             pattern: None,
             count: 10,
             no_values: false,
         };
         while !args.is_empty() {
-            if args.eat("MATCH") {
-                scan.pattern = Some(args.next_bytes()?.clone());
-            } else if args.eat("COUNT") {
-                let n = args.next_i64()?;
-                if n < 1 {
-                    return Err(CmdError::Syntax);
-                }
-                scan.count = usize::try_from(n).unwrap_or(usize::MAX);
+            if take_scan_option(args, &mut scan.pattern, &mut scan.count)? {
+                continue;
             } else if KIND == KeyType::Hash as u8 && args.eat("NOVALUES") {
                 scan.no_values = true;
             } else {

@@ -143,13 +143,7 @@ pub struct SPop(Bytes, Option<u64>);
 impl WriteCommand for SPop {
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         let key = args.next_bytes()?.clone();
-        let count = if args.is_empty() {
-            None
-        } else {
-            Some(args.next_positive()?)
-        };
-        args.finish()?;
-        Ok(SPop(key, count))
+        Ok(SPop(key, args.optional_count()?))
     }
 
     fn apply(self, env: WriteEnv, w: &mut WriteCtx<'_, '_>) -> Result<Reply, CmdError> {
@@ -180,14 +174,9 @@ pub struct SRandMember(Bytes, Option<i64>);
 impl ReadCommand for SRandMember {
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         let key = args.next_bytes()?.clone();
-        let count = if args.is_empty() {
-            None
-        } else {
-            let n = args.next_i64()?;
-            check_random_count(Some(n), false)?;
-            Some(n)
-        };
+        let count = args.optional_i64()?;
         args.finish()?;
+        check_random_count(count, false)?;
         Ok(SRandMember(key, count))
     }
 

@@ -597,13 +597,7 @@ pub struct ZPop<const MAX: bool>(Bytes, Option<u64>);
 impl<const MAX: bool> WriteCommand for ZPop<MAX> {
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         let key = args.next_bytes()?.clone();
-        let count = if args.is_empty() {
-            None
-        } else {
-            Some(args.next_positive()?)
-        };
-        args.finish()?;
-        Ok(ZPop(key, count))
+        Ok(ZPop(key, args.optional_count()?))
     }
 
     fn apply(self, env: WriteEnv, w: &mut WriteCtx<'_, '_>) -> Result<Reply, CmdError> {
@@ -792,11 +786,7 @@ pub struct ZRandMember {
 impl ReadCommand for ZRandMember {
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         let key = args.next_bytes()?.clone();
-        let count = if args.is_empty() {
-            None
-        } else {
-            Some(args.next_i64()?)
-        };
+        let count = args.optional_i64()?;
         let with_scores = args.eat("WITHSCORES");
         args.finish()?;
         check_random_count(count, with_scores)?;
