@@ -2,6 +2,9 @@
 //! the same names serve the config file, the command-line flags and CONFIG GET/SET.
 
 use std::collections::BTreeMap;
+
+use crate::bus::keyspace;
+use crate::bus::OutputLimit;
 use std::path::{Path, PathBuf};
 
 use crate::bus::glob::glob_match_nocase;
@@ -42,6 +45,8 @@ enum Field {
     KvCacheSize,
     RowCacheSize,
     WalRepair,
+    NotifyKeyspaceEvents,
+    ClientOutputBufferLimit,
     /// Accepted and reported, changes nothing in Luma (see DESIGN.md principle 1).
     NoOp,
 }
@@ -109,6 +114,8 @@ pub static SETTINGS: &[Setting] = &[
     setting("wal-repair", Kind::Bool, "no", false, Field::WalRepair, "at start, truncate a corrupt write-ahead log at the first bad record instead of refusing"),
     setting("worker-threads", Kind::Int { min: 0, max: 1024 }, "0", false, Field::WorkerThreads, "threads serving connections, each with its own event loop (0 = half the cores)"),
     setting("protected-mode", Kind::Bool, "yes", true, Field::ProtectedMode, "refuse non-loopback clients while no password is set"),
+    setting("notify-keyspace-events", Kind::Str, "", true, Field::NotifyKeyspaceEvents, "keyspace notification classes (Redis's letters: K E g $ l s h z x e t m n A)"),
+    setting("client-output-buffer-limit", Kind::Str, "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", true, Field::ClientOutputBufferLimit, "output limits per client class: <class> <hard> <soft> <soft seconds>; pubsub subscribers past them are disconnected"),
     setting("save", Kind::Str, "", true, Field::NoOp, "RDB snapshot schedule; accepted for compatibility, Luma checkpoints its WAL instead"),
     setting("maxmemory", Kind::Memory { min: 0, max: u64::MAX }, "0", true, Field::NoOp, "memory budget; accepted, not yet enforced"),
     setting("maxmemory-policy", Kind::Enum(&["noeviction", "allkeys-lru", "volatile-lru", "allkeys-lfu", "volatile-lfu", "allkeys-random", "volatile-random", "volatile-ttl"]), "noeviction", true, Field::NoOp, "eviction policy; accepted, not yet enforced"),
@@ -179,6 +186,10 @@ pub struct Config {
     pub kv_cache_size: u64,
     pub row_cache_size: u64,
     pub wal_repair: bool,
+    /// `notify-keyspace-events` as class bits (`bus::keyspace::class`).
+    pub notify_keyspace_events: u32,
+    /// `client-output-buffer-limit` per class: normal, replica, pubsub.
+    pub output_limits: [OutputLimit; 3],
     /// The file the configuration was read from, if any.
     pub config_file: Option<PathBuf>,
     noops: BTreeMap<&'static str, String>,
@@ -214,6 +225,8 @@ impl Default for Config {
             kv_cache_size: 256 * MB,
             row_cache_size: 64 * MB,
             wal_repair: false,
+            notify_keyspace_events: 0,
+            output_limits: [OutputLimit::default(); 3],
             config_file: None,
             noops: BTreeMap::new(),
         };
@@ -340,6 +353,14 @@ impl Config {
             Field::KvCacheSize => self.kv_cache_size = uint(),
             Field::RowCacheSize => self.row_cache_size = uint(),
             Field::WalRepair => self.wal_repair = v == "yes",
+            Field::NotifyKeyspaceEvents => {
+                self.notify_keyspace_events = keyspace::parse_flags(&v).ok_or_else(|| {
+                    ConfigError::Invalid(
+                        "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into(),
+                    )
+                })?;
+            }
+            Field::ClientOutputBufferLimit => self.set_output_limits(&v)?,
             Field::NoOp => {
                 self.noops.insert(setting.name, v);
             }
@@ -378,8 +399,59 @@ impl Config {
             Field::KvCacheSize => self.kv_cache_size.to_string(),
             Field::RowCacheSize => self.row_cache_size.to_string(),
             Field::WalRepair => if self.wal_repair { "yes" } else { "no" }.into(),
+            Field::NotifyKeyspaceEvents => keyspace::format_flags(self.notify_keyspace_events),
+            Field::ClientOutputBufferLimit => ["normal", "slave", "pubsub"]
+                .iter()
+                .zip(self.output_limits.iter())
+                .map(|(class, l)| format!("{class} {} {} {}", l.hard, l.soft, l.soft_secs))
+                .collect::<Vec<_>>()
+                .join(" "),
             Field::NoOp => self.noops.get(setting.name).cloned().unwrap_or_default(),
         }
+    }
+
+    /// The pub/sub subscribers' output limit.
+    pub fn pubsub_limit(&self) -> OutputLimit {
+        self.output_limits[2]
+    }
+
+    /// Applies `<class> <hard> <soft> <soft seconds>` groups (classes not named keep theirs).
+    fn set_output_limits(&mut self, value: &str) -> Result<(), ConfigError> {
+        let words: Vec<&str> = value.split_whitespace().collect();
+        if !words.len().is_multiple_of(4) {
+            return Err(ConfigError::Invalid(
+                "Wrong number of arguments in buffer limit configuration.".into(),
+            ));
+        }
+        let mut next = self.output_limits;
+        for group in words.chunks(4) {
+            let class = match group[0].to_ascii_lowercase().as_str() {
+                "normal" => 0,
+                "slave" | "replica" => 1,
+                "pubsub" => 2,
+                _ => {
+                    return Err(ConfigError::Invalid(
+                        "Invalid client class specified in buffer limit configuration.".into(),
+                    ))
+                }
+            };
+            let bad = || {
+                ConfigError::Invalid(
+                    "Error in hard, soft or soft_seconds setting in buffer limit configuration."
+                        .into(),
+                )
+            };
+            let hard = parse_memory(group[1]).ok_or_else(bad)?;
+            let soft = parse_memory(group[2]).ok_or_else(bad)?;
+            let soft_secs = group[3].parse::<u64>().map_err(|_| bad())?;
+            next[class] = OutputLimit {
+                hard,
+                soft,
+                soft_secs,
+            };
+        }
+        self.output_limits = next;
+        Ok(())
     }
 
     /// The current value of the setting called `name` (empty if there is none).

@@ -60,6 +60,10 @@ impl Shared {
         if next.appendfsync != guard.appendfsync {
             self.engine.set_appendfsync(next.appendfsync);
         }
+        self.engine
+            .bus
+            .set_notify_flags(next.notify_keyspace_events);
+        self.engine.bus.set_output_limit(next.pubsub_limit());
         if next.loglevel != guard.loglevel {
             if let Some(reload) = &self.log_reload {
                 reload(next.loglevel);
@@ -177,6 +181,8 @@ pub fn start(config: Config, options: StartOptions) -> io::Result<ServerHandle> 
         store: Default::default(),
     })
     .map_err(|e| io::Error::other(e.to_string()))?;
+    engine.bus.set_notify_flags(config.notify_keyspace_events);
+    engine.bus.set_output_limit(config.pubsub_limit());
     let shared = Arc::new(Shared {
         clients: ClientRegistry::default(),
         metrics: Metrics::new(crate::cmd::table().entries.len()),

@@ -6,6 +6,7 @@
 //! client going away. Inside MULTI the attempt runs once and a miss answers nil at once, as in
 //! Redis.
 
+use crate::bus::keyspace::Events;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,17 +75,14 @@ pub fn run_blocking<C: BlockingCommand>(
 ) -> Result<Outcome, CmdError> {
     let command = C::parse(args)?;
     ctx.client.snapshot = None;
-    let env = WriteEnv {
-        db: ctx.client.db,
-        databases: ctx.server.engine.databases(),
-    };
+    let env = ctx.write_env();
     let timeout = command.timeout();
     let waiters = ctx.server.engine.waiters.clone();
     let waiter = Arc::new(AtomicU64::new(0));
     let (reply_tx, reply_rx) = oneshot::channel();
     let (registry, registered) = (waiters.clone(), waiter.clone());
     let first = ctx.server.engine.submit(Box::new(move |w| {
-        if let Some(reply) = command.attempt(env, w)? {
+        if let Some(reply) = attempt_observed(&command, env, w)? {
             return Ok(reply);
         }
         let keys = command
@@ -92,7 +90,11 @@ pub fn run_blocking<C: BlockingCommand>(
             .iter()
             .map(|k| (env.db, k.to_vec()))
             .collect();
-        let id = registry.register(keys, Box::new(move |w| command.attempt(env, w)), reply_tx);
+        let id = registry.register(
+            keys,
+            Box::new(move |w| attempt_observed(&command, env, w)),
+            reply_tx,
+        );
         registered.store(id, Ordering::SeqCst);
         Ok(Reply::NilArray)
     }))?;
@@ -103,6 +105,16 @@ pub fn run_blocking<C: BlockingCommand>(
         timeout,
         waiters,
     }))
+}
+
+/// One try of a blocking command, observed like any write (a served BLPOP raises `lpop`).
+fn attempt_observed<C: BlockingCommand>(
+    command: &C,
+    env: WriteEnv,
+    w: &mut WriteCtx<'_, '_>,
+) -> Result<Option<Reply>, CmdError> {
+    let events = w.observing().then(|| command.events(env));
+    super::observed(events, env, w, |w| command.attempt(env, w))
 }
 
 macro_rules! apply_once {
@@ -122,6 +134,10 @@ pub struct BPop<const LEFT: bool> {
 }
 
 impl<const LEFT: bool> WriteCommand for BPop<LEFT> {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::Each(super::list::list_pop_event(LEFT))
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         let (keys, timeout) = parse_keys_then_timeout(args)?;
         Ok(BPop { keys, timeout })
@@ -167,6 +183,10 @@ pub struct BLMove<const RPOPLPUSH: bool> {
 }
 
 impl<const RPOPLPUSH: bool> WriteCommand for BLMove<RPOPLPUSH> {
+    fn events(&self, _env: WriteEnv) -> Events {
+        super::list::list_move_events(&self.keys[0], &self.dst, self.from_left, self.to_left)
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         let src = args.next_bytes()?.clone();
         let dst = args.next_bytes()?.clone();
@@ -217,6 +237,10 @@ pub struct BLMPop {
 }
 
 impl WriteCommand for BLMPop {
+    fn events(&self, _env: WriteEnv) -> Events {
+        self.pop.events(_env)
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         let timeout = parse_timeout(args.next_bytes()?)?;
         Ok(BLMPop {
@@ -250,6 +274,10 @@ pub struct BZPop<const MAX: bool> {
 }
 
 impl<const MAX: bool> WriteCommand for BZPop<MAX> {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::Each(super::zset::zset_pop_event(MAX))
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         let (keys, timeout) = parse_keys_then_timeout(args)?;
         Ok(BZPop { keys, timeout })
@@ -291,6 +319,10 @@ pub struct BZMPop {
 }
 
 impl WriteCommand for BZMPop {
+    fn events(&self, _env: WriteEnv) -> Events {
+        self.pop.events(_env)
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         let timeout = parse_timeout(args.next_bytes()?)?;
         Ok(BZMPop {

@@ -8,7 +8,9 @@ use bytes::Bytes;
 use super::args::is_keyword;
 use super::server::{help_reply, no_args_command};
 use super::{table, ArgCursor, CmdError, Command, Ctx};
+use crate::bus::tracking::TrackingMode;
 use crate::conn::state::{AfterReply, ClientInfo, ReplyMode};
+use crate::conn::{self, pubsub::CachingHint};
 use crate::resp::{Reply, OK};
 use crate::server::Shared;
 
@@ -355,6 +357,224 @@ impl Command for ClientNoTouch {
     }
 }
 
+/// `CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p ...] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]`
+pub struct ClientTracking {
+    on: bool,
+    redirect: Option<i64>,
+    prefixes: Vec<Bytes>,
+    bcast: bool,
+    optin: bool,
+    optout: bool,
+    noloop: bool,
+}
+
+impl Command for ClientTracking {
+    fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
+        let mut t = ClientTracking {
+            on: on_off(args)?,
+            redirect: None,
+            prefixes: Vec::new(),
+            bcast: false,
+            optin: false,
+            optout: false,
+            noloop: false,
+        };
+        while !args.is_empty() {
+            if args.eat("REDIRECT") {
+                t.redirect = Some(args.next_i64()?);
+            } else if args.eat("PREFIX") {
+                t.prefixes.push(args.next_bytes()?.clone());
+            } else if args.eat("BCAST") {
+                t.bcast = true;
+            } else if args.eat("OPTIN") {
+                t.optin = true;
+            } else if args.eat("OPTOUT") {
+                t.optout = true;
+            } else if args.eat("NOLOOP") {
+                t.noloop = true;
+            } else {
+                return Err(CmdError::Syntax);
+            }
+        }
+        Ok(t)
+    }
+
+    fn exec(self, ctx: &mut Ctx<'_>) -> Result<Reply, CmdError> {
+        let bus = ctx.server.engine.bus.clone();
+        let id = ctx.client.info.id;
+        if !self.on {
+            if ctx.client.pubsub.tracking.take().is_some() {
+                bus.tracking.disable(id);
+            }
+            return Ok(OK);
+        }
+        // The redirect target is checked first, as Redis does while parsing.
+        let target = match self.redirect.filter(|r| *r != 0) {
+            None => ctx.client.pubsub.mailbox.clone(),
+            Some(r) => u64::try_from(r)
+                .ok()
+                .and_then(|r| {
+                    ctx.server
+                        .clients
+                        .snapshot()
+                        .into_iter()
+                        .find(|c| c.id == r)
+                })
+                .and_then(|c| c.mailbox())
+                .ok_or_else(|| {
+                    CmdError::err("The client ID you want redirect to does not exist")
+                })?,
+        };
+        if !self.prefixes.is_empty() && !self.bcast {
+            return Err(CmdError::err(
+                "PREFIX option requires BCAST mode to be enabled",
+            ));
+        }
+        if self.optin && self.optout {
+            return Err(CmdError::err("You can't use both OPTIN and OPTOUT"));
+        }
+        if self.bcast && (self.optin || self.optout) {
+            return Err(CmdError::err(
+                "OPTIN and OPTOUT are not compatible with BCAST",
+            ));
+        }
+        if let Some(current) = &ctx.client.pubsub.tracking {
+            if current.mode.bcast.is_some() != self.bcast {
+                return Err(CmdError::err("You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode."));
+            }
+            if current.mode.optin != self.optin || current.mode.optout != self.optout {
+                return Err(CmdError::err("You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode."));
+            }
+        }
+        let mode = TrackingMode {
+            redirect: if target.id() == id { 0 } else { target.id() },
+            target,
+            bcast: self.bcast.then_some(self.prefixes),
+            optin: self.optin,
+            optout: self.optout,
+            noloop: self.noloop,
+        };
+        bus.tracking.enable(id, mode.clone());
+        ctx.client.pubsub.tracking = Some(conn::pubsub::ClientTracking {
+            mode,
+            caching: CachingHint::None,
+        });
+        Ok(OK)
+    }
+}
+
+/// `CLIENT CACHING YES|NO`: whether the next command's reads are tracked (OPTIN / OPTOUT).
+pub struct ClientCaching(bool);
+
+impl Command for ClientCaching {
+    fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
+        args.next_choice(&[("YES", true), ("NO", false)])
+            .map(ClientCaching)
+    }
+
+    fn exec(self, ctx: &mut Ctx<'_>) -> Result<Reply, CmdError> {
+        let Some(t) = ctx
+            .client
+            .pubsub
+            .tracking
+            .as_mut()
+            .filter(|t| t.mode.optin || t.mode.optout)
+        else {
+            return Err(CmdError::err("CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled"));
+        };
+        if self.0 && !t.mode.optin {
+            return Err(CmdError::err(
+                "CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.",
+            ));
+        }
+        if !self.0 && !t.mode.optout {
+            return Err(CmdError::err(
+                "CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.",
+            ));
+        }
+        t.caching = if self.0 {
+            CachingHint::Yes
+        } else {
+            CachingHint::No
+        };
+        Ok(OK)
+    }
+}
+
+no_args_command!(
+    /// `CLIENT GETREDIR`: -1 when not tracking, 0 without a redirect, else the target id.
+    ClientGetRedir,
+    |ctx| Ok(Reply::Int(match &ctx.client.pubsub.tracking {
+        None => -1,
+        Some(t) => t.mode.redirect as i64,
+    }))
+);
+
+no_args_command!(
+    /// `CLIENT TRACKINGINFO`
+    ClientTrackingInfo,
+    |ctx| {
+        let t = ctx.client.pubsub.tracking.as_ref();
+        let mut flags = Vec::new();
+        let mut prefixes = Vec::new();
+        match t {
+            None => flags.push("off"),
+            Some(t) => {
+                flags.push("on");
+                if let Some(p) = &t.mode.bcast {
+                    flags.push("bcast");
+                    prefixes = p.iter().cloned().map(Reply::Bulk).collect();
+                }
+                if t.mode.optin {
+                    flags.push("optin");
+                    if t.caching == CachingHint::Yes {
+                        flags.push("caching-yes");
+                    }
+                }
+                if t.mode.optout {
+                    flags.push("optout");
+                    if t.caching == CachingHint::No {
+                        flags.push("caching-no");
+                    }
+                }
+                if t.mode.noloop {
+                    flags.push("noloop");
+                }
+            }
+        }
+        let redirect = t.map_or(-1, |t| t.mode.redirect as i64);
+        Ok(Reply::Map(vec![
+            (
+                Reply::bulk_str("flags"),
+                Reply::Set(flags.into_iter().map(Reply::bulk_str).collect()),
+            ),
+            (Reply::bulk_str("redirect"), Reply::Int(redirect)),
+            (Reply::bulk_str("prefixes"), Reply::Array(prefixes)),
+        ]))
+    }
+);
+
+/// Remembers the keys a read command of a tracking client read (default mode; OPTIN only
+/// after CLIENT CACHING YES, OPTOUT unless CLIENT CACHING NO). The hint lasts one command.
+pub fn track_read(ctx: &mut Ctx<'_>, spec: &super::CommandSpec, args: &[Bytes]) {
+    let Some(t) = ctx.client.pubsub.tracking.as_mut() else {
+        return;
+    };
+    let hint = std::mem::replace(&mut t.caching, CachingHint::None);
+    if t.mode.bcast.is_some()
+        || (t.mode.optin && hint != CachingHint::Yes)
+        || (t.mode.optout && hint == CachingHint::No)
+    {
+        return;
+    }
+    let keys = spec.key_indexes(args.len());
+    ctx.server
+        .engine
+        .bus
+        .tracking
+        .remember(ctx.client.info.id, keys.iter().filter_map(|&i| args.get(i)));
+}
+
 no_args_command!(
     /// `CLIENT HELP`
     ClientHelp,
@@ -383,6 +603,11 @@ no_args_command!(
             "    Assign the name <name> to the current connection.",
             "SETINFO <option> <value>",
             "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
+            "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+            "         [OPTIN] [OPTOUT] [NOLOOP]",
+            "    Control server assisted client side caching.",
+            "TRACKINGINFO",
+            "    Report tracking status for the current connection.",
         ],
     ))
 );

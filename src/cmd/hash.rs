@@ -2,6 +2,7 @@
 //! HINCRBY HINCRBYFLOAT HRANDFIELD HSCAN, and field expiry: HEXPIRE HPEXPIRE HEXPIREAT
 //! HPEXPIREAT HTTL HPTTL HEXPIRETIME HPEXPIRETIME HPERSIST HGETEX HSETEX HGETDEL.
 
+use crate::bus::keyspace::{class, Event, Events, KeyRole};
 use bytes::Bytes;
 
 use super::args::is_keyword;
@@ -40,6 +41,10 @@ pub struct HSet<const HMSET: bool> {
 }
 
 impl<const HMSET: bool> WriteCommand for HSet<HMSET> {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::Each(Event::new("hset", class::HASH))
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         let key = args.next_bytes()?.clone();
         let pairs = args.pairs(if HMSET { "hmset" } else { "hset" })?;
@@ -63,6 +68,10 @@ impl<const HMSET: bool> WriteCommand for HSet<HMSET> {
 pub struct HSetNx(Bytes, Bytes, Bytes);
 
 impl WriteCommand for HSetNx {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::Each(Event::new("hset", class::HASH))
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         Ok(HSetNx(
             args.next_bytes()?.clone(),
@@ -161,6 +170,10 @@ impl<const PART: u8> ReadCommand for HGetAll<PART> {
 pub struct HDel(Bytes, Vec<Bytes>);
 
 impl WriteCommand for HDel {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::Each(Event::new("hdel", class::HASH))
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         Ok(HDel(args.next_bytes()?.clone(), args.rest().to_vec()))
     }
@@ -238,6 +251,10 @@ impl ReadCommand for HStrLen {
 pub struct HIncrBy(Bytes, Bytes, i64);
 
 impl WriteCommand for HIncrBy {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::Each(Event::new("hincrby", class::HASH))
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         Ok(HIncrBy(
             args.next_bytes()?.clone(),
@@ -283,6 +300,10 @@ pub struct HIncrByFloat {
 }
 
 impl WriteCommand for HIncrByFloat {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::Each(Event::new("hincrbyfloat", class::HASH))
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         let key = args.next_bytes()?.clone();
         let field = args.next_bytes()?.clone();
@@ -468,6 +489,10 @@ pub struct HExpire<const UNIT_MS: u64, const ABSOLUTE: bool> {
 }
 
 impl<const UNIT_MS: u64, const ABSOLUTE: bool> WriteCommand for HExpire<UNIT_MS, ABSOLUTE> {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::Each(Event::new("hexpire", class::HASH))
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         let name = match (UNIT_MS, ABSOLUTE) {
             (1000, false) => "hexpire",
@@ -595,6 +620,10 @@ impl<const UNIT_MS: u64, const ABSOLUTE: bool> ReadCommand for HTtl<UNIT_MS, ABS
 pub struct HPersist(Bytes, Vec<Bytes>);
 
 impl WriteCommand for HPersist {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::Each(Event::new("hpersist", class::HASH))
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         let key = args.next_bytes()?.clone();
         Ok(HPersist(key, parse_fields_exact(args)?))
@@ -624,6 +653,10 @@ impl WriteCommand for HPersist {
 pub struct HGetDel(Bytes, Vec<Bytes>);
 
 impl WriteCommand for HGetDel {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::Each(Event::new("hdel", class::HASH))
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         let key = args.next_bytes()?.clone();
         Ok(HGetDel(key, parse_fields_exact(args)?))
@@ -694,6 +727,14 @@ const GETEX_CONFLICT: &str = "Only one of EX, PX, EXAT, PXAT or PERSIST argument
 const SETEX_CONFLICT: &str = "Only one of EX, PX, EXAT, PXAT or KEEPTTL arguments can be specified";
 
 impl WriteCommand for HGetEx {
+    fn events(&self, _env: WriteEnv) -> Events {
+        match &self.expiry {
+            None => Events::Silent,
+            Some(FieldExpiry::Persist) => Events::Each(Event::new("hpersist", class::HASH)),
+            Some(_) => Events::Each(Event::new("hexpire", class::HASH)),
+        }
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         let key = args.next_bytes()?.clone();
         let (mut expiry, mut fields) = (None, None);
@@ -772,6 +813,14 @@ pub struct HSetEx {
 }
 
 impl WriteCommand for HSetEx {
+    fn events(&self, _env: WriteEnv) -> Events {
+        let mut roles = vec![KeyRole::new(&self.key, Event::new("hset", class::HASH))];
+        if matches!(self.expiry, Some(FieldExpiry::At(_))) {
+            roles.push(KeyRole::new(&self.key, Event::new("hexpire", class::HASH)));
+        }
+        Events::Keys(roles)
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         let key = args.next_bytes()?.clone();
         let (mut condition, mut expiry, mut pairs) = (None, None, None);

@@ -131,6 +131,7 @@ fn render_section(shared: &Shared, name: &str) -> Option<String> {
             s
         }
         "clients" => {
+            let bus = &shared.engine.bus;
             let mut s = Section::new("Clients");
             s.field("connected_clients", shared.clients.len())
                 .field("cluster_connections", 0)
@@ -138,8 +139,8 @@ fn render_section(shared: &Shared, name: &str) -> Option<String> {
                 .field("client_recent_max_input_buffer", 0)
                 .field("client_recent_max_output_buffer", 0)
                 .field("blocked_clients", shared.engine.waiters.len())
-                .field("tracking_clients", 0)
-                .field("pubsub_clients", 0)
+                .field("tracking_clients", bus.tracking.tracking_clients())
+                .field("pubsub_clients", bus.subscribed_clients())
                 .field("watching_clients", 0)
                 .field("clients_in_timeout_table", 0)
                 .field("total_watched_keys", 0)
@@ -207,6 +208,8 @@ fn render_section(shared: &Shared, name: &str) -> Option<String> {
             s
         }
         "stats" => {
+            let bus = &shared.engine.bus;
+            let (channels, shard_channels, patterns) = bus.counts();
             let mut s = Section::new("Stats");
             s.field(
                 "total_connections_received",
@@ -227,8 +230,16 @@ fn render_section(shared: &Shared, name: &str) -> Option<String> {
             .field("row_cache_misses", M::get(&shared.engine.cache.misses))
             .field("keyspace_hits", 0)
             .field("keyspace_misses", 0)
-            .field("pubsub_channels", 0)
-            .field("pubsub_patterns", 0)
+            .field("pubsub_channels", channels)
+            .field("pubsub_patterns", patterns)
+            .field("pubsubshard_channels", shard_channels)
+            .field("tracking_total_keys", bus.tracking.tracked_keys())
+            .field(
+                "keyspace_events_published",
+                M::get(&bus.stats.keyspace_events),
+            )
+            .field("pubsub_messages_published", M::get(&bus.stats.published))
+            .field("pubsub_messages_delivered", M::get(&bus.stats.delivered))
             .field("total_error_replies", M::get(&m.error_replies))
             .field("total_reads_processed", M::get(&m.reads_processed))
             .field("total_writes_processed", M::get(&m.writes_processed))
@@ -236,7 +247,10 @@ fn render_section(shared: &Shared, name: &str) -> Option<String> {
                 "client_query_buffer_limit_disconnections",
                 M::get(&m.query_buffer_limit_disconnections),
             )
-            .field("client_output_buffer_limit_disconnections", 0)
+            .field(
+                "client_output_buffer_limit_disconnections",
+                M::get(&bus.stats.output_limit_disconnections),
+            )
             .field(
                 "protocol_error_disconnections",
                 M::get(&m.protocol_error_disconnections),

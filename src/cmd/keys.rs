@@ -1,6 +1,7 @@
 //! Keyspace commands: DEL UNLINK EXISTS TYPE TOUCH EXPIRE PEXPIRE EXPIREAT PEXPIREAT TTL PTTL
 //! EXPIRETIME PEXPIRETIME PERSIST KEYS RENAME RENAMENX COPY MOVE SWAPDB DBSIZE FLUSHDB FLUSHALL.
 
+use crate::bus::keyspace::{self, class, Event, Events, KeyRole};
 use bytes::Bytes;
 
 use super::args::is_keyword;
@@ -25,6 +26,10 @@ fn parse_db_index(arg: &[u8], databases: u32) -> Result<u32, CmdError> {
 pub struct Del(Vec<Bytes>);
 
 impl WriteCommand for Del {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::EachOrDel(keyspace::DEL)
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         Ok(Del(args.rest().to_vec()))
     }
@@ -100,6 +105,10 @@ impl<const UNIT_MS: i64, const ABSOLUTE: bool> Expire<UNIT_MS, ABSOLUTE> {
 }
 
 impl<const UNIT_MS: i64, const ABSOLUTE: bool> WriteCommand for Expire<UNIT_MS, ABSOLUTE> {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::EachOrDel(keyspace::EXPIRE)
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         let key = args.next_bytes()?.clone();
         let amount = args.next_i64()?;
@@ -200,6 +209,10 @@ impl<const UNIT_MS: u64, const ABSOLUTE: bool> ReadCommand for Ttl<UNIT_MS, ABSO
 pub struct Persist(Bytes);
 
 impl WriteCommand for Persist {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::Each(keyspace::PERSIST)
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         Ok(Persist(args.next_bytes()?.clone()))
     }
@@ -241,6 +254,13 @@ impl Command for Keys {
 pub struct Rename<const NX: bool>(Bytes, Bytes);
 
 impl<const NX: bool> WriteCommand for Rename<NX> {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::Keys(vec![
+            KeyRole::moved(&self.0, Event::new("rename_from", class::GENERIC)),
+            KeyRole::new(&self.1, Event::new("rename_to", class::GENERIC)),
+        ])
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         Ok(Rename(
             args.next_bytes()?.clone(),
@@ -277,6 +297,13 @@ pub struct Copy {
 }
 
 impl WriteCommand for Copy {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::Keys(vec![KeyRole::new(
+            &self.destination,
+            Event::new("copy_to", class::GENERIC),
+        )])
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         let mut copy = Copy {
             source: args.next_bytes()?.clone(),
@@ -326,6 +353,19 @@ impl WriteCommand for Copy {
 pub struct Move(Bytes, Bytes);
 
 impl WriteCommand for Move {
+    fn events(&self, env: WriteEnv) -> Events {
+        match std::str::from_utf8(&self.1)
+            .ok()
+            .and_then(|s| s.parse::<u32>().ok())
+        {
+            Some(target) => Events::Keys(vec![
+                KeyRole::moved(&self.0, Event::new("move_from", class::GENERIC)).in_db(env.db),
+                KeyRole::new(&self.0, Event::new("move_to", class::GENERIC)).in_db(target),
+            ]),
+            None => Events::Silent,
+        }
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         Ok(Move(args.next_bytes()?.clone(), args.next_bytes()?.clone()))
     }
@@ -351,6 +391,10 @@ impl WriteCommand for Move {
 pub struct SwapDb(i64, i64);
 
 impl WriteCommand for SwapDb {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::Silent
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         // Both indexes are parsed before either is range-checked, as in Redis.
         let a = args
@@ -400,6 +444,10 @@ fn parse_flush_mode(args: &mut ArgCursor<'_>) -> Result<(), CmdError> {
 pub struct FlushDb;
 
 impl WriteCommand for FlushDb {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::Silent
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         parse_flush_mode(args)?;
         Ok(FlushDb)
@@ -415,6 +463,10 @@ impl WriteCommand for FlushDb {
 pub struct FlushAll;
 
 impl WriteCommand for FlushAll {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::Silent
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         parse_flush_mode(args)?;
         Ok(FlushAll)

@@ -1,6 +1,7 @@
 //! List commands: LPUSH RPUSH LPUSHX RPUSHX LPOP RPOP LRANGE LLEN LINDEX LSET LREM LTRIM
 //! LINSERT LPOS LMOVE RPOPLPUSH LMPOP.
 
+use crate::bus::keyspace::{class, Event, Events, KeyRole};
 use bytes::Bytes;
 
 use super::set::{parse_numkeys, NumKeys};
@@ -39,6 +40,14 @@ pub fn clamp(start: i64, stop: i64, len: u64) -> Option<(u64, u64)> {
 pub struct Push<const LEFT: bool, const EXISTING: bool>(Bytes, Vec<Bytes>);
 
 impl<const LEFT: bool, const EXISTING: bool> WriteCommand for Push<LEFT, EXISTING> {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::Each(if LEFT {
+            Event::new("lpush", class::LIST)
+        } else {
+            Event::new("rpush", class::LIST)
+        })
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         Ok(Push(args.next_bytes()?.clone(), args.rest().to_vec()))
     }
@@ -64,6 +73,10 @@ impl<const LEFT: bool, const EXISTING: bool> WriteCommand for Push<LEFT, EXISTIN
 pub struct Pop<const LEFT: bool>(Bytes, Option<u64>);
 
 impl<const LEFT: bool> WriteCommand for Pop<LEFT> {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::Each(list_pop_event(LEFT))
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         let key = args.next_bytes()?.clone();
         Ok(Pop(key, args.optional_count()?))
@@ -173,6 +186,10 @@ impl ReadCommand for LIndex {
 pub struct LSet(Bytes, i64, Bytes);
 
 impl WriteCommand for LSet {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::Each(Event::new("lset", class::LIST))
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         Ok(LSet(
             args.next_bytes()?.clone(),
@@ -197,6 +214,10 @@ impl WriteCommand for LSet {
 pub struct LRem(Bytes, i64, Bytes);
 
 impl WriteCommand for LRem {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::Each(Event::new("lrem", class::LIST))
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         Ok(LRem(
             args.next_bytes()?.clone(),
@@ -251,6 +272,10 @@ impl WriteCommand for LRem {
 pub struct LTrim(Bytes, i64, i64);
 
 impl WriteCommand for LTrim {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::Each(Event::new("ltrim", class::LIST))
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         Ok(LTrim(
             args.next_bytes()?.clone(),
@@ -279,6 +304,10 @@ pub struct LInsert {
 }
 
 impl WriteCommand for LInsert {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::Each(Event::new("linsert", class::LIST))
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         let key = args.next_bytes()?.clone();
         let after = args.next_choice(&[("BEFORE", false), ("AFTER", true)])?;
@@ -444,6 +473,10 @@ pub struct LMove {
 }
 
 impl WriteCommand for LMove {
+    fn events(&self, _env: WriteEnv) -> Events {
+        list_move_events(&self.src, &self.dst, self.from_left, self.to_left)
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         Ok(LMove {
             src: args.next_bytes()?.clone(),
@@ -470,6 +503,10 @@ impl WriteCommand for LMove {
 pub struct RPopLPush(Bytes, Bytes);
 
 impl WriteCommand for RPopLPush {
+    fn events(&self, _env: WriteEnv) -> Events {
+        list_move_events(&self.0, &self.1, false, true)
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         Ok(RPopLPush(
             args.next_bytes()?.clone(),
@@ -530,6 +567,10 @@ impl LMPop {
 }
 
 impl WriteCommand for LMPop {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::Each(list_pop_event(self.left))
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         Self::parse_args(args)
     }
@@ -537,4 +578,27 @@ impl WriteCommand for LMPop {
     fn apply(self, env: WriteEnv, w: &mut WriteCtx<'_, '_>) -> Result<Reply, CmdError> {
         Ok(self.try_pop(env.db, w)?.unwrap_or(Reply::NilArray))
     }
+}
+
+/// `lpop` or `rpop`.
+pub fn list_pop_event(left: bool) -> Event {
+    if left {
+        Event::new("lpop", class::LIST)
+    } else {
+        Event::new("rpop", class::LIST)
+    }
+}
+
+/// LMOVE's events, in Redis's order: the push onto `dst`, then the pop from `src` (both on
+/// one key when they are the same list).
+pub fn list_move_events(src: &Bytes, dst: &Bytes, from_left: bool, to_left: bool) -> Events {
+    let push = if to_left {
+        Event::new("lpush", class::LIST)
+    } else {
+        Event::new("rpush", class::LIST)
+    };
+    Events::Keys(vec![
+        KeyRole::new(dst, push),
+        KeyRole::new(src, list_pop_event(from_left)),
+    ])
 }

@@ -12,6 +12,7 @@ pub mod hash;
 pub mod info;
 pub mod keys;
 pub mod list;
+pub mod pubsub;
 pub mod scan;
 pub mod server;
 pub mod set;
@@ -28,6 +29,7 @@ use bytes::Bytes;
 pub use args::ArgCursor;
 pub use errors::CmdError;
 
+use crate::bus::Events;
 use crate::conn::state::ClientState;
 use crate::engine::WriteCtx;
 use crate::kv::meta::{self, KeyType};
@@ -42,6 +44,15 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// What a write of this client needs to know about it.
+    pub fn write_env(&self) -> WriteEnv {
+        WriteEnv {
+            db: self.client.db,
+            databases: self.server.engine.databases(),
+            client: self.client.info.id,
+        }
+    }
+
     /// The client's read snapshot, taken on first use in a batch of reads (the engine's shared
     /// one while it is current). A write drops it, and the connection drops it after every
     /// batch, so reads always see acknowledged writes and a snapshot never pins old pages for
@@ -128,6 +139,8 @@ pub trait ReadCommand: Sized {
 pub struct WriteEnv {
     pub db: u32,
     pub databases: u32,
+    /// The calling client's id.
+    pub client: u64,
 }
 
 /// A command that changes data: parsed on the connection's thread (so bad arguments fail at
@@ -135,6 +148,35 @@ pub struct WriteEnv {
 pub trait WriteCommand: Sized + Send + 'static {
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError>;
     fn apply(self, env: WriteEnv, w: &mut WriteCtx<'_, '_>) -> Result<Reply, CmdError>;
+    /// The keyspace events it raises (required, so no write command goes unheard); the write
+    /// path combines them with what the command actually changed (`engine::notify`).
+    fn events(&self, env: WriteEnv) -> Events;
+}
+
+/// Runs a write inside its batch with the write path's observation around it: whatever the
+/// command changed is reported as keyspace events, by the one hook every write goes through.
+pub fn apply_observed<C: WriteCommand>(
+    command: C,
+    env: WriteEnv,
+    w: &mut WriteCtx<'_, '_>,
+) -> Result<Reply, CmdError> {
+    let events = w.observing().then(|| command.events(env));
+    observed(events, env, w, |w| command.apply(env, w))
+}
+
+/// Runs `f` as one command of client `env.client`, reporting `events` (when observed).
+pub fn observed<T>(
+    events: Option<Events>,
+    env: WriteEnv,
+    w: &mut WriteCtx<'_, '_>,
+    f: impl FnOnce(&mut WriteCtx<'_, '_>) -> Result<T, CmdError>,
+) -> Result<T, CmdError> {
+    w.begin_command(env.client);
+    let result = f(w);
+    if let Some(events) = events {
+        w.end_command(&events)?;
+    }
+    result
 }
 
 /// A command's result: ready now, or once the engine has logged and applied it.
@@ -204,7 +246,7 @@ fn txn_write<C: WriteCommand>(
     env: WriteEnv,
     w: &mut WriteCtx<'_, '_>,
 ) -> Result<Reply, CmdError> {
-    C::parse(args)?.apply(env, w)
+    apply_observed(C::parse(args)?, env, w)
 }
 
 /// The table's handler for command type `C`.
@@ -229,14 +271,11 @@ pub fn run_write<C: WriteCommand>(
 ) -> Result<Outcome, CmdError> {
     let command = C::parse(args)?;
     ctx.client.snapshot = None;
-    let env = WriteEnv {
-        db: ctx.client.db,
-        databases: ctx.server.engine.databases(),
-    };
+    let env = ctx.write_env();
     let rx = ctx
         .server
         .engine
-        .submit(Box::new(move |w| command.apply(env, w)))?;
+        .submit(Box::new(move |w| apply_observed(command, env, w)))?;
     Ok(Outcome::Pending(rx))
 }
 
@@ -410,6 +449,9 @@ const TXN: &str = "transactions";
 const LIST: &str = "list";
 const SET: &str = "set";
 const ZSET: &str = "sorted-set";
+const PUBSUB: &str = "pubsub";
+const F_PUBSUB: Flags = Flags::PUBSUB.or(F_LS);
+const KEY_ALL_1: KeyPositions = key_range(1, -1, 1);
 const fn key_range(first: i32, last: i32, step: i32) -> KeyPositions {
     KeyPositions { first, last, step }
 }
@@ -442,7 +484,27 @@ pub static COMMANDS: &[CommandSpec] = &[
         command("reply", 3, F_LS.or(Flags::NOSCRIPT), NO_KEYS, CONN, "3.2.0", "Instructs the server whether to reply to commands.", conn_cmd::<s::ClientReply>()),
         command("no-evict", 3, F_ADMIN, NO_KEYS, CONN, "7.0.0", "Sets the client eviction mode of the connection.", conn_cmd::<s::ClientNoEvict>()),
         command("no-touch", 3, F_LS.or(Flags::NOSCRIPT), NO_KEYS, CONN, "7.2.0", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.", conn_cmd::<s::ClientNoTouch>()),
+        command("tracking", -3, F_LS.or(Flags::NOSCRIPT), NO_KEYS, CONN, "6.0.0", "Controls server-assisted client-side caching for the connection.", conn_cmd::<client::ClientTracking>()),
+        command("caching", 3, F_LS.or(Flags::NOSCRIPT), NO_KEYS, CONN, "6.0.0", "Instructs the server whether to track the keys in the next request.", conn_cmd::<client::ClientCaching>()),
+        command("getredir", 2, F_LS.or(Flags::NOSCRIPT), NO_KEYS, CONN, "6.0.0", "Returns the client ID to which the connection's tracking notifications are redirected.", conn_cmd::<client::ClientGetRedir>()),
+        command("trackinginfo", 2, F_LS.or(Flags::NOSCRIPT), NO_KEYS, CONN, "6.2.0", "Returns information about server-assisted client-side caching for the connection.", conn_cmd::<client::ClientTrackingInfo>()),
         command("help", 2, F_LS, NO_KEYS, CONN, "5.0.0", "Returns helpful text about the different subcommands.", conn_cmd::<s::ClientHelp>()),
+    ]),
+    command("subscribe", -2, F_PUBSUB, NO_KEYS, PUBSUB, "2.0.0", "Listens for messages published to channels.", conn_cmd::<pubsub::Subscribe<false>>()),
+    command("unsubscribe", -1, F_PUBSUB, NO_KEYS, PUBSUB, "2.0.0", "Stops listening to messages posted to channels.", conn_cmd::<pubsub::Unsubscribe<false>>()),
+    command("psubscribe", -2, F_PUBSUB, NO_KEYS, PUBSUB, "2.0.0", "Listens for messages published to channels that match one or more patterns.", conn_cmd::<pubsub::PSubscribe>()),
+    command("punsubscribe", -1, F_PUBSUB, NO_KEYS, PUBSUB, "2.0.0", "Stops listening to messages published to channels that match one or more patterns.", conn_cmd::<pubsub::PUnsubscribe>()),
+    command("ssubscribe", -2, F_PUBSUB, KEY_ALL_1, PUBSUB, "7.0.0", "Listens for messages published to shard channels.", conn_cmd::<pubsub::Subscribe<true>>()),
+    command("sunsubscribe", -1, F_PUBSUB, KEY_ALL_1, PUBSUB, "7.0.0", "Stops listening to messages posted to shard channels.", conn_cmd::<pubsub::Unsubscribe<true>>()),
+    command("publish", 3, F_PUBSUB.or(Flags::FAST), NO_KEYS, PUBSUB, "2.0.0", "Posts a message to a channel.", conn_cmd::<pubsub::Publish<false>>()),
+    command("spublish", 3, F_PUBSUB.or(Flags::FAST), KEY1, PUBSUB, "7.0.0", "Post a message to a shard channel", conn_cmd::<pubsub::Publish<true>>()),
+    container("pubsub", PUBSUB, "2.8.0", "A container for Pub/Sub commands.", &[
+        command("channels", -2, F_PUBSUB, NO_KEYS, PUBSUB, "2.8.0", "Returns the active channels.", conn_cmd::<pubsub::Channels<false>>()),
+        command("numsub", -2, F_PUBSUB, NO_KEYS, PUBSUB, "2.8.0", "Returns a count of subscribers to channels.", conn_cmd::<pubsub::NumSub<false>>()),
+        command("numpat", 2, F_PUBSUB, NO_KEYS, PUBSUB, "2.8.0", "Returns a count of unique pattern subscriptions.", conn_cmd::<pubsub::NumPat>()),
+        command("shardchannels", -2, F_PUBSUB, NO_KEYS, PUBSUB, "7.0.0", "Returns the active shard channels.", conn_cmd::<pubsub::Channels<true>>()),
+        command("shardnumsub", -2, F_PUBSUB, NO_KEYS, PUBSUB, "7.0.0", "Returns the count of subscribers of shard channels.", conn_cmd::<pubsub::NumSub<true>>()),
+        command("help", 2, F_LS, NO_KEYS, PUBSUB, "6.2.0", "Returns helpful text about the different subcommands.", conn_cmd::<pubsub::PubSubHelp>()),
     ]),
     command("info", -1, F_LS, NO_KEYS, SRV, "1.0.0", "Returns information and statistics about the server.", conn_cmd::<s::Info>()),
     container("config", SRV, "2.0.0", "A container for server configuration commands.", &[
@@ -840,6 +902,20 @@ pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> (Outcome, Option<usize>) {
         ctx.client.multi_failed |= ctx.client.multi.is_some();
         return (fail(CmdError::NoAuth), None);
     }
+    if ctx.client.protocol == crate::resp::Protocol::Resp2
+        && ctx.client.pubsub.subscribed()
+        && !pubsub::allowed_while_subscribed(&entry.full_name)
+    {
+        metrics.command(entry.id).rejected();
+        metrics.count_error();
+        return (
+            fail(CmdError::Other(format!(
+                "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                entry.full_name
+            ))),
+            None,
+        );
+    }
     if ctx.client.multi.is_some() && !args.first().is_some_and(|n| txn::runs_inside_multi(n)) {
         let reply = txn::queue(ctx, entry.spec.flags, args);
         return (Outcome::Ready(reply), None);
@@ -853,6 +929,9 @@ pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> (Outcome, Option<usize>) {
         Ok(outcome) => outcome,
         Err(e) => fail(e),
     };
+    if ctx.client.pubsub.tracking.is_some() && entry.spec.flags.has(Flags::READONLY) {
+        client::track_read(ctx, entry.spec, args);
+    }
     if matches!(&outcome, Outcome::Ready(r) if r.is_error()) {
         metrics.count_error();
     }

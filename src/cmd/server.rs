@@ -29,7 +29,14 @@ impl Command for Ping {
         Ok(Ping(message))
     }
 
-    fn exec(self, _ctx: &mut Ctx<'_>) -> Result<Reply, CmdError> {
+    fn exec(self, ctx: &mut Ctx<'_>) -> Result<Reply, CmdError> {
+        // A subscribed RESP2 connection can only take pub/sub frames: PING answers as one.
+        if ctx.client.protocol == Protocol::Resp2 && ctx.client.pubsub.subscribed() {
+            return Ok(Reply::Array(vec![
+                Reply::bulk_str("pong"),
+                Reply::Bulk(self.0.unwrap_or_default()),
+            ]));
+        }
         Ok(match self.0 {
             None => Reply::Status("PONG"),
             Some(message) => Reply::Bulk(message),
@@ -75,6 +82,7 @@ impl Command for Reset {
 
     fn exec(self, ctx: &mut Ctx<'_>) -> Result<Reply, CmdError> {
         super::txn::unwatch_all(ctx);
+        ctx.client.pubsub.leave_all(&ctx.server.engine.bus);
         let client = &mut *ctx.client;
         client.multi = None;
         client.multi_failed = false;

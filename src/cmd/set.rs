@@ -1,6 +1,7 @@
 //! Set commands: SADD SREM SMEMBERS SISMEMBER SMISMEMBER SCARD SPOP SRANDMEMBER SMOVE SINTER
 //! SUNION SDIFF SINTERSTORE SUNIONSTORE SDIFFSTORE SINTERCARD SSCAN.
 
+use crate::bus::keyspace::{class, Event, Events, KeyRole};
 use std::collections::HashSet;
 
 use bytes::Bytes;
@@ -25,6 +26,10 @@ fn members_reply(members: Vec<Vec<u8>>) -> Reply {
 pub struct SAdd(Bytes, Vec<Bytes>);
 
 impl WriteCommand for SAdd {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::Each(Event::new("sadd", class::SET))
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         Ok(SAdd(args.next_bytes()?.clone(), args.rest().to_vec()))
     }
@@ -46,6 +51,10 @@ impl WriteCommand for SAdd {
 pub struct SRem(Bytes, Vec<Bytes>);
 
 impl WriteCommand for SRem {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::Each(Event::new("srem", class::SET))
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         Ok(SRem(args.next_bytes()?.clone(), args.rest().to_vec()))
     }
@@ -141,6 +150,10 @@ impl ReadCommand for SCard {
 pub struct SPop(Bytes, Option<u64>);
 
 impl WriteCommand for SPop {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::Each(Event::new("spop", class::SET))
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         let key = args.next_bytes()?.clone();
         Ok(SPop(key, args.optional_count()?))
@@ -200,6 +213,13 @@ impl ReadCommand for SRandMember {
 pub struct SMove(Bytes, Bytes, Bytes);
 
 impl WriteCommand for SMove {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::Keys(vec![
+            KeyRole::new(&self.0, Event::new("srem", class::SET)),
+            KeyRole::new(&self.1, Event::new("sadd", class::SET)),
+        ])
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         Ok(SMove(
             args.next_bytes()?.clone(),
@@ -340,6 +360,10 @@ impl<const OP: usize> ReadCommand for SCombine<OP> {
 pub struct SCombineStore<const OP: usize>(Bytes, Vec<Bytes>);
 
 impl<const OP: usize> WriteCommand for SCombineStore<OP> {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::EachOrDel(SET_STORE_EVENTS[OP])
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         Ok(SCombineStore(
             args.next_bytes()?.clone(),
@@ -442,3 +466,10 @@ impl ReadCommand for SInterCard {
 
 /// `SSCAN key cursor [MATCH pattern] [COUNT count]`
 pub type SScan = MemberScan<{ KeyType::Set as u8 }>;
+
+/// Events of SINTERSTORE, SUNIONSTORE, SDIFFSTORE (by their `OP`).
+const SET_STORE_EVENTS: [Event; 3] = [
+    Event::new("sinterstore", class::SET),
+    Event::new("sunionstore", class::SET),
+    Event::new("sdiffstore", class::SET),
+];

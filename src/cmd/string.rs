@@ -1,6 +1,7 @@
 //! String commands: GET SET SETNX SETEX PSETEX MGET MSET MSETNX GETSET GETDEL GETEX APPEND
 //! STRLEN INCR DECR INCRBY DECRBY INCRBYFLOAT GETRANGE SETRANGE.
 
+use crate::bus::keyspace::{self, class, Event, Events};
 use bytes::Bytes;
 
 use super::args::is_keyword;
@@ -171,6 +172,10 @@ pub struct Set {
 }
 
 impl WriteCommand for Set {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::SetWithExpiry(Event::new("set", class::STRING))
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         let key = args.next_bytes()?.clone();
         let value = args.next_bytes()?.clone();
@@ -238,6 +243,10 @@ impl WriteCommand for Set {
 pub struct SetNx(Bytes, Bytes);
 
 impl WriteCommand for SetNx {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::Each(Event::new("set", class::STRING))
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         Ok(SetNx(
             args.next_bytes()?.clone(),
@@ -262,6 +271,10 @@ pub struct SetEx<const UNIT_MS: i64> {
 }
 
 impl<const UNIT_MS: i64> WriteCommand for SetEx<UNIT_MS> {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::SetWithExpiry(Event::new("set", class::STRING))
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         let key = args.next_bytes()?.clone();
         let name = if UNIT_MS == 1 { "psetex" } else { "setex" };
@@ -303,6 +316,10 @@ impl ReadCommand for MGet {
 pub struct MSet(Vec<(Bytes, Bytes)>);
 
 impl WriteCommand for MSet {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::Each(Event::new("set", class::STRING))
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         Ok(MSet(args.pairs("mset")?))
     }
@@ -319,6 +336,10 @@ impl WriteCommand for MSet {
 pub struct MSetNx(Vec<(Bytes, Bytes)>);
 
 impl WriteCommand for MSetNx {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::Each(Event::new("set", class::STRING))
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         Ok(MSetNx(args.pairs("msetnx")?))
     }
@@ -340,6 +361,10 @@ impl WriteCommand for MSetNx {
 pub struct GetSet(Bytes, Bytes);
 
 impl WriteCommand for GetSet {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::Each(Event::new("set", class::STRING))
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         Ok(GetSet(
             args.next_bytes()?.clone(),
@@ -358,6 +383,10 @@ impl WriteCommand for GetSet {
 pub struct GetDel(Bytes);
 
 impl WriteCommand for GetDel {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::EachOrDel(keyspace::DEL)
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         Ok(GetDel(args.next_bytes()?.clone()))
     }
@@ -378,6 +407,10 @@ pub struct GetEx {
 }
 
 impl WriteCommand for GetEx {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::ExpiryOnly
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         let key = args.next_bytes()?.clone();
         let mut timing = ExpiryOptions::default();
@@ -421,6 +454,10 @@ impl WriteCommand for GetEx {
 pub struct Append(Bytes, Bytes);
 
 impl WriteCommand for Append {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::Each(Event::new("append", class::STRING))
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         Ok(Append(
             args.next_bytes()?.clone(),
@@ -470,6 +507,10 @@ pub struct Incr<const KIND: u8> {
 }
 
 impl<const KIND: u8> WriteCommand for Incr<KIND> {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::Each(Event::new("incrby", class::STRING))
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         let key = args.next_bytes()?.clone();
         let by = match KIND {
@@ -582,6 +623,10 @@ pub struct IncrByFloat {
 }
 
 impl WriteCommand for IncrByFloat {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::Each(Event::new("incrbyfloat", class::STRING))
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         let key = args.next_bytes()?.clone();
         let by_text = args.next_bytes()?.to_vec();
@@ -886,6 +931,10 @@ pub struct SetRange {
 }
 
 impl WriteCommand for SetRange {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::Each(Event::new("setrange", class::STRING))
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         let key = args.next_bytes()?.clone();
         let offset = args.next_i64()?;

@@ -158,8 +158,8 @@ fn plan(ctx: &mut Ctx<'_>, queued: Vec<Vec<Bytes>>) -> Vec<Step> {
                         args.clone(),
                         depth,
                         WriteEnv {
-                            db: ctx.client.db,
                             databases,
+                            ..ctx.write_env()
                         },
                     ),
                     None => {

@@ -3,6 +3,7 @@
 //! ZREMRANGEBYRANK ZREMRANGEBYSCORE ZREMRANGEBYLEX ZPOPMIN ZPOPMAX ZMPOP ZUNION ZINTER ZDIFF
 //! (and their STORE forms) ZINTERCARD ZRANDMEMBER ZSCAN.
 
+use crate::bus::keyspace::{class, Event, Events};
 use std::collections::HashMap;
 use std::ops::Bound;
 
@@ -327,6 +328,10 @@ pub struct ZRangeStore {
 }
 
 impl WriteCommand for ZRangeStore {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::EachOrDel(Event::new("zrangestore", class::ZSET))
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         let dst = args.next_bytes()?.clone();
         let src = args.next_bytes()?.clone();
@@ -377,6 +382,14 @@ pub struct ZAdd {
 }
 
 impl WriteCommand for ZAdd {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::Each(if self.incr {
+            Event::new("zincr", class::ZSET)
+        } else {
+            Event::new("zadd", class::ZSET)
+        })
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         let key = args.next_bytes()?.clone();
         let mut z = ZAdd {
@@ -489,6 +502,10 @@ impl WriteCommand for ZAdd {
 pub struct ZIncrBy(Bytes, f64, Bytes);
 
 impl WriteCommand for ZIncrBy {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::Each(Event::new("zincr", class::ZSET))
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         let key = args.next_bytes()?.clone();
         let by = args.next_f64("value is not a valid float")?;
@@ -517,6 +534,10 @@ impl WriteCommand for ZIncrBy {
 pub struct ZRem(Bytes, Vec<Bytes>);
 
 impl WriteCommand for ZRem {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::Each(Event::new("zrem", class::ZSET))
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         Ok(ZRem(args.next_bytes()?.clone(), args.rest().to_vec()))
     }
@@ -541,6 +562,10 @@ impl WriteCommand for ZRem {
 pub struct ZRemRange<const KIND: u8>(Bytes, Range);
 
 impl<const KIND: u8> WriteCommand for ZRemRange<KIND> {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::Each(ZREMRANGE_EVENTS[KIND as usize])
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         let key = args.next_bytes()?.clone();
         let start = args.next_bytes()?.clone();
@@ -595,6 +620,10 @@ pub fn pop_scored(
 pub struct ZPop<const MAX: bool>(Bytes, Option<u64>);
 
 impl<const MAX: bool> WriteCommand for ZPop<MAX> {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::Each(zset_pop_event(MAX))
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         let key = args.next_bytes()?.clone();
         Ok(ZPop(key, args.optional_count()?))
@@ -654,6 +683,10 @@ impl ZMPop {
 }
 
 impl WriteCommand for ZMPop {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::Each(zset_pop_event(self.max))
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         Self::parse_args(args)
     }
@@ -1005,6 +1038,10 @@ impl<const OP: usize> ReadCommand for ZCombine<OP> {
 pub struct ZCombineStore<const OP: usize>(Bytes, Algebra);
 
 impl<const OP: usize> WriteCommand for ZCombineStore<OP> {
+    fn events(&self, _env: WriteEnv) -> Events {
+        Events::EachOrDel(ZSET_STORE_EVENTS[OP])
+    }
+
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
         let dst = args.next_bytes()?.clone();
         Ok(ZCombineStore(dst, Algebra::parse(args, ZOPS[OP], true)?))
@@ -1051,3 +1088,26 @@ pub type ZScan = MemberScan<{ KeyType::ZSet as u8 }>;
 pub const RANK: u8 = BY_RANK;
 pub const SCORE: u8 = BY_SCORE;
 pub const LEX: u8 = BY_LEX;
+
+/// `zpopmin` or `zpopmax`.
+pub fn zset_pop_event(max: bool) -> Event {
+    if max {
+        Event::new("zpopmax", class::ZSET)
+    } else {
+        Event::new("zpopmin", class::ZSET)
+    }
+}
+
+/// Events of ZUNIONSTORE, ZINTERSTORE, ZDIFFSTORE (by their `OP`).
+const ZSET_STORE_EVENTS: [Event; 3] = [
+    Event::new("zunionstore", class::ZSET),
+    Event::new("zinterstore", class::ZSET),
+    Event::new("zdiffstore", class::ZSET),
+];
+
+/// Events of ZREMRANGEBYRANK, ZREMRANGEBYSCORE, ZREMRANGEBYLEX (by their `KIND`).
+const ZREMRANGE_EVENTS: [Event; 3] = [
+    Event::new("zremrangebyrank", class::ZSET),
+    Event::new("zremrangebyscore", class::ZSET),
+    Event::new("zremrangebylex", class::ZSET),
+];

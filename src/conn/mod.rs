@@ -1,6 +1,7 @@
 //! One task per connection: read what is there, run every complete command in it, write all
 //! replies of that read with one flush.
 
+pub mod pubsub;
 pub mod state;
 
 use std::collections::VecDeque;
@@ -13,6 +14,9 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use crate::bus::{Mailbox, Message};
 
 use crate::cmd::blocking::BlockedWait;
 use crate::cmd::{self, Ctx, Outcome};
@@ -35,9 +39,13 @@ fn shutting_down() -> Reply {
 pub async fn serve(stream: TcpStream, info: Arc<ClientInfo>, shared: Arc<Shared>) {
     let id = info.id;
     let authenticated = shared.config().requirepass.is_empty();
+    let (mailbox, inbox) = Mailbox::new(info.clone());
+    info.set_mailbox(&mailbox);
     let mut conn = Connection {
         stream,
-        state: ClientState::new(info, authenticated),
+        state: ClientState::new(info, authenticated, mailbox),
+        inbox,
+        inbox_bytes: 0,
         decoder: RequestDecoder::new(),
         rbuf: BytesMut::new(),
         wbuf: BytesMut::new(),
@@ -54,12 +62,17 @@ pub async fn serve(stream: TcpStream, info: Arc<ClientInfo>, shared: Arc<Shared>
         server: &shared,
         client: &mut conn.state,
     });
+    conn.state.pubsub.leave_all(&shared.engine.bus);
     shared.clients.unregister(id);
 }
 
 struct Connection {
     stream: TcpStream,
     state: ClientState,
+    /// Messages for this client from the bus (pub/sub, tracking invalidations).
+    inbox: UnboundedReceiver<Message>,
+    /// Bytes of messages taken from the inbox and not yet written out.
+    inbox_bytes: usize,
     decoder: RequestDecoder,
     rbuf: BytesMut,
     wbuf: BytesMut,
@@ -102,7 +115,12 @@ impl Connection {
                 self.read_size = MIN_READ;
             }
             let limits = BatchLimits::read(&self.shared);
-            let idle_timeout = limits.idle_timeout_secs;
+            // As in Redis, a subscriber waiting for messages is never idle.
+            let idle_timeout = if self.state.pubsub.subscribed() {
+                0
+            } else {
+                limits.idle_timeout_secs
+            };
             let idle = async {
                 if idle_timeout == 0 {
                     pending::<()>().await
@@ -117,6 +135,14 @@ impl Connection {
                 _ = idle => {
                     tracing::debug!("Closing idle client {}", info.id);
                     return Ok(());
+                }
+                message = self.inbox.recv() => {
+                    if let Some(message) = message {
+                        self.take_message(&message);
+                        self.drain_inbox();
+                        self.write_out().await?;
+                    }
+                    continue;
                 }
                 ready = self.stream.readable() => ready?,
             }
@@ -153,21 +179,60 @@ impl Connection {
             }
             let keep_open = self.process_input(limits.max_bulk_len).await;
             self.account_batch(batch_started);
-            if !self.wbuf.is_empty() {
-                self.stream.write_all(&self.wbuf).await?;
-                M::add(
-                    &self.shared.metrics.net_output_bytes,
-                    self.wbuf.len() as u64,
-                );
-                M::add(&self.shared.metrics.writes_processed, 1);
-                self.wbuf.clear();
-            }
-            if self.wbuf.capacity() > KEEP_BUFFER {
-                self.wbuf = BytesMut::new();
-            }
+            self.drain_inbox();
+            self.write_out().await?;
             if !keep_open || self.peer_gone {
                 return Ok(());
             }
+        }
+    }
+
+    /// Writes `wbuf` out (a kill interrupts a write to a client that does not read), then
+    /// tells the mailbox its messages are gone.
+    async fn write_out(&mut self) -> io::Result<()> {
+        if !self.wbuf.is_empty() {
+            let info = self.state.info.clone();
+            if info.is_killed() {
+                return Err(io::Error::other("killed"));
+            }
+            tokio::select! {
+                written = self.stream.write_all(&self.wbuf) => written?,
+                _ = info.killed() => return Err(io::Error::other("killed")),
+            }
+            M::add(
+                &self.shared.metrics.net_output_bytes,
+                self.wbuf.len() as u64,
+            );
+            M::add(&self.shared.metrics.writes_processed, 1);
+            self.wbuf.clear();
+        }
+        if self.inbox_bytes > 0 {
+            let soft = self.shared.engine.bus.output_limit().soft;
+            self.state.pubsub.mailbox.written(self.inbox_bytes, soft);
+            self.inbox_bytes = 0;
+        }
+        if self.wbuf.capacity() > KEEP_BUFFER {
+            self.wbuf = BytesMut::new();
+        }
+        Ok(())
+    }
+
+    /// Encodes one delivered message into `wbuf`.
+    fn take_message(&mut self, message: &Message) {
+        self.inbox_bytes += message.size();
+        self.state
+            .pubsub
+            .encode(message, self.state.protocol, &mut self.wbuf);
+    }
+
+    /// Encodes every message waiting in the inbox (none while replies are still pending, so
+    /// messages never overtake the replies of commands run before them).
+    fn drain_inbox(&mut self) {
+        if !self.pending.is_empty() {
+            return;
+        }
+        while let Ok(message) = self.inbox.try_recv() {
+            self.take_message(&message);
         }
     }
 
@@ -188,6 +253,7 @@ impl Connection {
                     if !self.pending.is_empty() && !cmd::is_write(&args) {
                         self.settle().await;
                     }
+                    self.drain_inbox();
                     let (outcome, ran) = {
                         let mut ctx = Ctx {
                             server: &self.shared,
@@ -198,6 +264,12 @@ impl Connection {
                     if let Some(id) = ran {
                         let failed = matches!(&outcome, Outcome::Ready(r) if r.is_error());
                         self.executed.push((id, failed));
+                    }
+                    // What the command delivered to this very client (PUBLISH to a channel it
+                    // listens on) goes before its reply, as in Redis; a subscription's
+                    // confirmation goes before anything that arrives on it.
+                    if !cmd::pubsub::is_subscribe(&args) {
+                        self.drain_inbox();
                     }
                     match std::mem::replace(&mut self.state.after_reply, AfterReply::Continue) {
                         AfterReply::Continue => self.queue_outcome(outcome),

@@ -4,12 +4,13 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Instant;
 
 use bytes::Bytes;
 use tokio::sync::Notify;
 
+use crate::bus::Mailbox;
 use crate::resp::Protocol;
 
 /// `CLIENT REPLY` mode.
@@ -51,6 +52,8 @@ pub struct ClientInfo {
     lib_ver: Mutex<Option<Bytes>>,
     killed: AtomicBool,
     kill_signal: Notify,
+    /// The connection's mailbox, for messages other clients address to it (tracking REDIRECT).
+    mailbox: OnceLock<Weak<Mailbox>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -74,6 +77,7 @@ impl ClientInfo {
             lib_ver: Mutex::new(None),
             killed: AtomicBool::new(false),
             kill_signal: Notify::new(),
+            mailbox: OnceLock::new(),
         }
     }
 
@@ -142,6 +146,14 @@ impl ClientInfo {
         self.kill_signal.notify_one();
     }
 
+    pub fn set_mailbox(&self, mailbox: &Arc<Mailbox>) {
+        let _ = self.mailbox.set(Arc::downgrade(mailbox));
+    }
+
+    pub fn mailbox(&self) -> Option<Arc<Mailbox>> {
+        self.mailbox.get().and_then(Weak::upgrade)
+    }
+
     pub fn is_killed(&self) -> bool {
         self.killed.load(Ordering::Relaxed)
     }
@@ -173,11 +185,14 @@ pub struct ClientState {
     pub watched: Vec<(u32, Vec<u8>, u64)>,
     /// Raised by the write path when a watched key changes.
     pub watch_dirty: Arc<std::sync::atomic::AtomicBool>,
+    /// Subscriptions, mailbox and client tracking.
+    pub pubsub: super::pubsub::PubSub,
 }
 
 impl ClientState {
-    pub fn new(info: Arc<ClientInfo>, authenticated: bool) -> Self {
+    pub fn new(info: Arc<ClientInfo>, authenticated: bool, mailbox: Arc<Mailbox>) -> Self {
         ClientState {
+            pubsub: super::pubsub::PubSub::new(mailbox),
             info,
             protocol: Protocol::Resp2,
             authenticated,

@@ -14,6 +14,7 @@
 
 pub mod blocking;
 pub mod file;
+pub mod notify;
 pub mod observe;
 pub mod record;
 pub mod wal;
@@ -24,7 +25,11 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
 use tokio::sync::oneshot;
+
+use crate::bus::keyspace::{self, Events, KeyEvent};
+use crate::bus::Bus;
 
 use crate::cmd::CmdError;
 use crate::config::AppendFsync;
@@ -35,6 +40,7 @@ use crate::kv::view::KvView;
 use crate::resp::Reply;
 use blocking::Waiters;
 use file::{FsDir, WalDir};
+use notify::KeyEffect;
 use observe::{changed_keys, Observers};
 use record::Op;
 use wal::{Lsn, RecoveryReport, Wal, WalError};
@@ -116,6 +122,8 @@ pub struct Engine {
     pub cache: Arc<RowCache>,
     pub observers: Arc<Observers>,
     pub waiters: Arc<Waiters>,
+    /// Pub/sub, keyspace notifications and client tracking.
+    pub bus: Arc<Bus>,
 }
 
 /// What the connection threads and the background thread share.
@@ -124,6 +132,7 @@ struct Inner {
     cache: Arc<RowCache>,
     observers: Arc<Observers>,
     waiters: Arc<Waiters>,
+    bus: Arc<Bus>,
     stats: Arc<EngineStats>,
     /// The WAL; `None` once the engine is closed. Held while a batch or a duty runs.
     wal: Mutex<Option<Wal>>,
@@ -217,11 +226,13 @@ impl Engine {
         let cache = Arc::new(RowCache::new(options.row_cache_bytes));
         let observers = Arc::new(Observers::default());
         let waiters = Arc::new(Waiters::default());
+        let bus = Arc::new(Bus::default());
         let inner = Arc::new(Inner {
             store,
             cache: cache.clone(),
             observers: observers.clone(),
             waiters: waiters.clone(),
+            bus: bus.clone(),
             snapshot: Mutex::new(None),
             stats: stats.clone(),
             wal: Mutex::new(Some(wal)),
@@ -243,6 +254,7 @@ impl Engine {
             cache,
             observers,
             waiters,
+            bus,
         })
     }
 
@@ -512,13 +524,120 @@ pub struct WriteCtx<'a, 't> {
     /// The batch's clock (unix ms): one time for every write of the batch.
     pub now_ms: u64,
     expired: u64,
+    /// What the current command did to which keys, while anyone listens for keyspace events.
+    observed: Option<Observed>,
+    /// The client whose command runs (0 = the server): tracking's NOLOOP skips it.
+    origin: u64,
+}
+
+/// Keyspace-event bookkeeping of a write (see `notify`).
+#[derive(Debug, Default)]
+struct Observed {
+    /// Keys the current command touched, with their state before it.
+    effects: Vec<KeyEffect>,
+    /// Events of the write so far, published once its batch commits.
+    events: Vec<KeyEvent>,
+}
+
+impl<'a, 't> WriteCtx<'a, 't> {
+    fn new(tables: &'a mut WriteTables<'t>, now_ms: u64, observe: bool) -> Self {
+        WriteCtx {
+            tables,
+            ops: Vec::new(),
+            touched: Vec::new(),
+            now_ms,
+            expired: 0,
+            observed: observe.then(Observed::default),
+            origin: 0,
+        }
+    }
 }
 
 impl WriteCtx<'_, '_> {
     fn apply(&mut self, op: Op) -> Result<(), CmdError> {
+        match &op {
+            Op::PutRow { db, key, .. }
+            | Op::Delete { db, key }
+            | Op::SetExpire { db, key, .. }
+            | Op::Forget { db, key } => self.note_key(*db, key)?,
+            _ => {}
+        }
+        self.log(op)
+    }
+
+    /// Applies and records `op` without noting its key (lazy expiry reports itself).
+    fn log(&mut self, op: Op) -> Result<(), CmdError> {
         apply_op(self.tables, &op)?;
         self.ops.push(op);
         Ok(())
+    }
+
+    /// Whether this write reports keyspace events (someone may hear them).
+    pub fn observing(&self) -> bool {
+        self.observed.is_some()
+    }
+
+    /// A command starts, for client `origin`.
+    pub fn begin_command(&mut self, origin: u64) {
+        self.origin = origin;
+        if let Some(o) = &mut self.observed {
+            o.effects.clear();
+        }
+    }
+
+    /// The command ended: its effects and declared `events` become notifications.
+    pub fn end_command(&mut self, events: &Events) -> Result<(), CmdError> {
+        let Some(mut observed) = self.observed.take() else {
+            return Ok(());
+        };
+        for e in &mut observed.effects {
+            let row = self.tables.get(e.db, &e.key)?;
+            e.exists_after = row.is_some();
+            e.deadline_after = row.as_deref().map_or(0, meta::expire_at);
+        }
+        notify::derive(&observed.effects, events, &mut observed.events);
+        observed.effects.clear();
+        self.observed = Some(observed);
+        Ok(())
+    }
+
+    /// Records `key`'s state before the current command first changes it.
+    fn note_key(&mut self, db: u32, key: &[u8]) -> Result<(), CmdError> {
+        let Some(observed) = &self.observed else {
+            return Ok(());
+        };
+        if observed
+            .effects
+            .iter()
+            .rev()
+            .any(|e| e.db == db && e.key == key)
+        {
+            return Ok(());
+        }
+        let row = self.tables.get(db, key)?;
+        let live = row.filter(|r| !meta::is_expired(r, self.now_ms));
+        let Some(observed) = &mut self.observed else {
+            return Ok(());
+        };
+        observed.effects.push(KeyEffect {
+            db,
+            key: key.to_vec(),
+            existed: live.is_some(),
+            deadline_before: live.as_deref().map_or(0, meta::expire_at),
+            exists_after: false,
+            deadline_after: 0,
+        });
+        Ok(())
+    }
+
+    fn report(&mut self, db: u32, key: &[u8], event: keyspace::Event) {
+        if let Some(observed) = &mut self.observed {
+            observed.events.push(KeyEvent {
+                db,
+                key: Bytes::copy_from_slice(key),
+                event,
+            });
+        }
     }
 
     /// The live row of `key`; a key past its deadline is removed (and logged) first.
@@ -527,11 +646,12 @@ impl WriteCtx<'_, '_> {
             return Ok(None);
         };
         if meta::is_expired(&row, self.now_ms) {
-            self.apply(Op::Delete {
+            self.log(Op::Delete {
                 db,
                 key: key.to_vec(),
             })?;
             self.expired += 1;
+            self.report(db, key, keyspace::EXPIRED);
             return Ok(None);
         }
         Ok(Some(row))
@@ -620,24 +740,26 @@ impl WriteCtx<'_, '_> {
         skey: Vec<u8>,
         value: Vec<u8>,
     ) -> Result<(), CmdError> {
-        self.touch(db, key);
-        self.apply(Op::PutSub { skey, value })
+        self.touch(db, key)?;
+        self.log(Op::PutSub { skey, value })
     }
 
     /// Removes a member subkey of `key`'s collection.
     pub fn del_sub(&mut self, db: u32, key: &[u8], skey: Vec<u8>) -> Result<(), CmdError> {
-        self.touch(db, key);
-        self.apply(Op::DelSub { skey })
+        self.touch(db, key)?;
+        self.log(Op::DelSub { skey })
     }
 
-    fn touch(&mut self, db: u32, key: &[u8]) {
+    fn touch(&mut self, db: u32, key: &[u8]) -> Result<(), CmdError> {
         if self
             .touched
             .last()
             .is_none_or(|(d, k)| *d != db || k != key)
         {
+            self.note_key(db, key)?;
             self.touched.push((db, key.to_vec()));
         }
+        Ok(())
     }
 
     pub fn key_count(&mut self, db: u32) -> Result<u64, CmdError> {
@@ -699,24 +821,17 @@ fn run_batch(inner: &Inner, wal: &mut Wal, batch: &mut Vec<(WriteFn, oneshot::Se
         .batched_writes
         .fetch_add(batch.len() as u64, Ordering::Relaxed);
     let mut replies: Vec<(oneshot::Sender<Reply>, Reply)> = Vec::with_capacity(batch.len());
-    let mut expired = 0;
-    let mut changed: Vec<Op> = Vec::new();
+    let mut out = BatchOut::default();
+    let observe = inner.bus.wants_key_events();
     let result = store.write(false, |tables| -> Result<(), EngineError> {
-        let mut payloads: Vec<Vec<u8>> = Vec::new();
         for (f, reply_tx) in batch.drain(..) {
-            let mut ctx = WriteCtx {
-                tables,
-                ops: Vec::new(),
-                touched: Vec::new(),
-                now_ms: now,
-                expired: 0,
-            };
+            let mut ctx = WriteCtx::new(tables, now, observe);
             let reply = match f(&mut ctx) {
                 Ok(reply) => reply,
                 Err(e) => Reply::Error(e.to_resp_text()),
             };
             replies.push((reply_tx, reply));
-            let ready = settle_write(inner, ctx, &mut payloads, &mut changed, &mut expired);
+            let ready = settle_write(inner, ctx, &mut out);
             let ready_keys = ready.iter().map(|(db, k)| (*db, k.as_slice()));
             if !ready.is_empty() && inner.waiters.any_waiting_on(ready_keys) {
                 // Clients blocked on what this write touched take their turn now, as writes
@@ -724,38 +839,33 @@ fn run_batch(inner: &Inner, wal: &mut Wal, batch: &mut Vec<(WriteFn, oneshot::Se
                 inner.waiters.serve(
                     ready,
                     &mut |attempt| {
-                        let mut ctx = WriteCtx {
-                            tables,
-                            ops: Vec::new(),
-                            touched: Vec::new(),
-                            now_ms: now,
-                            expired: 0,
-                        };
+                        let mut ctx = WriteCtx::new(tables, now, observe);
                         let result = attempt(&mut ctx);
-                        let ready =
-                            settle_write(inner, ctx, &mut payloads, &mut changed, &mut expired);
+                        let ready = settle_write(inner, ctx, &mut out);
                         (result, ready)
                     },
                     &mut replies,
                 );
             }
         }
-        if !payloads.is_empty() {
-            let refs: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
+        if !out.payloads.is_empty() {
+            let refs: Vec<&[u8]> = out.payloads.iter().map(Vec::as_slice).collect();
             wal.append(&refs)?;
             tables.set_applied_lsn(wal.last_lsn())?;
             stats
                 .changes_since_checkpoint
-                .fetch_add(payloads.len() as u64, Ordering::Relaxed);
+                .fetch_add(out.payloads.len() as u64, Ordering::Relaxed);
         }
         Ok(())
     });
     match result {
         Ok(()) => {
-            // Committed: stale cached rows go before any reply tells a client it is done.
-            invalidate(cache, &changed, wal.last_lsn());
+            // Committed: stale cached rows go before any reply tells a client it is done, and
+            // so do the batch's notifications.
+            invalidate(cache, &out.changed, wal.last_lsn());
             lock(&inner.snapshot).take();
-            stats.expired_keys.fetch_add(expired, Ordering::Relaxed);
+            out.publish(&inner.bus);
+            stats.expired_keys.fetch_add(out.expired, Ordering::Relaxed);
             stats.last_lsn.store(wal.last_lsn(), Ordering::Relaxed);
             stats.wal_bytes.store(wal.size(), Ordering::Relaxed);
             for (tx, reply) in replies {
@@ -774,31 +884,69 @@ fn run_batch(inner: &Inner, wal: &mut Wal, batch: &mut Vec<(WriteFn, oneshot::Se
     }
 }
 
-/// Ends one write of a batch: its changes go to the observers and, as a WAL payload, to
-/// `payloads`. Returns the keys it changed when clients are blocked (none otherwise).
-fn settle_write(
-    inner: &Inner,
-    ctx: WriteCtx<'_, '_>,
-    payloads: &mut Vec<Vec<u8>>,
-    changed: &mut Vec<Op>,
-    expired: &mut u64,
-) -> Vec<(u32, Vec<u8>)> {
+/// What the writes of a batch leave to do once it commits.
+#[derive(Default)]
+struct BatchOut {
+    /// WAL payloads, one per write.
+    payloads: Vec<Vec<u8>>,
+    /// Every operation (for the row cache).
+    changed: Vec<Op>,
+    expired: u64,
+    /// Keyspace events to publish.
+    events: Vec<KeyEvent>,
+    /// Keys each client changed, for client-side caching invalidation.
+    invalidated: Vec<(u64, Vec<Bytes>)>,
+    /// A whole database changed (FLUSHDB, FLUSHALL, SWAPDB): every tracking client hears it.
+    flushed: bool,
+}
+
+impl BatchOut {
+    /// Notifies the bus of what the committed batch did.
+    fn publish(&mut self, bus: &Bus) {
+        if !self.events.is_empty() {
+            bus.notify(&self.events);
+        }
+        if self.flushed {
+            bus.invalidate_all();
+        }
+        for (origin, keys) in &self.invalidated {
+            bus.invalidate(keys, *origin);
+        }
+    }
+}
+
+/// Ends one write of a batch: its changes go to the observers, as a WAL payload to `out`, and
+/// to the bus's bookkeeping. Returns the keys it changed when clients are blocked (none
+/// otherwise).
+fn settle_write(inner: &Inner, ctx: WriteCtx<'_, '_>, out: &mut BatchOut) -> Vec<(u32, Vec<u8>)> {
     let WriteCtx {
         mut ops,
         touched,
         expired: n,
+        observed,
+        origin,
         ..
     } = ctx;
-    *expired += n;
+    out.expired += n;
     inner.observers.changed(&ops, &touched);
+    if let Some(mut observed) = observed {
+        out.events.append(&mut observed.events);
+    }
+    if !ops.is_empty() && inner.bus.tracking.is_active() {
+        let (keys, whole_db) = observe::all_changed_keys(&ops, &touched);
+        out.flushed |= whole_db;
+        if !keys.is_empty() {
+            out.invalidated.push((origin, keys));
+        }
+    }
     let ready = if inner.waiters.is_empty() {
         Vec::new()
     } else {
         changed_keys(&ops, &touched)
     };
     if !ops.is_empty() {
-        payloads.push(record::encode(&ops));
-        changed.append(&mut ops);
+        out.payloads.push(record::encode(&ops));
+        out.changed.append(&mut ops);
     }
     ready
 }
@@ -808,6 +956,8 @@ fn expire_cycle(inner: &Inner, wal: &mut Wal) {
     let (store, cache, stats) = (&inner.store, &inner.cache, &inner.stats);
     let now = now_ms();
     let mut removed: Vec<Op> = Vec::new();
+    let mut events: Vec<KeyEvent> = Vec::new();
+    let mut invalidated: Vec<Bytes> = Vec::new();
     let result = store.write(false, |t| -> Result<(u64, u64), EngineError> {
         let due = t.due_expiries(now, EXPIRY_BATCH)?;
         let mut ops: Vec<Op> = due
@@ -818,21 +968,36 @@ fn expire_cycle(inner: &Inner, wal: &mut Wal) {
             apply_op(t, op)?;
         }
         let keys = ops.len() as u64;
+        let observe = inner.bus.wants_key_events();
+        if observe {
+            for op in &ops {
+                if let Op::Delete { db, key } = op {
+                    events.push(KeyEvent {
+                        db: *db,
+                        key: Bytes::copy_from_slice(key),
+                        event: keyspace::EXPIRED,
+                    });
+                }
+            }
+        }
         // Hash fields past their deadline, a bounded number of hashes per tick.
         let hashes = t.due_field_expiries(now, FIELD_EXPIRY_BATCH)?;
         let mut fields = 0;
         let mut touched = Vec::new();
         if !hashes.is_empty() {
-            let mut ctx = WriteCtx {
-                tables: t,
-                ops: Vec::new(),
-                touched: Vec::new(),
-                now_ms: now,
-                expired: 0,
-            };
+            let mut ctx = WriteCtx::new(t, now, observe);
             for (db, key) in hashes {
-                fields += crate::kv::types::hash::expire_fields(&mut ctx, db, &key)
+                ctx.begin_command(0);
+                let n = crate::kv::types::hash::expire_fields(&mut ctx, db, &key)
                     .map_err(|e| EngineError::Other(e.to_string()))?;
+                if n > 0 {
+                    ctx.end_command(&Events::Each(keyspace::HEXPIRED))
+                        .map_err(|e| EngineError::Other(e.to_string()))?;
+                }
+                fields += n;
+            }
+            if let Some(mut observed) = ctx.observed.take() {
+                events.append(&mut observed.events);
             }
             ops.append(&mut ctx.ops);
             touched = ctx.touched;
@@ -841,6 +1006,9 @@ fn expire_cycle(inner: &Inner, wal: &mut Wal) {
             return Ok((0, 0));
         }
         inner.observers.changed(&ops, &touched);
+        if inner.bus.tracking.is_active() {
+            invalidated = observe::all_changed_keys(&ops, &touched).0;
+        }
         wal.append(&[&record::encode(&ops)])?;
         t.set_applied_lsn(wal.last_lsn())?;
         removed = ops;
@@ -852,6 +1020,8 @@ fn expire_cycle(inner: &Inner, wal: &mut Wal) {
     }
     match result {
         Ok((keys, fields)) => {
+            inner.bus.notify(&events);
+            inner.bus.invalidate(&invalidated, 0);
             stats.expired_keys.fetch_add(keys, Ordering::Relaxed);
             stats.expired_fields.fetch_add(fields, Ordering::Relaxed);
             if !removed.is_empty() {

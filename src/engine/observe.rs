@@ -107,3 +107,27 @@ pub fn changed_keys(ops: &[Op], touched: &[(u32, Vec<u8>)]) -> Vec<(u32, Vec<u8>
     keys.dedup();
     keys
 }
+
+/// Every key one write changed, for client-side caching; true too if a whole database changed.
+pub fn all_changed_keys(ops: &[Op], touched: &[(u32, Vec<u8>)]) -> (Vec<bytes::Bytes>, bool) {
+    let mut whole_db = false;
+    let mut keys: Vec<bytes::Bytes> = Vec::new();
+    for op in ops {
+        match op {
+            Op::PutRow { key, .. }
+            | Op::Delete { key, .. }
+            | Op::Forget { key, .. }
+            | Op::SetExpire { key, .. } => keys.push(bytes::Bytes::copy_from_slice(key)),
+            Op::FlushDb { .. } | Op::SwapDb { .. } => whole_db = true,
+            Op::PutSub { .. } | Op::DelSub { .. } => {}
+        }
+    }
+    keys.extend(
+        touched
+            .iter()
+            .map(|(_, k)| bytes::Bytes::copy_from_slice(k)),
+    );
+    keys.sort();
+    keys.dedup();
+    (keys, whole_db)
+}

@@ -57,6 +57,9 @@ pub enum Reply {
     Verbatim(Bytes),
     /// Out-of-band push in RESP3, array in RESP2.
     Push(Vec<Reply>),
+    /// Several frames sent back to back for one command (SUBSCRIBE a b: one confirmation per
+    /// channel).
+    Frames(Vec<Reply>),
 }
 
 pub const OK: Reply = Reply::Status("OK");
@@ -90,6 +93,11 @@ impl Reply {
             Reply::Array(items) => aggregate(out, proto, b'*', items),
             Reply::Set(items) => aggregate(out, proto, if resp3 { b'~' } else { b'*' }, items),
             Reply::Push(items) => aggregate(out, proto, if resp3 { b'>' } else { b'*' }, items),
+            Reply::Frames(frames) => {
+                for frame in frames {
+                    frame.encode(proto, out);
+                }
+            }
             Reply::Map(pairs) => {
                 if resp3 {
                     int_line(out, b'%', pairs.len() as i64);

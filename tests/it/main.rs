@@ -9,6 +9,7 @@ mod hash;
 mod keys;
 mod process;
 mod protocol;
+mod pubsub;
 mod scan;
 mod server;
 mod string;
