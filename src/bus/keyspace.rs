@@ -121,9 +121,6 @@ pub enum Events {
     /// The named keys get their own events (RENAME: `rename_from`, `rename_to`); a key
     /// marked `moved` leaving the database gets no `del`.
     Keys(Vec<KeyRole>),
-    /// The event, plus `expire` when the command gave the key a new deadline (SET EX,
-    /// SETEX, HSETEX's key-level twin).
-    SetWithExpiry(Event),
     /// Only what the key's deadline did: `expire` when one was set, `persist` when one was
     /// removed (GETEX), `del` when the key went.
     ExpiryOnly,

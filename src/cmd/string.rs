@@ -1,7 +1,7 @@
 //! String commands: GET SET SETNX SETEX PSETEX MGET MSET MSETNX GETSET GETDEL GETEX APPEND
 //! STRLEN INCR DECR INCRBY DECRBY INCRBYFLOAT GETRANGE SETRANGE.
 
-use crate::bus::keyspace::{self, class, Event, Events};
+use crate::bus::keyspace::{self, class, Event, Events, KeyRole};
 use bytes::Bytes;
 
 use super::args::is_keyword;
@@ -162,6 +162,15 @@ impl ReadCommand for Get {
 }
 
 /// `SET key value [NX | XX] [GET] [EX s | PX ms | EXAT ts | PXAT ts-ms | KEEPTTL]`
+/// SET's events: `set`, then `expire` when it was given a deadline (not for KEEPTTL).
+fn set_events(key: &Bytes, with_deadline: bool) -> Events {
+    let mut roles = vec![KeyRole::new(key, Event::new("set", class::STRING))];
+    if with_deadline {
+        roles.push(KeyRole::new(key, keyspace::EXPIRE));
+    }
+    Events::Keys(roles)
+}
+
 pub struct Set {
     key: Bytes,
     value: Bytes,
@@ -173,7 +182,7 @@ pub struct Set {
 
 impl WriteCommand for Set {
     fn events(&self, _env: WriteEnv) -> Events {
-        Events::SetWithExpiry(Event::new("set", class::STRING))
+        set_events(&self.key, self.expiry.is_some())
     }
 
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {
@@ -272,7 +281,7 @@ pub struct SetEx<const UNIT_MS: i64> {
 
 impl<const UNIT_MS: i64> WriteCommand for SetEx<UNIT_MS> {
     fn events(&self, _env: WriteEnv) -> Events {
-        Events::SetWithExpiry(Event::new("set", class::STRING))
+        set_events(&self.key, true)
     }
 
     fn parse(args: &mut ArgCursor<'_>) -> Result<Self, CmdError> {

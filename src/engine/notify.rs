@@ -58,12 +58,6 @@ pub fn derive(effects: &[KeyEffect], events: &Events, out: &mut Vec<KeyEvent>) {
                     push(out, e, *event);
                 }
             }
-            Events::SetWithExpiry(event) => {
-                push(out, e, *event);
-                if expiry == Some(keyspace::EXPIRE) {
-                    push(out, e, keyspace::EXPIRE);
-                }
-            }
             Events::ExpiryOnly => {
                 if deleted {
                     push(out, e, keyspace::DEL);
@@ -162,14 +156,9 @@ mod tests {
     }
 
     #[test]
-    fn set_with_a_deadline_also_reports_expire() {
-        let set = Event::new("set", class::STRING);
+    fn deadline_changes_report_expire_or_persist() {
         let mut e = effect("k", true, true);
         e.deadline_after = 5;
-        assert_eq!(
-            names(&[e.clone()], Events::SetWithExpiry(set)),
-            ["k:set", "k:expire"]
-        );
         assert_eq!(names(&[e.clone()], Events::ExpiryOnly), ["k:expire"]);
         e.deadline_before = 5;
         e.deadline_after = 0;
