@@ -12,40 +12,36 @@ use crate::conn::state::ClientInfo;
 /// Something delivered to a client outside any reply of its own.
 #[derive(Debug, Clone)]
 pub enum Message {
-    /// `message` (or `smessage` for a shard channel) on `channel`.
-    Channel {
-        kind: &'static str,
-        channel: Bytes,
-        payload: Bytes,
-    },
-    /// `pmessage`: `channel` matched `pattern`.
-    Pattern {
-        pattern: Bytes,
-        channel: Bytes,
-        payload: Bytes,
-    },
+    /// A pub/sub message (`message`, `pmessage`, `smessage`), encoded once by the publisher
+    /// for every receiver as a RESP2 array; RESP3 receivers send it with a push header.
+    Frame(Bytes),
     /// Client-side caching: these keys changed (`None` = everything, after a flush).
     Invalidate(Option<Vec<Bytes>>),
 }
 
 impl Message {
+    /// The frame of a pub/sub message: `*N` then each part as a bulk string.
+    pub fn frame(parts: &[&[u8]]) -> Message {
+        let mut out = Vec::with_capacity(16 + parts.iter().map(|p| p.len() + 16).sum::<usize>());
+        out.extend_from_slice(format!("*{}\r\n", parts.len()).as_bytes());
+        for part in parts {
+            out.extend_from_slice(format!("${}\r\n", part.len()).as_bytes());
+            out.extend_from_slice(part);
+            out.extend_from_slice(b"\r\n");
+        }
+        Message::Frame(Bytes::from(out))
+    }
+
     /// Bytes it stands for in the output buffer (what the limits count).
     pub fn size(&self) -> usize {
-        const FRAMING: usize = 32;
-        FRAMING
-            + match self {
-                Message::Channel {
-                    channel, payload, ..
-                } => channel.len() + payload.len(),
-                Message::Pattern {
-                    pattern,
-                    channel,
-                    payload,
-                } => pattern.len() + channel.len() + payload.len(),
-                Message::Invalidate(keys) => keys
+        match self {
+            Message::Frame(frame) => frame.len(),
+            Message::Invalidate(keys) => {
+                32 + keys
                     .as_ref()
-                    .map_or(0, |k| k.iter().map(|k| k.len() + 16).sum()),
+                    .map_or(0, |k| k.iter().map(|k| k.len() + 16).sum())
             }
+        }
     }
 }
 

@@ -167,38 +167,29 @@ impl Bus {
         let now = crate::engine::now_ms();
         let mut receivers = 0;
         let mut overflows = 0;
-        let mut deliver = |mailbox: &Mailbox, message: Message| {
-            receivers += 1;
-            if mailbox.deliver(message, limit, now) == Delivery::Overflow {
-                overflows += 1;
+        // One encoding per message, shared by every receiver.
+        let mut deliver_all = |subscribers: &[Arc<Mailbox>], message: Message| {
+            for mailbox in subscribers {
+                receivers += 1;
+                if mailbox.deliver(message.clone(), limit, now) == Delivery::Overflow {
+                    overflows += 1;
+                }
             }
         };
         if let Some(subs) = read(self.table(kind)).get(channel) {
-            for mailbox in subs {
-                deliver(
-                    mailbox,
-                    Message::Channel {
-                        kind: kind.message(),
-                        channel: channel.clone(),
-                        payload: payload.clone(),
-                    },
-                );
-            }
+            deliver_all(
+                subs,
+                Message::frame(&[kind.message().as_bytes(), channel, payload]),
+            );
         }
         if kind == ChannelKind::Global {
             let patterns = read(&self.patterns);
             if !patterns.is_empty() {
                 patterns.matching(channel, |p| {
-                    for mailbox in &p.subscribers {
-                        deliver(
-                            mailbox,
-                            Message::Pattern {
-                                pattern: p.pattern.clone(),
-                                channel: channel.clone(),
-                                payload: payload.clone(),
-                            },
-                        );
-                    }
+                    deliver_all(
+                        &p.subscribers,
+                        Message::frame(&[b"pmessage", &p.pattern, channel, payload]),
+                    );
                 });
             }
         }
@@ -328,10 +319,25 @@ mod tests {
             got.push(m);
         }
         assert_eq!(got.len(), 4);
-        assert!(matches!(&got[0], Message::Channel { payload, .. } if payload == "a"));
-        assert!(matches!(&got[1], Message::Pattern { pattern, .. } if pattern == "news.*"));
-        assert!(matches!(&got[2], Message::Channel { payload, .. } if payload == "b"));
-        assert_eq!(rx2.try_recv().map(|m| m.size()).ok(), Some(32 + 1 + 9 + 1));
+        let frame = |m: &Message| match m {
+            Message::Frame(f) => String::from_utf8_lossy(f).into_owned(),
+            Message::Invalidate(_) => String::new(),
+        };
+        let message = |parts: &[&str]| {
+            let parts: Vec<&[u8]> = parts.iter().map(|p| p.as_bytes()).collect();
+            frame(&Message::frame(&parts))
+        };
+        assert_eq!(frame(&got[0]), message(&["message", "news.tech", "a"]));
+        assert_eq!(
+            frame(&got[1]),
+            message(&["pmessage", "news.*", "news.tech", "a"])
+        );
+        assert_eq!(frame(&got[2]), message(&["message", "news.tech", "b"]));
+        assert_eq!(
+            frame(&got[0]),
+            "*3\r\n$7\r\nmessage\r\n$9\r\nnews.tech\r\n$1\r\na\r\n"
+        );
+        assert!(rx2.try_recv().is_ok());
         bus.punsubscribe(&b("*"), 2);
         assert_eq!(bus.publish(ChannelKind::Global, &b("other"), &b("x")), 0);
         assert_eq!(bus.numpat(), 2);

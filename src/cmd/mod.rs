@@ -88,6 +88,30 @@ impl Ctx<'_> {
     }
 }
 
+impl Ctx<'_> {
+    /// `row` unless it is past its deadline. A read that finds an expired key has it removed
+    /// at once when someone listens (keyspace `expired` events, tracking invalidation), as
+    /// Redis's lazy expiry does; otherwise active expiry collects it.
+    fn unless_expired(
+        &self,
+        db: u32,
+        key: &[u8],
+        row: Option<Vec<u8>>,
+        now: u64,
+    ) -> Option<Vec<u8>> {
+        match row {
+            Some(r) if meta::is_expired(&r, now) => {
+                let engine = &self.server.engine;
+                if engine.bus.wants_key_events() || engine.bus.tracking.is_active() {
+                    engine.expire_now(db, key);
+                }
+                None
+            }
+            row => row,
+        }
+    }
+}
+
 /// Reads on a connection: the row cache and the client's snapshot.
 impl KvView for Ctx<'_> {
     fn now_ms(&self) -> u64 {
@@ -97,12 +121,13 @@ impl KvView for Ctx<'_> {
     fn live_row(&mut self, db: u32, key: &[u8]) -> Result<Option<Vec<u8>>, CmdError> {
         let now = KvView::now_ms(self);
         let row = self.snapshot()?.get(db, key)?;
-        Ok(row.filter(|r| !meta::is_expired(r, now)))
+        Ok(self.unless_expired(db, key, row, now))
     }
 
     fn live_row_cached(&mut self, db: u32, key: &[u8]) -> Result<Option<Vec<u8>>, CmdError> {
         let now = KvView::now_ms(self);
-        Ok(self.row(db, key)?.filter(|r| !meta::is_expired(r, now)))
+        let row = self.row(db, key)?;
+        Ok(self.unless_expired(db, key, row, now))
     }
 
     fn sub_get(&mut self, skey: &[u8]) -> Result<Option<Vec<u8>>, CmdError> {

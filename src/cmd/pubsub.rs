@@ -196,6 +196,7 @@ impl<const SHARD: bool> Command for Publish<SHARD> {
             ChannelKind::Global
         };
         let receivers = ctx.server.engine.bus.publish(kind, &self.0, &self.1);
+        ctx.client.fanned_out |= receivers > 0;
         Ok(Reply::Int(receivers as i64))
     }
 }

@@ -29,7 +29,9 @@ use state::{AfterReply, ClientInfo, ClientState, ReplyMode};
 const MIN_READ: usize = 4 * 1024;
 const MAX_READ: usize = 256 * 1024;
 /// Buffers larger than this are given back once drained, so idle clients stay small.
-const KEEP_BUFFER: usize = 16 * 1024;
+const KEEP_BUFFER: usize = 64 * 1024;
+/// Delivered messages encoded per write: keeps a subscriber's buffer reused, not regrown.
+const DRAIN_BYTES: usize = 48 * 1024;
 
 fn shutting_down() -> Reply {
     Reply::Error("ERR server is shutting down".to_string())
@@ -179,6 +181,12 @@ impl Connection {
             }
             let keep_open = self.process_input(limits.max_bulk_len).await;
             self.account_batch(batch_started);
+            if std::mem::take(&mut self.state.fanned_out) {
+                // The subscribers this batch woke write their messages before the publisher
+                // hears back, as in Redis: a publisher waiting for its reply cannot outrun
+                // the fan-out and pile messages up in the mailboxes.
+                tokio::task::yield_now().await;
+            }
             self.drain_inbox();
             self.write_out().await?;
             if !keep_open || self.peer_gone {
@@ -195,9 +203,19 @@ impl Connection {
             if info.is_killed() {
                 return Err(io::Error::other("killed"));
             }
-            tokio::select! {
-                written = self.stream.write_all(&self.wbuf) => written?,
-                _ = info.killed() => return Err(io::Error::other("killed")),
+            // Most writes fit the socket buffer at once; only a full one waits (and can be
+            // interrupted).
+            let done = match self.stream.try_write(&self.wbuf) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+                Err(e) => return Err(e),
+            };
+            if done < self.wbuf.len() {
+                let rest = &self.wbuf[done..];
+                tokio::select! {
+                    written = self.stream.write_all(rest) => written?,
+                    _ = info.killed() => return Err(io::Error::other("killed")),
+                }
             }
             M::add(
                 &self.shared.metrics.net_output_bytes,
@@ -225,13 +243,17 @@ impl Connection {
             .encode(message, self.state.protocol, &mut self.wbuf);
     }
 
-    /// Encodes every message waiting in the inbox (none while replies are still pending, so
-    /// messages never overtake the replies of commands run before them).
+    /// Encodes the messages waiting in the inbox, up to about `DRAIN_BYTES` per write (none
+    /// while replies are still pending, so messages never overtake the replies of commands run
+    /// before them).
     fn drain_inbox(&mut self) {
         if !self.pending.is_empty() {
             return;
         }
-        while let Ok(message) = self.inbox.try_recv() {
+        while self.wbuf.len() < DRAIN_BYTES {
+            let Ok(message) = self.inbox.try_recv() else {
+                break;
+            };
             self.take_message(&message);
         }
     }

@@ -97,25 +97,15 @@ impl PubSub {
     /// for a RESP2 client that is not subscribed: Redis drops those too).
     pub fn encode(&self, message: &Message, proto: Protocol, out: &mut BytesMut) -> bool {
         let frame = match message {
-            Message::Channel {
-                kind,
-                channel,
-                payload,
-            } => vec![
-                Reply::Bulk(Bytes::from_static(kind.as_bytes())),
-                Reply::Bulk(channel.clone()),
-                Reply::Bulk(payload.clone()),
-            ],
-            Message::Pattern {
-                pattern,
-                channel,
-                payload,
-            } => vec![
-                Reply::Bulk(Bytes::from_static(b"pmessage")),
-                Reply::Bulk(pattern.clone()),
-                Reply::Bulk(channel.clone()),
-                Reply::Bulk(payload.clone()),
-            ],
+            Message::Frame(frame) => {
+                if proto == Protocol::Resp3 {
+                    out.extend_from_slice(b">");
+                    out.extend_from_slice(frame.get(1..).unwrap_or_default());
+                } else {
+                    out.extend_from_slice(frame);
+                }
+                return true;
+            }
             Message::Invalidate(keys) => {
                 let keys = match keys {
                     Some(keys) => Reply::Array(keys.iter().cloned().map(Reply::Bulk).collect()),

@@ -187,12 +187,16 @@ pub struct ClientState {
     pub watch_dirty: Arc<std::sync::atomic::AtomicBool>,
     /// Subscriptions, mailbox and client tracking.
     pub pubsub: super::pubsub::PubSub,
+    /// This batch published to someone: its replies wait for the receivers' turn (see
+    /// `conn::Connection::run`).
+    pub fanned_out: bool,
 }
 
 impl ClientState {
     pub fn new(info: Arc<ClientInfo>, authenticated: bool, mailbox: Arc<Mailbox>) -> Self {
         ClientState {
             pubsub: super::pubsub::PubSub::new(mailbox),
+            fanned_out: false,
             info,
             protocol: Protocol::Resp2,
             authenticated,

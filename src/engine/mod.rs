@@ -299,6 +299,16 @@ impl Engine {
             .collect()
     }
 
+    /// Removes `key` if it is past its deadline, in the next batch (a read found it expired;
+    /// the removal reports `expired` like any lazy expiry). Nobody waits for it.
+    pub fn expire_now(&self, db: u32, key: &[u8]) {
+        let key = key.to_vec();
+        let _ = self.submit(Box::new(move |w| {
+            w.get(db, &key)?;
+            Ok(Reply::Nil)
+        }));
+    }
+
     /// Queues a write; the receiver yields its reply once it is logged and applied.
     ///
     /// Inside a runtime the queue is flushed by a task that first yields, so every connection

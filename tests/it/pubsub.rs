@@ -521,3 +521,39 @@ fn tracking_redirects_bcast_prefixes_noloop_and_optin() {
     );
     assert_eq!(me.cmd_str(&["PING"]), "+PONG\r\n");
 }
+
+#[test]
+fn a_read_that_finds_an_expired_key_removes_it_and_reports_expired() {
+    let server = TestServer::with(|c| c.set("notify-keyspace-events", "Ex").unwrap());
+    let mut events = keyspace_listener(&server);
+    let mut c = server.raw();
+    // Thousands of keys due at once: active expiry (a bounded number per tick) takes seconds
+    // to reach the last one set, so its event arriving early is the read's doing.
+    let mut batch = Vec::new();
+    for i in 0..5000 {
+        batch.extend(encode_command(&[
+            b"SET",
+            format!("k:{i}").as_bytes(),
+            b"v",
+            b"PX",
+            b"200",
+        ]));
+    }
+    batch.extend(encode_command(&[b"SET", b"zzz", b"v", b"PX", b"200"]));
+    c.send(&batch);
+    for _ in 0..5001 {
+        assert_eq!(next(&mut c), OK);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(c.cmd_str(&["GET", "zzz"]), NIL2);
+    let mut before = 0;
+    loop {
+        let (channel, key) = event(&mut events);
+        assert_eq!(channel, "__keyevent@0__:expired");
+        if key == "zzz" {
+            break;
+        }
+        before += 1;
+    }
+    assert!(before < 5000, "zzz expired only after every other key");
+}
