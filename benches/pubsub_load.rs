@@ -30,7 +30,7 @@ struct Reader {
 
 enum Frame {
     Int(i64),
-    Bulk(Vec<u8>),
+    Bulk,
     Array(Vec<Frame>),
     Other,
 }
@@ -52,6 +52,25 @@ impl Reader {
         (kind, text.parse().unwrap_or(0))
     }
 
+    /// Reads one pub/sub message (`*3` message, channel, payload) without allocating and
+    /// returns the send time written at the start of its payload.
+    fn message_sent_at(&mut self, scratch: &mut Vec<u8>) -> Option<u64> {
+        let (kind, parts) = self.header();
+        assert!(kind == b'*' || kind == b'>', "not a message");
+        let mut sent = None;
+        for i in 0..parts {
+            let (_, len) = self.header();
+            scratch.resize(len as usize + 2, 0);
+            self.inner.read_exact(scratch).expect("bulk");
+            if i == parts - 1 && len >= 20 {
+                sent = std::str::from_utf8(&scratch[..20])
+                    .ok()
+                    .and_then(|s| s.trim().parse().ok());
+            }
+        }
+        sent
+    }
+
     fn frame(&mut self) -> Frame {
         let (kind, n) = self.header();
         match kind {
@@ -59,13 +78,22 @@ impl Reader {
             b'$' => {
                 let mut data = vec![0; n as usize + 2];
                 self.inner.read_exact(&mut data).expect("bulk");
-                data.truncate(n as usize);
-                Frame::Bulk(data)
+                Frame::Bulk
             }
             b'*' | b'>' => Frame::Array((0..n).map(|_| self.frame()).collect()),
             _ => Frame::Other,
         }
     }
+}
+
+/// CPU seconds (user + system) process `pid` has used so far (Linux `/proc`).
+fn cpu_secs(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) start at ") ".
+    let rest = stat.rsplit_once(") ")?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
 }
 
 fn connect(port: u16) -> (TcpStream, Reader) {
@@ -148,18 +176,11 @@ fn fan_out(port: u16, subscribers: usize, messages: usize, size: usize, window: 
             ready.wait();
             let mut latencies = Vec::with_capacity(messages);
             let mut last = Instant::now();
+            let mut scratch = Vec::new();
             for _ in 0..messages {
-                let Frame::Array(items) = reader.frame() else {
-                    panic!("not a message");
-                };
+                let sent = reader.message_sent_at(&mut scratch);
                 let now = base.elapsed().as_nanos() as u64;
-                if let Some(Frame::Bulk(payload)) = items.get(2) {
-                    let sent: u64 = std::str::from_utf8(&payload[..20])
-                        .ok()
-                        .and_then(|s| s.trim().parse().ok())
-                        .unwrap_or(now);
-                    latencies.push(now.saturating_sub(sent));
-                }
+                latencies.push(now.saturating_sub(sent.unwrap_or(now)));
                 last = Instant::now();
             }
             (latencies, last)
@@ -242,6 +263,7 @@ fn many_subscriptions(port: u16, channels: usize, patterns: usize, messages: usi
 
 fn main() {
     let mut servers: Vec<(String, u16)> = Vec::new();
+    let mut pids: Vec<Option<u32>> = Vec::new();
     let (mut subscribers, mut messages, mut size, mut rounds) = (100, 20_000, 64, 2);
     let mut latency_only = false;
     let mut throughput_only = false;
@@ -257,8 +279,14 @@ fn main() {
             "--latency-only" => latency_only = true,
             "--throughput-only" => throughput_only = true,
             other => {
-                if let Some((name, port)) = other.split_once('=') {
+                // NAME=PORT or NAME=PORT:PID (the pid adds the server's CPU per message).
+                if let Some((name, addr)) = other.split_once('=') {
+                    let (port, pid) = match addr.split_once(':') {
+                        Some((port, pid)) => (port, pid.parse().ok()),
+                        None => (addr, None),
+                    };
                     servers.push((name.to_string(), port.parse().expect("port")));
+                    pids.push(pid);
                 }
             }
         }
@@ -292,11 +320,16 @@ fn main() {
         return;
     }
     // Per server and metric, every round's figure: delivered/s, p50 us, p99 us, publishes/s.
-    let mut figures = vec![[const { Vec::new() }; 4]; servers.len()];
+    let mut figures = vec![[const { Vec::new() }; 5]; servers.len()];
     for _ in 0..rounds {
         // Servers alternate within a round, so drift on the machine hits both alike.
         for (i, (_, port)) in servers.iter().enumerate() {
+            let cpu_before = pids[i].and_then(cpu_secs);
             let throughput = fan_out(*port, subscribers, messages, size, 64);
+            if let (Some(before), Some(after)) = (cpu_before, pids[i].and_then(cpu_secs)) {
+                let delivered = (messages * subscribers) as f64;
+                figures[i][4].push((after - before) * 1e6 / delivered * 1000.0);
+            }
             let latency = fan_out(*port, subscribers, messages / 4, size, 1);
             let publishes = many_subscriptions(*port, 10_000, 1_000, 200_000);
             let f = &mut figures[i];
@@ -325,6 +358,7 @@ fn main() {
         "publish-to-receive p50 us (one PUBLISH in flight)",
         "publish-to-receive p99 us (one PUBLISH in flight)",
         "PUBLISH/s with 10k channels + 1k patterns",
+        "server CPU ms per 1M messages delivered (fan-out)",
     ];
     for (m, label) in labels.iter().enumerate() {
         print!("{label:<50}");
@@ -335,5 +369,9 @@ fn main() {
             print!("{:>8.2}", best[0][m] / best[1][m]);
         }
         println!();
+        for ((name, _), f) in servers.iter().zip(&figures) {
+            let rounds: Vec<String> = f[m].iter().map(|v| format!("{v:.0}")).collect();
+            println!("    {name} rounds: {}", rounds.join(" "));
+        }
     }
 }
