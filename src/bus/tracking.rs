@@ -70,7 +70,8 @@ impl Tracking {
     pub fn remember<'k>(&self, id: u64, keys: impl IntoIterator<Item = &'k Bytes>) {
         let mut t = self.lock();
         for key in keys {
-            let readers = t.readers.entry(key.clone()).or_default();
+            // Copied, not sliced from the read buffer (which it would pin).
+            let readers = t.readers.entry(Bytes::copy_from_slice(key)).or_default();
             if !readers.contains(&id) {
                 readers.push(id);
             }

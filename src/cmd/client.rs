@@ -383,7 +383,7 @@ impl Command for ClientTracking {
             if args.eat("REDIRECT") {
                 t.redirect = Some(args.next_i64()?);
             } else if args.eat("PREFIX") {
-                t.prefixes.push(args.next_bytes()?.clone());
+                t.prefixes.push(Bytes::copy_from_slice(args.next_bytes()?));
             } else if args.eat("BCAST") {
                 t.bcast = true;
             } else if args.eat("OPTIN") {

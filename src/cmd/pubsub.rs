@@ -57,6 +57,9 @@ impl<const SHARD: bool> Command for Subscribe<SHARD> {
         let ps = &mut ctx.client.pubsub;
         let mut frames = Vec::with_capacity(self.0.len());
         for channel in self.0 {
+            // Copied: a name sliced from the read buffer would pin all of it for as long as
+            // the subscription lives.
+            let channel = Bytes::copy_from_slice(&channel);
             if ps.set(kind).insert(channel.clone()) {
                 bus.subscribe(kind, &channel, &ps.mailbox);
             }
@@ -132,6 +135,7 @@ impl Command for PSubscribe {
         let ps = &mut ctx.client.pubsub;
         let mut frames = Vec::with_capacity(self.0.len());
         for pattern in self.0 {
+            let pattern = Bytes::copy_from_slice(&pattern);
             if ps.patterns.insert(pattern.clone()) {
                 bus.psubscribe(&pattern, &ps.mailbox);
             }
