@@ -21,6 +21,7 @@ pub mod kv;
 pub mod metrics;
 pub mod resp;
 pub mod server;
+pub mod vector;
 
 pub use config::Config;
 pub use server::{start, ServerHandle, StartOptions};

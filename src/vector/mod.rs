@@ -1,0 +1,67 @@
+//! The vector engine: pure math and indexes, no tokio, no RESP, no redb.
+//!
+//! - `distance`: kernels (f32 dot / L2, int8 dot, Hamming) with run-time SIMD selection and
+//!   scalar twins; `metric`: cosine / L2 / inner product conventions.
+//! - `quant`: the in-RAM navigation codes (Q8, BIN, none).
+//! - `vamana`: the DiskANN/FreshDiskANN graph over a memory-mapped node file (`storage`).
+//! - `flat`: exact search (small sets, ground truth).
+//!
+//! Every index ranks by a distance where smaller is closer (see `metric`).
+
+pub mod distance;
+pub mod flat;
+pub mod metric;
+pub mod quant;
+pub mod storage;
+pub mod testutil;
+pub mod vamana;
+
+pub use metric::Metric;
+pub use quant::Quantization;
+
+/// Why a vector operation was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum VectorError {
+    #[error("vector dimension mismatch: expected {expected}, got {got}")]
+    Dimension { expected: usize, got: usize },
+    #[error("vector components must be finite numbers")]
+    NotFinite,
+    #[error("a zero vector has no direction (cosine)")]
+    ZeroVector,
+    #[error("vector file: {0}")]
+    Io(String),
+    #[error("vector file is damaged: {0}")]
+    Corrupt(String),
+}
+
+/// One search result.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Neighbor {
+    pub id: u32,
+    /// Smaller is closer (see `Metric`).
+    pub distance: f32,
+}
+
+/// How hard a search looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SearchParams {
+    /// List size L of the walk (at least k).
+    pub list: usize,
+    /// Candidates re-ranked with full precision: max(L, k · this).
+    pub rerank_factor: usize,
+    /// A filter expected to accept at most this many elements is answered by an exact scan.
+    pub exact_below: usize,
+    /// The most a selective filter may widen the list to.
+    pub max_list: usize,
+}
+
+impl Default for SearchParams {
+    fn default() -> Self {
+        SearchParams {
+            list: 100,
+            rerank_factor: 4,
+            exact_below: 2_000,
+            max_list: 4_000,
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! Q8: each vector as int8 codes with one scale (max |xᵢ| / 127), as Redis vector sets store
+//! them. Dot products run on the int8 codes (exact in i32) and are rescaled; L2 comes from the
+//! dot product and the stored squared norms.
+
+use crate::vector::distance;
+use crate::vector::metric::Metric;
+
+#[derive(Debug, Clone)]
+pub struct Q8Codes {
+    dim: usize,
+    codes: Vec<i8>,
+    scales: Vec<f32>,
+    /// Squared norm of each original vector (for L2).
+    norms: Vec<f32>,
+}
+
+/// A query's Q8 form.
+#[derive(Debug, Clone)]
+pub struct Q8Query {
+    codes: Vec<i8>,
+    scale: f32,
+    norm: f32,
+}
+
+/// int8 codes and the scale that decodes them.
+pub fn quantize(v: &[f32], out: &mut Vec<i8>) -> f32 {
+    let max = v.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+    let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+    out.extend(
+        v.iter()
+            .map(|x| (x / scale).round().clamp(-127.0, 127.0) as i8),
+    );
+    scale
+}
+
+impl Q8Query {
+    pub fn new(v: &[f32]) -> Q8Query {
+        let mut codes = Vec::with_capacity(v.len());
+        let scale = quantize(v, &mut codes);
+        Q8Query {
+            codes,
+            scale,
+            norm: distance::dot_f32(v, v),
+        }
+    }
+}
+
+impl Q8Codes {
+    pub fn new(dim: usize) -> Q8Codes {
+        Q8Codes {
+            dim,
+            codes: Vec::new(),
+            scales: Vec::new(),
+            norms: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, v: &[f32]) {
+        let scale = quantize(v, &mut self.codes);
+        self.scales.push(scale);
+        self.norms.push(distance::dot_f32(v, v));
+    }
+
+    pub fn code(&self, id: usize) -> &[i8] {
+        &self.codes[id * self.dim..(id + 1) * self.dim]
+    }
+
+    /// The decoded vector of element `id`.
+    pub fn decode(&self, id: usize) -> Vec<f32> {
+        let s = self.scales[id];
+        self.code(id).iter().map(|&c| f32::from(c) * s).collect()
+    }
+
+    #[inline]
+    pub fn distance(&self, metric: Metric, q: &Q8Query, id: usize) -> f32 {
+        let dot = distance::dot_i8(&q.codes, self.code(id)) as f32 * q.scale * self.scales[id];
+        match metric {
+            Metric::Cosine => 1.0 - dot,
+            Metric::InnerProduct => -dot,
+            Metric::L2 => (q.norm + self.norms[id] - 2.0 * dot).max(0.0),
+        }
+    }
+
+    pub fn memory_bytes(&self) -> usize {
+        self.codes.capacity() + (self.scales.capacity() + self.norms.capacity()) * 4
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vector::testutil::Rng;
+
+    #[test]
+    fn q8_distances_track_full_precision() {
+        let mut rng = Rng::new(3);
+        let dim = 128;
+        let mut codes = Q8Codes::new(dim);
+        let vs: Vec<Vec<f32>> = (0..50)
+            .map(|_| (0..dim).map(|_| rng.normal()).collect())
+            .collect();
+        for v in &vs {
+            codes.push(v);
+        }
+        let q: Vec<f32> = (0..dim).map(|_| rng.normal()).collect();
+        let qc = Q8Query::new(&q);
+        for (i, v) in vs.iter().enumerate() {
+            let exact = Metric::L2.distance(&q, v);
+            let approx = codes.distance(Metric::L2, &qc, i);
+            assert!((exact - approx).abs() < 0.02 * exact, "{exact} vs {approx}");
+            let exact = -distance::dot_f32(&q, v);
+            let approx = codes.distance(Metric::InnerProduct, &qc, i);
+            assert!((exact - approx).abs() < 0.5, "{exact} vs {approx}");
+        }
+        let back = codes.decode(0);
+        assert!(back.iter().zip(&vs[0]).all(|(a, b)| (a - b).abs() < 0.03));
+    }
+
+    #[test]
+    fn zero_vectors_quantize_without_dividing_by_zero() {
+        let mut out = Vec::new();
+        assert_eq!(quantize(&[0.0; 4], &mut out), 1.0);
+        assert_eq!(out, [0, 0, 0, 0]);
+    }
+}

@@ -1,0 +1,196 @@
+//! Building the graph: robust prune (DiskANN's RobustPrune with alpha), insertion
+//! (FreshDiskANN: walk, prune, add back-edges, prune neighbours that overflow), and the batch
+//! build: two passes over the points in random order (alpha = 1, then the set's alpha), each
+//! pass inserting in batches of doubling size (ParlayANN's prefix doubling) whose walks and
+//! prunes run in parallel on every core against the graph as it was before the batch; the
+//! batch's edges are then applied, back-edges grouped per target and pruned in parallel.
+
+use std::collections::HashMap;
+
+use super::Vamana;
+use crate::vector::quant::QueryCode;
+use crate::vector::testutil::Rng;
+use crate::vector::VectorError;
+
+/// An element's new out-neighbours, computed without changing the graph.
+pub struct Planned {
+    pub id: u32,
+    pub neighbors: Vec<u32>,
+}
+
+impl Vamana {
+    /// RobustPrune(p, candidates, alpha, R): closest first, dropping every candidate that a
+    /// kept neighbour already covers (alpha · d(kept, c) ≤ d(p, c)).
+    pub(crate) fn robust_prune(&self, p: u32, candidates: &[u32], alpha: f32) -> Vec<u32> {
+        let pv = self.nodes.vector(p);
+        let metric = self.metric.prune_metric();
+        let mut pool: Vec<(f32, u32)> = candidates
+            .iter()
+            .copied()
+            .filter(|&c| c != p && !self.is_deleted(c))
+            .map(|c| (metric.distance(pv, self.nodes.vector(c)), c))
+            .collect();
+        pool.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        pool.dedup_by_key(|x| x.1);
+        let r = self.params.degree;
+        let mut kept: Vec<u32> = Vec::with_capacity(r);
+        let mut removed = vec![false; pool.len()];
+        for i in 0..pool.len() {
+            if removed[i] {
+                continue;
+            }
+            let (_, star) = pool[i];
+            kept.push(star);
+            if kept.len() >= r {
+                break;
+            }
+            let sv = self.nodes.vector(star);
+            for j in i + 1..pool.len() {
+                if !removed[j] {
+                    let (d_pc, c) = pool[j];
+                    if alpha * metric.distance(sv, self.nodes.vector(c)) <= d_pc {
+                        removed[j] = true;
+                    }
+                }
+            }
+        }
+        kept
+    }
+
+    /// Walks from the entry to `id` (already stored) and prunes what the walk expanded.
+    pub(crate) fn plan(&self, id: u32, alpha: f32) -> Planned {
+        let v = self.nodes.vector(id);
+        // Builds walk with full precision, as DiskANN does: coarse codes (BIN above all)
+        // would pick worse candidates, and the graph outlives every query.
+        let walk = self.walk(v, &QueryCode::None, self.params.build_list, None, true);
+        let mut candidates = walk.expanded;
+        candidates.extend(walk.beam.iter().map(|c| c.id));
+        candidates.extend_from_slice(self.nodes.neighbors(id));
+        Planned {
+            id,
+            neighbors: self.robust_prune(id, &candidates, alpha),
+        }
+    }
+
+    /// Applies planned lists: each element's own list, then the back-edges, grouped by
+    /// target, with a prune wherever a list overflows the degree.
+    pub(crate) fn apply(&mut self, plans: Vec<Planned>, alpha: f32, threads: usize) {
+        let mut incoming: HashMap<u32, Vec<u32>> = HashMap::new();
+        for p in &plans {
+            self.nodes.set_neighbors(p.id, &p.neighbors);
+            for &n in &p.neighbors {
+                incoming.entry(n).or_default().push(p.id);
+            }
+        }
+        let degree = self.params.degree;
+        let mut updates: Vec<(u32, Vec<u32>)> = incoming
+            .into_iter()
+            .map(|(target, sources)| {
+                let mut list = self.nodes.neighbors(target).to_vec();
+                for s in sources {
+                    if !list.contains(&s) {
+                        list.push(s);
+                    }
+                }
+                (target, list)
+            })
+            .collect();
+        // Overflowing lists are pruned in parallel (reads only); then all are written.
+        let this = &*self;
+        let chunk = updates.len().div_ceil(threads.max(1)).max(1);
+        std::thread::scope(|s| {
+            for part in updates.chunks_mut(chunk) {
+                s.spawn(move || {
+                    for (target, list) in part.iter_mut() {
+                        if list.len() > degree {
+                            *list = this.robust_prune(*target, list, alpha);
+                        }
+                    }
+                });
+            }
+        });
+        for (target, list) in updates {
+            self.nodes.set_neighbors(target, &list);
+        }
+    }
+
+    /// Inserts one stored element (incremental insert).
+    pub(crate) fn link(&mut self, id: u32) {
+        if self.entry.is_none() {
+            self.entry = Some(id);
+            return;
+        }
+        let plan = self.plan(id, self.params.alpha);
+        self.apply(vec![plan], self.params.alpha, 1);
+    }
+
+    /// Builds the graph over every stored element: two passes, in parallel batches.
+    pub(crate) fn build_all(&mut self, threads: usize) -> Result<(), VectorError> {
+        let n = self.nodes.len();
+        if n == 0 {
+            return Ok(());
+        }
+        self.entry = Some(self.approximate_medoid());
+        let mut order: Vec<u32> = (0..n as u32).collect();
+        let mut rng = Rng::new(0x5eed);
+        for i in (1..order.len()).rev() {
+            order.swap(i, rng.below(i + 1));
+        }
+        let max_batch = (n / 50).max(64);
+        for alpha in [1.0, self.params.alpha] {
+            let mut done = 0;
+            let mut batch = 1;
+            while done < n {
+                let end = (done + batch).min(n);
+                let ids = &order[done..end];
+                let this = &*self;
+                let per = ids.len().div_ceil(threads).max(1);
+                let plans: Vec<Planned> = std::thread::scope(|s| {
+                    let handles: Vec<_> = ids
+                        .chunks(per)
+                        .map(|part| {
+                            s.spawn(move || {
+                                part.iter()
+                                    .map(|&id| this.plan(id, alpha))
+                                    .collect::<Vec<_>>()
+                            })
+                        })
+                        .collect();
+                    handles
+                        .into_iter()
+                        .flat_map(|h| h.join().unwrap_or_default())
+                        .collect()
+                });
+                self.apply(plans, alpha, threads);
+                done = end;
+                batch = (batch * 2).min(max_batch);
+            }
+        }
+        Ok(())
+    }
+
+    /// The stored element closest to the mean of a sample (the walk's start).
+    fn approximate_medoid(&self) -> u32 {
+        let n = self.nodes.len();
+        let dim = self.nodes.dim();
+        let step = (n / 10_000).max(1);
+        let mut mean = vec![0.0f32; dim];
+        let mut count = 0.0;
+        for id in (0..n).step_by(step) {
+            for (m, x) in mean.iter_mut().zip(self.nodes.vector(id as u32)) {
+                *m += x;
+            }
+            count += 1.0;
+        }
+        mean.iter_mut().for_each(|m| *m /= count);
+        (0..n)
+            .step_by(step)
+            .map(|id| id as u32)
+            .min_by(|&a, &b| {
+                let da = crate::vector::distance::l2sq_f32(&mean, self.nodes.vector(a));
+                let db = crate::vector::distance::l2sq_f32(&mean, self.nodes.vector(b));
+                da.total_cmp(&db)
+            })
+            .unwrap_or(0)
+    }
+}

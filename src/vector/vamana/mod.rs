@@ -1,0 +1,314 @@
+//! The Vamana graph index (DiskANN, NeurIPS 2019; FreshDiskANN, 2021).
+//!
+//! Kept from the papers: greedy beam search with list size L from a fixed entry point (the
+//! approximate medoid); RobustPrune with alpha, bounded out-degree R; the two-pass batch build
+//! (alpha = 1, then alpha > 1) over a random order; FreshDiskANN's incremental insert (walk,
+//! prune, back-edges, prune overflowing neighbours), deletes as tombstones that stay
+//! navigable but are never returned, and consolidation that rewires every node pointing at a
+//! deleted one through the deleted node's neighbours (then prunes). DiskANN's on-disk layout:
+//! full-precision vectors beside their adjacency lists in fixed records on disk, compressed
+//! codes in RAM for navigation, full-precision re-ranking of the final list.
+//!
+//! Changed: the batch build inserts in parallel batches of doubling size (ParlayANN) instead
+//! of DiskANN's locked concurrent inserts, so the graph needs no per-node locks; navigation
+//! codes are Q8 (or BIN) rather than product quantization; the node file is memory-mapped
+//! rather than read with direct I/O. Concurrency: searches take `&self`, changes `&mut self`;
+//! an insert's expensive part (`plan`) needs only `&self`, so a caller holding a RwLock can run
+//! it under the read lock and apply under a short write lock.
+
+pub mod build;
+pub mod delete;
+pub mod search;
+
+use std::path::Path;
+
+use super::metric::Metric;
+use super::quant::{Codes, Quantization};
+use super::storage::NodeFile;
+use super::{Neighbor, SearchParams, VectorError};
+
+/// Graph parameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VamanaParams {
+    /// Maximum out-degree R.
+    pub degree: usize,
+    /// List size L during construction.
+    pub build_list: usize,
+    /// Pruning alpha (> 1 keeps long edges).
+    pub alpha: f32,
+}
+
+impl Default for VamanaParams {
+    fn default() -> Self {
+        VamanaParams {
+            degree: 32,
+            build_list: 100,
+            alpha: 1.2,
+        }
+    }
+}
+
+pub struct Vamana {
+    metric: Metric,
+    params: VamanaParams,
+    nodes: NodeFile,
+    codes: Codes,
+    deleted: Vec<bool>,
+    deleted_count: usize,
+    entry: Option<u32>,
+}
+
+impl Vamana {
+    /// An empty index whose node file is created at `path`.
+    pub fn create(
+        path: &Path,
+        dim: usize,
+        metric: Metric,
+        quantization: Quantization,
+        params: VamanaParams,
+    ) -> Result<Vamana, VectorError> {
+        if dim == 0 {
+            return Err(VectorError::Dimension {
+                expected: 1,
+                got: 0,
+            });
+        }
+        Ok(Vamana {
+            metric,
+            params,
+            nodes: NodeFile::create(path, dim, params.degree)?,
+            codes: Codes::new(quantization, dim),
+            deleted: Vec::new(),
+            deleted_count: 0,
+            entry: None,
+        })
+    }
+
+    /// Builds an index over `vectors` (row-major, prepared for `metric` by this call) with
+    /// the parallel two-pass build.
+    pub fn build(
+        path: &Path,
+        dim: usize,
+        metric: Metric,
+        quantization: Quantization,
+        params: VamanaParams,
+        vectors: &[f32],
+        threads: usize,
+    ) -> Result<Vamana, VectorError> {
+        let mut index = Vamana::create(path, dim, metric, quantization, params)?;
+        index.nodes.reserve(vectors.len() / dim)?;
+        for row in vectors.chunks_exact(dim) {
+            index.store(row)?;
+        }
+        index.build_all(threads)?;
+        Ok(index)
+    }
+
+    /// Re-opens an index from its node file (an mmap; the codes are rebuilt from the
+    /// vectors in one sequential pass, the graph is not). `deleted` lists the tombstones.
+    pub fn open(
+        path: &Path,
+        metric: Metric,
+        quantization: Quantization,
+        params: VamanaParams,
+        entry: Option<u32>,
+        deleted: &[u32],
+    ) -> Result<Vamana, VectorError> {
+        let nodes = NodeFile::open(path)?;
+        let mut codes = Codes::new(quantization, nodes.dim());
+        for id in 0..nodes.len() as u32 {
+            codes.push(nodes.vector(id));
+        }
+        let mut index = Vamana {
+            metric,
+            params: VamanaParams {
+                degree: nodes.degree(),
+                ..params
+            },
+            deleted: vec![false; nodes.len()],
+            deleted_count: 0,
+            entry: entry.or((!nodes.is_empty()).then_some(0)),
+            nodes,
+            codes,
+        };
+        for &d in deleted {
+            index.mark_deleted(d);
+        }
+        Ok(index)
+    }
+
+    pub fn dim(&self) -> usize {
+        self.nodes.dim()
+    }
+
+    pub fn metric(&self) -> Metric {
+        self.metric
+    }
+
+    /// Elements stored, deleted ones included.
+    pub fn slots(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Live elements.
+    pub fn len(&self) -> usize {
+        self.nodes.len() - self.deleted_count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn entry(&self) -> Option<u32> {
+        self.entry
+    }
+
+    pub fn is_deleted(&self, id: u32) -> bool {
+        self.deleted.get(id as usize).copied().unwrap_or(true)
+    }
+
+    /// The stored (prepared) vector of `id`.
+    pub fn vector(&self, id: u32) -> Option<&[f32]> {
+        ((id as usize) < self.nodes.len()).then(|| self.nodes.vector(id))
+    }
+
+    pub fn neighbors(&self, id: u32) -> &[u32] {
+        if (id as usize) < self.nodes.len() {
+            self.nodes.neighbors(id)
+        } else {
+            &[]
+        }
+    }
+
+    /// Bytes held in RAM (codes, tombstones); the node file is mapped, not counted.
+    pub fn memory_bytes(&self) -> usize {
+        self.codes.memory_bytes() + self.deleted.capacity()
+    }
+
+    pub fn file_bytes(&self) -> usize {
+        self.nodes.file_bytes()
+    }
+
+    fn check(&self, v: &[f32]) -> Result<Vec<f32>, VectorError> {
+        if v.len() != self.dim() {
+            return Err(VectorError::Dimension {
+                expected: self.dim(),
+                got: v.len(),
+            });
+        }
+        let mut v = v.to_vec();
+        self.metric.prepare(&mut v)?;
+        Ok(v)
+    }
+
+    /// Appends a vector (prepared here) without linking it.
+    fn store(&mut self, v: &[f32]) -> Result<u32, VectorError> {
+        let v = self.check(v)?;
+        let id = self.nodes.push(&v)?;
+        self.codes.push(&v);
+        self.deleted.push(false);
+        Ok(id)
+    }
+
+    /// Inserts a vector: stored, then linked into the graph. Returns its id.
+    pub fn insert(&mut self, v: &[f32]) -> Result<u32, VectorError> {
+        let id = self.store(v)?;
+        self.link(id);
+        Ok(id)
+    }
+
+    /// The `k` nearest live elements to `query` (accepted by `filter` if given), closest first.
+    pub fn search(
+        &self,
+        query: &[f32],
+        k: usize,
+        params: &SearchParams,
+        filter: Option<&dyn Fn(u32) -> bool>,
+    ) -> Result<Vec<Neighbor>, VectorError> {
+        let q = self.check(query)?;
+        if k == 0 || self.is_empty() {
+            return Ok(Vec::new());
+        }
+        let qc = self.codes.encode_query(&q);
+        // Sign bits rank coarsely (many ties): a BIN walk keeps a 4x longer list, all of it
+        // re-ranked with full precision.
+        let l = params.list.max(k)
+            * if self.codes.quantization() == Quantization::Bin {
+                4
+            } else {
+                1
+            };
+        let candidates = match filter {
+            None => self.walk(&q, &qc, l, None, false).beam,
+            Some(f) => {
+                // A selective filter widens the list in proportion, so the walk still meets
+                // enough accepted elements (capped; below the cap a scan is exact and cheap).
+                let selectivity = self.estimate_selectivity(f);
+                let expected = selectivity * self.len() as f64;
+                if expected <= params.exact_below as f64 {
+                    return Ok(self.scan(&q, k, Some(f)));
+                }
+                let widened = ((l as f64 / selectivity.max(1e-6)).ceil() as usize)
+                    .clamp(l, params.max_list.max(l));
+                self.walk(&q, &qc, widened, Some(f), false).accepted
+            }
+        };
+        // Re-rank the list with full precision.
+        let mut out: Vec<Neighbor> = candidates
+            .iter()
+            .filter(|c| !self.is_deleted(c.id))
+            .take(l.max(k * params.rerank_factor))
+            .map(|c| Neighbor {
+                id: c.id,
+                distance: self.metric.distance(&q, self.nodes.vector(c.id)),
+            })
+            .collect();
+        out.sort_by(|a, b| a.distance.total_cmp(&b.distance).then(a.id.cmp(&b.id)));
+        out.truncate(k);
+        Ok(out)
+    }
+
+    /// Exact search over the live elements (accepted by `filter`).
+    pub fn scan(&self, q: &[f32], k: usize, filter: Option<&dyn Fn(u32) -> bool>) -> Vec<Neighbor> {
+        let mut out: Vec<Neighbor> = (0..self.nodes.len() as u32)
+            .filter(|&id| !self.is_deleted(id) && filter.is_none_or(|f| f(id)))
+            .map(|id| Neighbor {
+                id,
+                distance: self.metric.distance(q, self.nodes.vector(id)),
+            })
+            .collect();
+        let k = k.min(out.len());
+        if k > 0 && k < out.len() {
+            out.select_nth_unstable_by(k - 1, |a, b| a.distance.total_cmp(&b.distance));
+        }
+        out.truncate(k);
+        out.sort_by(|a, b| a.distance.total_cmp(&b.distance).then(a.id.cmp(&b.id)));
+        out
+    }
+
+    /// Share of live elements `filter` accepts, from a fixed sample.
+    fn estimate_selectivity(&self, filter: &dyn Fn(u32) -> bool) -> f64 {
+        let n = self.nodes.len();
+        let step = (n / 1000).max(1);
+        let (mut seen, mut passed) = (0usize, 0usize);
+        for id in (0..n).step_by(step).map(|i| i as u32) {
+            if !self.is_deleted(id) {
+                seen += 1;
+                passed += usize::from(filter(id));
+            }
+        }
+        if seen == 0 {
+            return 1.0;
+        }
+        // At least one pass in the sample's worth, so an unseen filter is "rare", not "none".
+        (passed.max(1) as f64) / seen as f64
+    }
+
+    /// Writes the node file to disk (checkpoint).
+    pub fn sync(&self) -> Result<(), VectorError> {
+        self.nodes.sync()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,140 @@
+//! Greedy beam search (DiskANN's GreedySearch) with a list of size L, navigating on the
+//! in-RAM codes, and the filter hook: elements the filter rejects are still walked through
+//! (they are how the graph reaches the ones it accepts) but never returned.
+
+use std::cell::RefCell;
+
+use super::Vamana;
+use crate::vector::quant::QueryCode;
+
+/// Epoch-stamped visited marks, reused by every search of a thread (O(1) reset).
+#[derive(Default)]
+pub struct Visited {
+    epoch: u32,
+    marks: Vec<u32>,
+}
+
+impl Visited {
+    fn reset(&mut self, n: usize) {
+        if self.marks.len() < n {
+            self.marks.resize(n, 0);
+        }
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.marks.iter_mut().for_each(|m| *m = 0);
+            self.epoch = 1;
+        }
+    }
+
+    /// Marks `id`; true if it was not marked yet.
+    #[inline]
+    fn insert(&mut self, id: u32) -> bool {
+        let m = &mut self.marks[id as usize];
+        if *m == self.epoch {
+            false
+        } else {
+            *m = self.epoch;
+            true
+        }
+    }
+}
+
+thread_local! {
+    static VISITED: RefCell<Visited> = RefCell::new(Visited::default());
+}
+
+/// A candidate of the beam: distance, id, expanded yet.
+#[derive(Debug, Clone, Copy)]
+pub struct Candidate {
+    pub dist: f32,
+    pub id: u32,
+    expanded: bool,
+}
+
+/// Inserts into a list sorted by distance, keeping at most `cap`; false if it did not fit.
+#[inline]
+fn insert_sorted(list: &mut Vec<Candidate>, c: Candidate, cap: usize) -> bool {
+    if list.len() >= cap && list.last().is_some_and(|l| l.dist <= c.dist) {
+        return false;
+    }
+    let at = list.partition_point(|x| x.dist <= c.dist);
+    list.insert(at, c);
+    list.truncate(cap);
+    true
+}
+
+/// What a walk found.
+pub struct Walk {
+    /// The best `l` elements seen (all of them, filter or not), closest first.
+    pub beam: Vec<Candidate>,
+    /// The best `l` elements seen that the filter accepts (empty without a filter).
+    pub accepted: Vec<Candidate>,
+    /// Every element expanded, in order (the candidate set for pruning during a build).
+    pub expanded: Vec<u32>,
+}
+
+impl Vamana {
+    /// Approximate distance used to walk: the codes, or full precision under NOQUANT.
+    #[inline]
+    pub(crate) fn walk_distance(&self, q: &[f32], qc: &QueryCode, id: u32) -> f32 {
+        match self.codes.distance(self.metric, qc, id) {
+            Some(d) => d,
+            None => self.metric.distance(q, self.nodes.vector(id)),
+        }
+    }
+
+    /// Walks from the entry point with a list of size `l`. With `filter`, the walk also keeps
+    /// the best `l` accepted elements. `record_expanded` keeps the expanded set (builds).
+    pub fn walk(
+        &self,
+        q: &[f32],
+        qc: &QueryCode,
+        l: usize,
+        filter: Option<&dyn Fn(u32) -> bool>,
+        record_expanded: bool,
+    ) -> Walk {
+        let mut walk = Walk {
+            beam: Vec::with_capacity(l + 1),
+            accepted: Vec::new(),
+            expanded: Vec::new(),
+        };
+        let Some(entry) = self.entry else {
+            return walk;
+        };
+        let n = self.nodes.len();
+        VISITED.with(|v| {
+            let mut visited = v.borrow_mut();
+            visited.reset(n);
+            let consider = |walk: &mut Walk, id: u32, dist: f32| {
+                let c = Candidate {
+                    dist,
+                    id,
+                    expanded: false,
+                };
+                insert_sorted(&mut walk.beam, c, l);
+                if let Some(f) = filter {
+                    if !self.is_deleted(id) && f(id) {
+                        insert_sorted(&mut walk.accepted, c, l);
+                    }
+                }
+            };
+            visited.insert(entry);
+            let d = self.walk_distance(q, qc, entry);
+            consider(&mut walk, entry, d);
+            while let Some(next) = walk.beam.iter().position(|c| !c.expanded) {
+                walk.beam[next].expanded = true;
+                let id = walk.beam[next].id;
+                if record_expanded {
+                    walk.expanded.push(id);
+                }
+                for &nb in self.nodes.neighbors(id) {
+                    if (nb as usize) < n && visited.insert(nb) {
+                        let d = self.walk_distance(q, qc, nb);
+                        consider(&mut walk, nb, d);
+                    }
+                }
+            }
+        });
+        walk
+    }
+}

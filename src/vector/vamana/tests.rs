@@ -1,0 +1,261 @@
+//! Vamana against exact search on generated data: recall, inserts, deletes, filters, reopening.
+
+use super::*;
+use crate::vector::flat::Flat;
+use crate::vector::testutil::{Clusters, Rng};
+
+fn recall(index: &Vamana, flat: &Flat, queries: &[f32], dim: usize, k: usize, l: usize) -> f64 {
+    let params = SearchParams {
+        list: l,
+        ..SearchParams::default()
+    };
+    let mut hits = 0;
+    let mut total = 0;
+    for q in queries.chunks_exact(dim) {
+        let truth: Vec<u32> = flat
+            .search(q, k, None)
+            .unwrap()
+            .iter()
+            .map(|n| n.id)
+            .collect();
+        let got: Vec<u32> = index
+            .search(q, k, &params, None)
+            .unwrap()
+            .iter()
+            .map(|n| n.id)
+            .collect();
+        hits += got.iter().filter(|id| truth.contains(id)).count();
+        total += truth.len();
+    }
+    hits as f64 / total as f64
+}
+
+fn setup(
+    n: usize,
+    dim: usize,
+    metric: Metric,
+    q: Quantization,
+) -> (tempfile::TempDir, Vamana, Flat, Vec<f32>) {
+    let dir = tempfile::tempdir().unwrap();
+    let clusters = Clusters::new(20, dim, 1);
+    let data = clusters.sample(n, 1);
+    let index = Vamana::build(
+        &dir.path().join("g"),
+        dim,
+        metric,
+        q,
+        VamanaParams::default(),
+        &data,
+        2,
+    )
+    .unwrap();
+    let mut flat = Flat::new(dim, metric);
+    for v in data.chunks_exact(dim) {
+        flat.insert(v).unwrap();
+    }
+    (dir, index, flat, clusters.sample(50, 2))
+}
+
+#[test]
+fn batch_build_finds_the_true_neighbours() {
+    for (metric, q) in [
+        (Metric::Cosine, Quantization::Q8),
+        (Metric::L2, Quantization::Q8),
+        (Metric::InnerProduct, Quantization::NoQuant),
+        // Sign bits need many dimensions to tell neighbours apart.
+        (Metric::Cosine, Quantization::Bin),
+    ] {
+        let dim = if q == Quantization::Bin { 256 } else { 32 };
+        let (_dir, index, flat, queries) = setup(3000, dim, metric, q);
+        let r = recall(&index, &flat, &queries, dim, 10, 100);
+        // Sign bits are the coarsest codes: their walk (4x list, full re-rank) is held to 0.9.
+        let floor = if q == Quantization::Bin { 0.9 } else { 0.95 };
+        assert!(r >= floor, "{metric:?}/{q:?}: recall@10 {r}");
+        // Every list respects the degree.
+        assert!((0..3000).all(|id| index.neighbors(id).len() <= index.params.degree));
+    }
+}
+
+#[test]
+fn incremental_inserts_reach_the_same_quality() {
+    let dir = tempfile::tempdir().unwrap();
+    let dim = 24;
+    let clusters = Clusters::new(10, dim, 5);
+    let data = clusters.sample(2000, 5);
+    let mut index = Vamana::create(
+        &dir.path().join("g"),
+        dim,
+        Metric::L2,
+        Quantization::Q8,
+        VamanaParams::default(),
+    )
+    .unwrap();
+    let mut flat = Flat::new(dim, Metric::L2);
+    for v in data.chunks_exact(dim) {
+        assert_eq!(index.insert(v).unwrap(), flat.insert(v).unwrap());
+    }
+    let r = recall(&index, &flat, &clusters.sample(50, 6), dim, 10, 100);
+    assert!(r >= 0.95, "recall@10 {r}");
+}
+
+#[test]
+fn deleted_elements_are_never_returned_and_consolidation_keeps_recall() {
+    let (_dir, mut index, mut flat, queries) = setup(3000, 32, Metric::L2, Quantization::Q8);
+    let mut rng = Rng::new(9);
+    for _ in 0..900 {
+        let id = rng.below(3000) as u32;
+        assert_eq!(index.delete(id), flat.delete(id));
+    }
+    assert!(!index.delete(99_999));
+    let check = |index: &Vamana, flat: &Flat| {
+        for q in queries.chunks_exact(32) {
+            let got = index.search(q, 10, &SearchParams::default(), None).unwrap();
+            assert!(got.iter().all(|n| !index.is_deleted(n.id)));
+        }
+        recall(index, flat, &queries, 32, 10, 100)
+    };
+    let before = check(&index, &flat);
+    assert!(before >= 0.9, "recall with tombstones {before}");
+    assert!(index.consolidate() > 0);
+    let after = check(&index, &flat);
+    assert!(after >= 0.93, "recall after consolidation {after}");
+    // Nothing points at a deleted element any more.
+    for id in 0..3000u32 {
+        if !index.is_deleted(id) {
+            assert!(index.neighbors(id).iter().all(|&n| !index.is_deleted(n)));
+        }
+    }
+}
+
+#[test]
+fn a_selective_filter_still_returns_k_good_results() {
+    let (_dir, index, flat, queries) = setup(5000, 32, Metric::L2, Quantization::Q8);
+    // 2% of the ids, spread over every cluster.
+    let accept = |id: u32| id % 50 == 7;
+    let params = SearchParams {
+        exact_below: 0, // force the graph walk
+        ..SearchParams::default()
+    };
+    let mut hits = 0;
+    for q in queries.chunks_exact(32) {
+        let truth: Vec<u32> = flat
+            .search(q, 10, Some(&accept))
+            .unwrap()
+            .iter()
+            .map(|n| n.id)
+            .collect();
+        let got = index.search(q, 10, &params, Some(&accept)).unwrap();
+        assert_eq!(got.len(), 10);
+        assert!(got.iter().all(|n| accept(n.id)));
+        hits += got.iter().filter(|n| truth.contains(&n.id)).count();
+    }
+    let r = hits as f64 / 500.0;
+    assert!(r >= 0.9, "filtered recall@10 {r}");
+    // Below the exact threshold the answer is the exact one.
+    let q = &queries[..32];
+    let exact = index
+        .search(q, 10, &SearchParams::default(), Some(&accept))
+        .unwrap();
+    assert_eq!(exact, flat.search(q, 10, Some(&accept)).unwrap());
+}
+
+#[test]
+fn an_index_reopens_from_its_file_without_rebuilding() {
+    let (dir, index, flat, queries) = setup(2000, 16, Metric::Cosine, Quantization::Q8);
+    let entry = index.entry();
+    let expected: Vec<Vec<Neighbor>> = queries
+        .chunks_exact(16)
+        .map(|q| index.search(q, 5, &SearchParams::default(), None).unwrap())
+        .collect();
+    index.sync().unwrap();
+    drop(index);
+    let reopened = Vamana::open(
+        &dir.path().join("g"),
+        Metric::Cosine,
+        Quantization::Q8,
+        VamanaParams::default(),
+        entry,
+        &[],
+    )
+    .unwrap();
+    assert_eq!(reopened.len(), 2000);
+    for (q, want) in queries.chunks_exact(16).zip(&expected) {
+        assert_eq!(
+            &reopened
+                .search(q, 5, &SearchParams::default(), None)
+                .unwrap(),
+            want
+        );
+    }
+    drop(flat);
+}
+
+#[test]
+fn bad_input_gets_errors_not_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut index = Vamana::create(
+        &dir.path().join("g"),
+        4,
+        Metric::Cosine,
+        Quantization::Q8,
+        VamanaParams::default(),
+    )
+    .unwrap();
+    let p = SearchParams::default();
+    // Empty index: no results, no error.
+    assert_eq!(
+        index.search(&[1.0, 0.0, 0.0, 0.0], 10, &p, None).unwrap(),
+        []
+    );
+    assert!(matches!(
+        index.insert(&[1.0, 2.0]),
+        Err(VectorError::Dimension {
+            expected: 4,
+            got: 2
+        })
+    ));
+    assert_eq!(
+        index.insert(&[f32::NAN, 0.0, 0.0, 1.0]),
+        Err(VectorError::NotFinite)
+    );
+    assert_eq!(
+        index.insert(&[f32::INFINITY, 0.0, 0.0, 1.0]),
+        Err(VectorError::NotFinite)
+    );
+    assert_eq!(index.insert(&[0.0; 4]), Err(VectorError::ZeroVector));
+    assert_eq!(index.insert(&[1.0, 0.0, 0.0, 0.0]).unwrap(), 0);
+    assert_eq!(index.insert(&[0.0, 1.0, 0.0, 0.0]).unwrap(), 1);
+    // k larger than the set: everything there is.
+    assert_eq!(
+        index
+            .search(&[1.0, 0.1, 0.0, 0.0], 50, &p, None)
+            .unwrap()
+            .len(),
+        2
+    );
+    assert!(index.search(&[1.0], 5, &p, None).is_err());
+    assert_eq!(
+        index.search(&[0.0; 4], 5, &p, None),
+        Err(VectorError::ZeroVector)
+    );
+    assert_eq!(
+        index.search(&[1.0, 0.0, 0.0, 0.0], 0, &p, None).unwrap(),
+        []
+    );
+    // Every element deleted: no results.
+    index.delete(0);
+    index.delete(1);
+    index.consolidate();
+    assert_eq!(
+        index.search(&[1.0, 0.0, 0.0, 0.0], 3, &p, None).unwrap(),
+        []
+    );
+    assert!(Vamana::create(
+        &dir.path().join("z"),
+        0,
+        Metric::L2,
+        Quantization::Q8,
+        VamanaParams::default()
+    )
+    .is_err());
+}
