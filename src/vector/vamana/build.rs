@@ -19,8 +19,8 @@ pub struct Planned {
 }
 
 impl Vamana {
-    /// RobustPrune(p, candidates, alpha, R): closest first, dropping every candidate that a
-    /// kept neighbour already covers (alpha · d(kept, c) ≤ d(p, c)).
+    /// RobustPrune(p, candidates, alpha, R): closest first, skipping every candidate that a
+    /// kept neighbour already covers (d(p, c) > bar · d(kept, c)).
     pub(crate) fn robust_prune(&self, p: u32, candidates: &[u32], alpha: f32) -> Vec<u32> {
         let pv = self.nodes.vector(p);
         let metric = self.metric.prune_metric();
@@ -34,25 +34,37 @@ impl Vamana {
         pool.dedup_by_key(|x| x.1);
         let r = self.params.degree;
         let mut kept: Vec<u32> = Vec::with_capacity(r);
-        let mut removed = vec![false; pool.len()];
-        for i in 0..pool.len() {
-            if removed[i] {
-                continue;
-            }
-            let (_, star) = pool[i];
-            kept.push(star);
-            if kept.len() >= r {
-                break;
-            }
-            let sv = self.nodes.vector(star);
-            for j in i + 1..pool.len() {
-                if !removed[j] {
-                    let (d_pc, c) = pool[j];
-                    if alpha * metric.distance(sv, self.nodes.vector(c)) <= d_pc {
-                        removed[j] = true;
+        let mut taken = vec![false; pool.len()];
+        // How strongly a kept neighbour covers each candidate: max over kept k of
+        // d(p, c) / d(k, c). As DiskANN does, the list is filled at alpha = 1 first (the most
+        // diverse edges), then the bar is relaxed step by step up to `alpha` while room
+        // remains.
+        let mut occlusion = vec![0.0f32; pool.len()];
+        let mut bar = 1.0f32;
+        loop {
+            for i in 0..pool.len() {
+                if kept.len() >= r {
+                    break;
+                }
+                if taken[i] || occlusion[i] > bar {
+                    continue;
+                }
+                taken[i] = true;
+                let star = pool[i].1;
+                kept.push(star);
+                let sv = self.nodes.vector(star);
+                for j in i + 1..pool.len() {
+                    if !taken[j] && occlusion[j] <= alpha {
+                        let d_kc = metric.distance(sv, self.nodes.vector(pool[j].1));
+                        let ratio = if d_kc > 0.0 { pool[j].0 / d_kc } else { f32::INFINITY };
+                        occlusion[j] = occlusion[j].max(ratio);
                     }
                 }
             }
+            if kept.len() >= r || bar >= alpha {
+                break;
+            }
+            bar = (bar * 1.2).min(alpha);
         }
         kept
     }

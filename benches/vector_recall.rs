@@ -1,0 +1,236 @@
+//! Vector index benchmark: builds each index over generated clustered data (or `.fvecs`
+//! files), computes exact ground truth, and prints build time, memory and the recall@10 /
+//! single-thread QPS curve as the list size varies. It also writes the data, queries and
+//! ground truth as `.fvecs`/`.ivecs` so `scripts/hnswlib_bench.py` measures hnswlib on the
+//! very same vectors (scripts/bench_vectors.sh runs both and draws the plot).
+//!
+//! `cargo bench --bench vector_recall -- [--n 100000] [--dim 128] [--centres 100]
+//!   [--queries 1000] [--metric cosine|l2|ip] [--quant q8|bin|noquant] [--degree 32]
+//!   [--build-list 100] [--alpha 1.2] [--threads 2] [--out DIR] [--filter-percent 1]`
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use luma::vector::flat::Flat;
+use luma::vector::testutil::Clusters;
+use luma::vector::vamana::{Vamana, VamanaParams};
+use luma::vector::{Metric, Quantization, SearchParams};
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn write_fvecs(path: &PathBuf, data: &[f32], dim: usize) -> std::io::Result<()> {
+    let mut w = BufWriter::new(File::create(path)?);
+    for row in data.chunks_exact(dim) {
+        w.write_all(&(dim as u32).to_le_bytes())?;
+        for x in row {
+            w.write_all(&x.to_le_bytes())?;
+        }
+    }
+    w.flush()
+}
+
+fn write_ivecs(path: &PathBuf, rows: &[Vec<u32>]) -> std::io::Result<()> {
+    let mut w = BufWriter::new(File::create(path)?);
+    for row in rows {
+        w.write_all(&(row.len() as u32).to_le_bytes())?;
+        for x in row {
+            w.write_all(&x.to_le_bytes())?;
+        }
+    }
+    w.flush()
+}
+
+/// Exact top-k of every query, in parallel.
+fn ground_truth(flat: &Flat, queries: &[f32], dim: usize, k: usize, threads: usize) -> Vec<Vec<u32>> {
+    let rows: Vec<&[f32]> = queries.chunks_exact(dim).collect();
+    let per = rows.len().div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = rows
+            .chunks(per)
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .map(|q| {
+                            flat.search(q, k, None)
+                                .map(|r| r.iter().map(|n| n.id).collect())
+                                .unwrap_or_default()
+                        })
+                        .collect::<Vec<Vec<u32>>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
+}
+
+fn main() {
+    let mut n = 100_000usize;
+    let mut dim = 128usize;
+    let mut centres = 100usize;
+    let mut nq = 1000usize;
+    let mut metric = Metric::Cosine;
+    let mut quant = Quantization::Q8;
+    let mut params = VamanaParams::default();
+    let mut threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut out = std::env::temp_dir().join("luma-vector-bench");
+    let mut filter_percent = 1u32;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().unwrap_or_default();
+        match arg.as_str() {
+            "--n" => n = value().parse().expect("--n"),
+            "--dim" => dim = value().parse().expect("--dim"),
+            "--centres" => centres = value().parse().expect("--centres"),
+            "--queries" => nq = value().parse().expect("--queries"),
+            "--degree" => params.degree = value().parse().expect("--degree"),
+            "--build-list" => params.build_list = value().parse().expect("--build-list"),
+            "--alpha" => params.alpha = value().parse().expect("--alpha"),
+            "--threads" => threads = value().parse().expect("--threads"),
+            "--out" => out = PathBuf::from(value()),
+            "--filter-percent" => filter_percent = value().parse().expect("--filter-percent"),
+            "--metric" => {
+                metric = match value().as_str() {
+                    "l2" => Metric::L2,
+                    "ip" => Metric::InnerProduct,
+                    _ => Metric::Cosine,
+                }
+            }
+            "--quant" => {
+                quant = match value().as_str() {
+                    "bin" => Quantization::Bin,
+                    "noquant" => Quantization::NoQuant,
+                    _ => Quantization::Q8,
+                }
+            }
+            _ => {}
+        }
+    }
+    std::fs::create_dir_all(&out).expect("output dir");
+    let k = 10;
+    println!(
+        "data: {n} x {dim} from {centres} Gaussian centres, {nq} queries, {metric:?}, {quant:?}, \
+         R={} L_build={} alpha={}, {threads} build threads, kernels: {}",
+        params.degree,
+        params.build_list,
+        params.alpha,
+        luma::vector::distance::kernels().name
+    );
+    let clusters = Clusters::new(centres, dim, 42);
+    let data = clusters.sample(n, 1);
+    let queries = clusters.sample(nq, 2);
+    write_fvecs(&out.join("base.fvecs"), &data, dim).expect("write base");
+    write_fvecs(&out.join("query.fvecs"), &queries, dim).expect("write queries");
+
+    let started = Instant::now();
+    let mut flat = Flat::new(dim, metric);
+    for row in data.chunks_exact(dim) {
+        flat.insert(row).expect("flat insert");
+    }
+    let truth = ground_truth(&flat, &queries, dim, k, threads);
+    write_ivecs(&out.join("truth.ivecs"), &truth).expect("write truth");
+    println!("ground truth: {:.1} s", started.elapsed().as_secs_f64());
+    // Filtered ground truth: elements whose id % (100 / p) == 0.
+    let modulus = (100 / filter_percent.max(1)).max(1);
+    let accept = move |id: u32| id % modulus == 0;
+    let filtered_truth: Vec<Vec<u32>> = queries
+        .chunks_exact(dim)
+        .map(|q| {
+            flat.search(q, k, Some(&accept))
+                .map(|r| r.iter().map(|n| n.id).collect())
+                .unwrap_or_default()
+        })
+        .collect();
+    drop(flat);
+
+    let rss_before = rss_kib();
+    let started = Instant::now();
+    let index = Vamana::build(
+        &out.join("luma.vamana"),
+        dim,
+        metric,
+        quant,
+        params,
+        &data,
+        threads,
+    )
+    .expect("build");
+    let build_secs = started.elapsed().as_secs_f64();
+    drop(data);
+    println!(
+        "build: {:.1} s, {:.0} points/s; codes in RAM {:.1} MiB (raw f32 {:.1} MiB), node file {:.1} MiB, RSS +{:.1} MiB",
+        build_secs,
+        n as f64 / build_secs,
+        index.memory_bytes() as f64 / 1048576.0,
+        (n * dim * 4) as f64 / 1048576.0,
+        index.file_bytes() as f64 / 1048576.0,
+        rss_kib().saturating_sub(rss_before) as f64 / 1024.0
+    );
+
+    let recall_of = |got: &[Vec<u32>], want: &[Vec<u32>]| {
+        let hits: usize = got
+            .iter()
+            .zip(want)
+            .map(|(g, w)| g.iter().filter(|id| w.contains(id)).count())
+            .sum();
+        hits as f64 / want.iter().map(Vec::len).sum::<usize>().max(1) as f64
+    };
+    let mut csv = String::from("list,recall,qps\n");
+    println!("{:>6} {:>10} {:>10}", "L", "recall@10", "QPS (1 thread)");
+    for l in [10, 15, 20, 30, 40, 50, 75, 100, 150, 200] {
+        let p = SearchParams {
+            list: l,
+            ..SearchParams::default()
+        };
+        let started = Instant::now();
+        let got: Vec<Vec<u32>> = queries
+            .chunks_exact(dim)
+            .map(|q| {
+                index
+                    .search(q, k, &p, None)
+                    .map(|r| r.iter().map(|n| n.id).collect())
+                    .unwrap_or_default()
+            })
+            .collect();
+        let qps = nq as f64 / started.elapsed().as_secs_f64();
+        let r = recall_of(&got, &truth);
+        println!("{l:>6} {r:>10.4} {qps:>10.0}");
+        csv.push_str(&format!("{l},{r:.4},{qps:.0}\n"));
+    }
+    std::fs::write(out.join("luma.csv"), csv).expect("write csv");
+
+    let p = SearchParams {
+        list: 100,
+        exact_below: 0,
+        ..SearchParams::default()
+    };
+    let started = Instant::now();
+    let got: Vec<Vec<u32>> = queries
+        .chunks_exact(dim)
+        .map(|q| {
+            index
+                .search(q, k, &p, Some(&accept))
+                .map(|r| r.iter().map(|n| n.id).collect())
+                .unwrap_or_default()
+        })
+        .collect();
+    let qps = nq as f64 / started.elapsed().as_secs_f64();
+    println!(
+        "filtered ({filter_percent}% of elements accepted, graph walk, L=100 widened): recall@10 {:.4}, {qps:.0} QPS",
+        recall_of(&got, &filtered_truth)
+    );
+    println!("RSS while serving: {:.1} MiB", rss_kib() as f64 / 1024.0);
+}
