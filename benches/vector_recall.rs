@@ -52,7 +52,13 @@ fn write_ivecs(path: &PathBuf, rows: &[Vec<u32>]) -> std::io::Result<()> {
 }
 
 /// Exact top-k of every query, in parallel.
-fn ground_truth(flat: &Flat, queries: &[f32], dim: usize, k: usize, threads: usize) -> Vec<Vec<u32>> {
+fn ground_truth(
+    flat: &Flat,
+    queries: &[f32],
+    dim: usize,
+    k: usize,
+    threads: usize,
+) -> Vec<Vec<u32>> {
     let rows: Vec<&[f32]> = queries.chunks_exact(dim).collect();
     let per = rows.len().div_ceil(threads).max(1);
     std::thread::scope(|s| {

@@ -28,6 +28,8 @@ pub enum VectorError {
     NotFinite,
     #[error("a zero vector has no direction (cosine)")]
     ZeroVector,
+    #[error("{0}")]
+    Parameter(String),
     #[error("vector file: {0}")]
     Io(String),
     #[error("vector file is damaged: {0}")]
@@ -61,7 +63,7 @@ impl Default for SearchParams {
             list: 100,
             rerank_factor: 4,
             exact_below: 2_000,
-            max_list: 4_000,
+            max_list: 2_000,
         }
     }
 }

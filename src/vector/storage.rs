@@ -154,6 +154,18 @@ impl NodeFile {
         unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<u32>(), count) }
     }
 
+    /// Starts loading element `id`'s neighbour list into the cache.
+    #[inline]
+    pub fn prefetch_neighbors(&self, id: u32) {
+        if (id as usize) < self.len {
+            let at = self.offset(id) + self.dim * 4;
+            super::distance::prefetch(self.map[at..].as_ptr());
+            if self.degree > 15 {
+                super::distance::prefetch(self.map[at + 64..].as_ptr());
+            }
+        }
+    }
+
     pub fn set_neighbors(&mut self, id: u32, ids: &[u32]) {
         let count = ids.len().min(self.degree);
         let at = self.offset(id) + self.dim * 4;

@@ -72,6 +72,20 @@ pub fn detect() -> Kernels {
     SCALAR
 }
 
+/// Hints the CPU to load the cache line at `p` (the graph walk prefetches the codes of a
+/// node's neighbours before comparing them: the walk is bound by memory latency).
+#[inline(always)]
+pub fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE is part of the x86-64 baseline, and a prefetch never faults, whatever
+    // the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch(p.cast::<i8>(), std::arch::x86_64::_MM_HINT_T0);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// The kernels in use (detected on first call).
 pub fn kernels() -> &'static Kernels {
     static KERNELS: OnceLock<Kernels> = OnceLock::new();

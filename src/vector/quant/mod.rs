@@ -78,6 +78,16 @@ impl Codes {
         }
     }
 
+    /// Starts loading element `id`'s code into the cache.
+    #[inline]
+    pub fn prefetch(&self, id: u32) {
+        match self {
+            Codes::None => {}
+            Codes::Q8(c) => c.prefetch(id as usize),
+            Codes::Bin(c) => distance::prefetch(c.code(id as usize).as_ptr()),
+        }
+    }
+
     /// Bytes held in RAM.
     pub fn memory_bytes(&self) -> usize {
         match self {

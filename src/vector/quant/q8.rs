@@ -65,6 +65,16 @@ impl Q8Codes {
         &self.codes[id * self.dim..(id + 1) * self.dim]
     }
 
+    /// Starts loading element `id`'s code (every cache line of it) and scale.
+    #[inline]
+    pub fn prefetch(&self, id: usize) {
+        let code = self.code(id);
+        for line in code.chunks(64) {
+            distance::prefetch(line.as_ptr());
+        }
+        distance::prefetch(&self.scales[id]);
+    }
+
     /// The decoded vector of element `id`.
     pub fn decode(&self, id: usize) -> Vec<f32> {
         let s = self.scales[id];

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use super::Vamana;
-use crate::vector::quant::QueryCode;
+use crate::vector::quant::{Quantization, QueryCode};
 use crate::vector::testutil::Rng;
 use crate::vector::VectorError;
 
@@ -56,7 +56,11 @@ impl Vamana {
                 for j in i + 1..pool.len() {
                     if !taken[j] && occlusion[j] <= alpha {
                         let d_kc = metric.distance(sv, self.nodes.vector(pool[j].1));
-                        let ratio = if d_kc > 0.0 { pool[j].0 / d_kc } else { f32::INFINITY };
+                        let ratio = if d_kc > 0.0 {
+                            pool[j].0 / d_kc
+                        } else {
+                            f32::INFINITY
+                        };
                         occlusion[j] = occlusion[j].max(ratio);
                     }
                 }
@@ -72,9 +76,13 @@ impl Vamana {
     /// Walks from the entry to `id` (already stored) and prunes what the walk expanded.
     pub(crate) fn plan(&self, id: u32, alpha: f32) -> Planned {
         let v = self.nodes.vector(id);
-        // Builds walk with full precision, as DiskANN does: coarse codes (BIN above all)
-        // would pick worse candidates, and the graph outlives every query.
-        let walk = self.walk(v, &QueryCode::None, self.params.build_list, None, true);
+        // Q8 codes are close enough to walk on (and much faster); sign bits are not: a BIN
+        // index builds with full precision, as DiskANN does.
+        let qc = match self.codes.quantization() {
+            Quantization::Q8 => self.codes.encode_query(v),
+            _ => QueryCode::None,
+        };
+        let walk = self.walk(v, &qc, self.params.build_list, None, true);
         let mut candidates = walk.expanded;
         candidates.extend(walk.beam.iter().map(|c| c.id));
         candidates.extend_from_slice(self.nodes.neighbors(id));
@@ -85,7 +93,7 @@ impl Vamana {
     }
 
     /// Applies planned lists: each element's own list, then the back-edges, grouped by
-    /// target, with a prune wherever a list overflows the degree.
+    /// target, with a prune back to the degree wherever a list overflows its slack.
     pub(crate) fn apply(&mut self, plans: Vec<Planned>, alpha: f32, threads: usize) {
         let mut incoming: HashMap<u32, Vec<u32>> = HashMap::new();
         for p in &plans {
@@ -94,7 +102,7 @@ impl Vamana {
                 incoming.entry(n).or_default().push(p.id);
             }
         }
-        let degree = self.params.degree;
+        let room = super::slack(self.params.degree);
         let mut updates: Vec<(u32, Vec<u32>)> = incoming
             .into_iter()
             .map(|(target, sources)| {
@@ -114,7 +122,7 @@ impl Vamana {
             for part in updates.chunks_mut(chunk) {
                 s.spawn(move || {
                     for (target, list) in part.iter_mut() {
-                        if list.len() > degree {
+                        if list.len() > room {
                             *list = this.robust_prune(*target, list, alpha);
                         }
                     }
@@ -178,7 +186,37 @@ impl Vamana {
                 batch = (batch * 2).min(max_batch);
             }
         }
+        self.trim_to_degree(threads);
         Ok(())
+    }
+
+    /// Prunes every list longer than the degree (the end of a batch build).
+    fn trim_to_degree(&mut self, threads: usize) {
+        let (r, alpha) = (self.params.degree, self.params.alpha);
+        let long: Vec<u32> = (0..self.nodes.len() as u32)
+            .filter(|&id| self.nodes.neighbors(id).len() > r)
+            .collect();
+        let this = &*self;
+        let per = long.len().div_ceil(threads.max(1)).max(1);
+        let trimmed: Vec<(u32, Vec<u32>)> = std::thread::scope(|s| {
+            let handles: Vec<_> = long
+                .chunks(per)
+                .map(|part| {
+                    s.spawn(move || {
+                        part.iter()
+                            .map(|&id| (id, this.robust_prune(id, this.nodes.neighbors(id), alpha)))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+        for (id, list) in trimmed {
+            self.nodes.set_neighbors(id, &list);
+        }
     }
 
     /// The stored element closest to the mean of a sample (the walk's start).

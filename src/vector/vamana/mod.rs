@@ -48,6 +48,12 @@ impl Default for VamanaParams {
     }
 }
 
+/// Room for back-edges beyond the degree: a list is pruned back to R only once it passes
+/// this (DiskANN's graph slack), so most back-edges cost no prune.
+pub fn slack(degree: usize) -> usize {
+    degree + degree.div_ceil(3)
+}
+
 pub struct Vamana {
     metric: Metric,
     params: VamanaParams,
@@ -73,10 +79,16 @@ impl Vamana {
                 got: 0,
             });
         }
+        if params.degree == 0 || slack(params.degree) > search::MAX_DEGREE {
+            return Err(VectorError::Parameter(format!(
+                "graph degree must be between 1 and {}",
+                search::MAX_DEGREE
+            )));
+        }
         Ok(Vamana {
             metric,
             params,
-            nodes: NodeFile::create(path, dim, params.degree)?,
+            nodes: NodeFile::create(path, dim, slack(params.degree))?,
             codes: Codes::new(quantization, dim),
             deleted: Vec::new(),
             deleted_count: 0,
@@ -121,10 +133,7 @@ impl Vamana {
         }
         let mut index = Vamana {
             metric,
-            params: VamanaParams {
-                degree: nodes.degree(),
-                ..params
-            },
+            params,
             deleted: vec![false; nodes.len()],
             deleted_count: 0,
             entry: entry.or((!nodes.is_empty()).then_some(0)),
@@ -286,12 +295,14 @@ impl Vamana {
         out
     }
 
-    /// Share of live elements `filter` accepts, from a fixed sample.
+    /// Share of live elements `filter` accepts, from a sample of random ids (a regular
+    /// stride could alias with the filter, e.g. every 100th id).
     fn estimate_selectivity(&self, filter: &dyn Fn(u32) -> bool) -> f64 {
         let n = self.nodes.len();
-        let step = (n / 1000).max(1);
+        let mut rng = super::testutil::Rng::new(n as u64);
         let (mut seen, mut passed) = (0usize, 0usize);
-        for id in (0..n).step_by(step).map(|i| i as u32) {
+        for _ in 0..1000.min(n * 2) {
+            let id = rng.below(n) as u32;
             if !self.is_deleted(id) {
                 seen += 1;
                 passed += usize::from(filter(id));

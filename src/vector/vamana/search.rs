@@ -39,6 +39,9 @@ impl Visited {
     }
 }
 
+/// The largest degree a walk handles (graphs are built with at most this).
+pub const MAX_DEGREE: usize = 256;
+
 thread_local! {
     static VISITED: RefCell<Visited> = RefCell::new(Visited::default());
 }
@@ -51,16 +54,16 @@ pub struct Candidate {
     expanded: bool,
 }
 
-/// Inserts into a list sorted by distance, keeping at most `cap`; false if it did not fit.
+/// Inserts into a list sorted by distance, keeping at most `cap`; returns where it went.
 #[inline]
-fn insert_sorted(list: &mut Vec<Candidate>, c: Candidate, cap: usize) -> bool {
+fn insert_sorted(list: &mut Vec<Candidate>, c: Candidate, cap: usize) -> Option<usize> {
     if list.len() >= cap && list.last().is_some_and(|l| l.dist <= c.dist) {
-        return false;
+        return None;
     }
     let at = list.partition_point(|x| x.dist <= c.dist);
     list.insert(at, c);
     list.truncate(cap);
-    true
+    Some(at)
 }
 
 /// What a walk found.
@@ -105,13 +108,17 @@ impl Vamana {
         VISITED.with(|v| {
             let mut visited = v.borrow_mut();
             visited.reset(n);
-            let consider = |walk: &mut Walk, id: u32, dist: f32| {
+            // `cursor`: no candidate before it is unexpanded (DiskANN's priority queue).
+            let mut cursor = 0;
+            let consider = |walk: &mut Walk, cursor: &mut usize, id: u32, dist: f32| {
                 let c = Candidate {
                     dist,
                     id,
                     expanded: false,
                 };
-                insert_sorted(&mut walk.beam, c, l);
+                if let Some(at) = insert_sorted(&mut walk.beam, c, l) {
+                    *cursor = (*cursor).min(at);
+                }
                 if let Some(f) = filter {
                     if !self.is_deleted(id) && f(id) {
                         insert_sorted(&mut walk.accepted, c, l);
@@ -120,18 +127,39 @@ impl Vamana {
             };
             visited.insert(entry);
             let d = self.walk_distance(q, qc, entry);
-            consider(&mut walk, entry, d);
-            while let Some(next) = walk.beam.iter().position(|c| !c.expanded) {
+            consider(&mut walk, &mut cursor, entry, d);
+            loop {
+                while cursor < walk.beam.len() && walk.beam[cursor].expanded {
+                    cursor += 1;
+                }
+                let next = cursor;
+                if next >= walk.beam.len() {
+                    break;
+                }
                 walk.beam[next].expanded = true;
                 let id = walk.beam[next].id;
+                // The next node to expand is probably the following one: start loading its
+                // list now.
+                if let Some(after) = walk.beam[next + 1..].iter().find(|c| !c.expanded) {
+                    self.nodes.prefetch_neighbors(after.id);
+                }
                 if record_expanded {
                     walk.expanded.push(id);
                 }
+                // Unvisited neighbours first, their codes prefetched, then compared: the walk
+                // waits on memory more than it computes.
+                let mut fresh = [0u32; MAX_DEGREE];
+                let mut count = 0;
                 for &nb in self.nodes.neighbors(id) {
-                    if (nb as usize) < n && visited.insert(nb) {
-                        let d = self.walk_distance(q, qc, nb);
-                        consider(&mut walk, nb, d);
+                    if (nb as usize) < n && count < MAX_DEGREE && visited.insert(nb) {
+                        self.codes.prefetch(nb);
+                        fresh[count] = nb;
+                        count += 1;
                     }
+                }
+                for &nb in &fresh[..count] {
+                    let d = self.walk_distance(q, qc, nb);
+                    consider(&mut walk, &mut cursor, nb, d);
                 }
             }
         });

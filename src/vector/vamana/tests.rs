@@ -73,6 +73,7 @@ fn batch_build_finds_the_true_neighbours() {
         assert!(r >= floor, "{metric:?}/{q:?}: recall@10 {r}");
         // Every list respects the degree.
         assert!((0..3000).all(|id| index.neighbors(id).len() <= index.params.degree));
+        // (A batch build ends with every list pruned to the degree, slack or not.)
     }
 }
 
