@@ -151,7 +151,7 @@ fn main() {
     println!("ground truth: {:.1} s", started.elapsed().as_secs_f64());
     // Filtered ground truth: elements whose id % (100 / p) == 0.
     let modulus = (100 / filter_percent.max(1)).max(1);
-    let accept = move |id: u32| id % modulus == 0;
+    let accept = move |id: u32| id.is_multiple_of(modulus);
     let filtered_truth: Vec<Vec<u32>> = queries
         .chunks_exact(dim)
         .map(|q| {
