@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use luma::vector::flat::Flat;
+use luma::vector::ivf::{Ivf, IvfParams};
 use luma::vector::testutil::Clusters;
 use luma::vector::vamana::{Vamana, VamanaParams};
 use luma::vector::{Metric, Quantization, SearchParams};
@@ -27,6 +28,19 @@ fn rss_kib() -> u64 {
                 .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         })
         .unwrap_or(0)
+}
+
+/// A line of /proc/self/status in MiB (RssAnon, RssFile).
+fn status_mib(field: &str) -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .unwrap_or(0.0)
+        / 1024.0
 }
 
 fn write_fvecs(path: &PathBuf, data: &[f32], dim: usize) -> std::io::Result<()> {
@@ -94,6 +108,8 @@ fn main() {
     let mut threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let mut out = std::env::temp_dir().join("luma-vector-bench");
     let mut filter_percent = 1u32;
+    let mut resident_mib = 0usize;
+    let mut skip_ivf = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().unwrap_or_default();
@@ -108,6 +124,8 @@ fn main() {
             "--threads" => threads = value().parse().expect("--threads"),
             "--out" => out = PathBuf::from(value()),
             "--filter-percent" => filter_percent = value().parse().expect("--filter-percent"),
+            "--resident-mib" => resident_mib = value().parse().expect("--resident-mib"),
+            "--skip-ivf" => skip_ivf = true,
             "--metric" => {
                 metric = match value().as_str() {
                     "l2" => Metric::L2,
@@ -164,7 +182,7 @@ fn main() {
 
     let rss_before = rss_kib();
     let started = Instant::now();
-    let index = Vamana::build(
+    let mut index = Vamana::build(
         &out.join("luma.vamana"),
         dim,
         metric,
@@ -175,6 +193,20 @@ fn main() {
     )
     .expect("build");
     let build_secs = started.elapsed().as_secs_f64();
+    index.set_resident_budget(resident_mib * 1024 * 1024);
+    let ivf_started = Instant::now();
+    let ivf = (!skip_ivf).then(|| {
+        Ivf::build(
+            &out.join("luma.ivf"),
+            dim,
+            metric,
+            IvfParams::default(),
+            &data,
+            threads,
+        )
+        .expect("ivf build")
+    });
+    let ivf_secs = ivf_started.elapsed().as_secs_f64();
     drop(data);
     println!(
         "build: {:.1} s, {:.0} points/s; codes in RAM {:.1} MiB (raw f32 {:.1} MiB), node file {:.1} MiB, RSS +{:.1} MiB",
@@ -213,10 +245,44 @@ fn main() {
             .collect();
         let qps = nq as f64 / started.elapsed().as_secs_f64();
         let r = recall_of(&got, &truth);
-        println!("{l:>6} {r:>10.4} {qps:>10.0}");
+        println!(
+            "{l:>6} {r:>10.4} {qps:>10.0}   (RssFile {:.1} MiB)",
+            status_mib("RssFile:")
+        );
         csv.push_str(&format!("{l},{r:.4},{qps:.0}\n"));
     }
     std::fs::write(out.join("luma.csv"), csv).expect("write csv");
+
+    if let Some(ivf) = ivf {
+        println!(
+            "IVF: {} lists, build {:.1} s ({:.0} points/s), codes+lists in RAM {:.1} MiB",
+            ivf.lists(),
+            ivf_secs,
+            n as f64 / ivf_secs,
+            ivf.memory_bytes() as f64 / 1048576.0
+        );
+        let mut ivf_csv = String::from("nprobe,recall,qps\n");
+        println!(
+            "{:>6} {:>10} {:>10}",
+            "nprobe", "recall@10", "QPS (1 thread)"
+        );
+        for nprobe in [1, 2, 4, 8, 16, 32, 64] {
+            let started = Instant::now();
+            let got: Vec<Vec<u32>> = queries
+                .chunks_exact(dim)
+                .map(|q| {
+                    ivf.search(q, k, nprobe, 200, None)
+                        .map(|r| r.iter().map(|n| n.id).collect())
+                        .unwrap_or_default()
+                })
+                .collect();
+            let qps = nq as f64 / started.elapsed().as_secs_f64();
+            let r = recall_of(&got, &truth);
+            println!("{nprobe:>6} {r:>10.4} {qps:>10.0}");
+            ivf_csv.push_str(&format!("{nprobe},{r:.4},{qps:.0}\n"));
+        }
+        std::fs::write(out.join("ivf.csv"), ivf_csv).expect("write csv");
+    }
 
     let p = SearchParams {
         list: 100,
@@ -238,5 +304,16 @@ fn main() {
         "filtered ({filter_percent}% of elements accepted, graph walk, L=100 widened): recall@10 {:.4}, {qps:.0} QPS",
         recall_of(&got, &filtered_truth)
     );
-    println!("RSS while serving: {:.1} MiB", rss_kib() as f64 / 1024.0);
+    println!(
+        "RSS while serving (after {} searches, node-file residency cap {resident_mib} MiB): {:.1} MiB = {:.0}% of the raw f32 data",
+        nq * 11,
+        rss_kib() as f64 / 1024.0,
+        rss_kib() as f64 * 1024.0 / (n * dim * 4) as f64 * 100.0
+    );
+    println!(
+        "    of which anonymous {:.1} MiB (codes {:.1} MiB), file-backed {:.1} MiB",
+        status_mib("RssAnon:"),
+        index.memory_bytes() as f64 / 1048576.0,
+        status_mib("RssFile:")
+    );
 }

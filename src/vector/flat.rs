@@ -67,6 +67,19 @@ impl Flat {
         }
     }
 
+    /// Ids handed out so far (deleted ones included).
+    pub fn slots(&self) -> usize {
+        self.deleted.len()
+    }
+
+    /// The vector of a live element.
+    pub fn live_vector(&self, id: u32) -> Option<&[f32]> {
+        if self.deleted.get(id as usize).copied().unwrap_or(true) {
+            return None;
+        }
+        self.vector(id)
+    }
+
     pub fn vector(&self, id: u32) -> Option<&[f32]> {
         let i = id as usize;
         (i < self.deleted.len()).then(|| &self.vectors[i * self.dim..(i + 1) * self.dim])

@@ -4,12 +4,15 @@
 //!   scalar twins; `metric`: cosine / L2 / inner product conventions.
 //! - `quant`: the in-RAM navigation codes (Q8, BIN, none).
 //! - `vamana`: the DiskANN/FreshDiskANN graph over a memory-mapped node file (`storage`).
-//! - `flat`: exact search (small sets, ground truth).
+//! - `ivf`: k-means lists of Q8 codes (bulk loads); `flat`: exact search (small sets, ground
+//!   truth); `index`: the one trait over them and the chooser.
 //!
 //! Every index ranks by a distance where smaller is closer (see `metric`).
 
 pub mod distance;
 pub mod flat;
+pub mod index;
+pub mod ivf;
 pub mod metric;
 pub mod quant;
 pub mod storage;
@@ -55,6 +58,8 @@ pub struct SearchParams {
     pub exact_below: usize,
     /// The most a selective filter may widen the list to.
     pub max_list: usize,
+    /// IVF: lists probed.
+    pub nprobe: usize,
 }
 
 impl Default for SearchParams {
@@ -64,6 +69,7 @@ impl Default for SearchParams {
             rerank_factor: 4,
             exact_below: 2_000,
             max_list: 2_000,
+            nprobe: 16,
         }
     }
 }

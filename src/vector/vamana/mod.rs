@@ -226,6 +226,33 @@ impl Vamana {
         Ok(id)
     }
 
+    /// An insert in three steps, for a caller that shares the index behind a RwLock and wants
+    /// searches to go on while one writer inserts: `stage` (write lock, O(1): the element is
+    /// stored but unreachable), `plan_links` (read lock: the walk and prune, the expensive
+    /// part), `commit_links` (write lock, short: the lists and back-edges).
+    pub fn stage(&mut self, v: &[f32]) -> Result<u32, VectorError> {
+        self.store(v)
+    }
+
+    pub fn plan_links(&self, id: u32) -> build::Planned {
+        if self.entry.is_none() || self.entry == Some(id) {
+            return build::Planned {
+                id,
+                neighbors: Vec::new(),
+            };
+        }
+        self.plan(id, self.params.alpha)
+    }
+
+    pub fn commit_links(&mut self, plan: build::Planned) {
+        if self.entry.is_none() {
+            self.entry = Some(plan.id);
+            return;
+        }
+        let alpha = self.params.alpha;
+        self.apply(vec![plan], alpha, 1);
+    }
+
     /// The `k` nearest live elements to `query` (accepted by `filter` if given), closest first.
     pub fn search(
         &self,
@@ -262,6 +289,8 @@ impl Vamana {
                 self.walk(&q, &qc, widened, Some(f), false).accepted
             }
         };
+        // Records read: the walk's expansions (about the list's length) and the re-rank.
+        self.nodes.note_reads(candidates.len() * 2);
         // Re-rank the list with full precision.
         let mut out: Vec<Neighbor> = candidates
             .iter()
@@ -313,6 +342,11 @@ impl Vamana {
         }
         // At least one pass in the sample's worth, so an unseen filter is "rare", not "none".
         (passed.max(1) as f64) / seen as f64
+    }
+
+    /// Caps the node-file bytes searches keep resident (0 = no cap).
+    pub fn set_resident_budget(&mut self, bytes: usize) {
+        self.nodes.set_resident_budget(bytes);
     }
 
     /// Writes the node file to disk (checkpoint).

@@ -260,3 +260,61 @@ fn bad_input_gets_errors_not_panics() {
     )
     .is_err());
 }
+
+#[test]
+fn searches_go_on_while_one_writer_inserts() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::RwLock;
+    let dir = tempfile::tempdir().unwrap();
+    let dim = 16;
+    let clusters = Clusters::new(8, dim, 11);
+    let first = clusters.sample(1000, 11);
+    let more = clusters.sample(1000, 12);
+    let index = RwLock::new(
+        Vamana::build(
+            &dir.path().join("g"),
+            dim,
+            Metric::L2,
+            Quantization::Q8,
+            VamanaParams::default(),
+            &first,
+            2,
+        )
+        .unwrap(),
+    );
+    let done = AtomicBool::new(false);
+    let searches = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                let q = &more[..dim];
+                while !done.load(Ordering::Relaxed) {
+                    let got = index
+                        .read()
+                        .unwrap()
+                        .search(q, 5, &SearchParams::default(), None)
+                        .unwrap();
+                    assert_eq!(got.len(), 5);
+                    searches.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+        for v in more.chunks_exact(dim) {
+            let id = index.write().unwrap().stage(v).unwrap();
+            let plan = index.read().unwrap().plan_links(id);
+            index.write().unwrap().commit_links(plan);
+        }
+        done.store(true, Ordering::Relaxed);
+    });
+    assert!(searches.load(Ordering::Relaxed) > 0);
+    // Every inserted element is found as its own nearest neighbour.
+    let index = index.into_inner().unwrap();
+    assert_eq!(index.len(), 2000);
+    let p = SearchParams::default();
+    let found = more
+        .chunks_exact(dim)
+        .enumerate()
+        .filter(|(i, v)| index.search(v, 1, &p, None).unwrap()[0].id == 1000 + *i as u32)
+        .count();
+    assert!(found >= 990, "{found} of 1000 inserted elements found");
+}
