@@ -113,6 +113,7 @@ impl Vamana {
             index.store(row)?;
         }
         index.build_all(threads)?;
+        index.nodes.advise_random();
         Ok(index)
     }
 
@@ -143,6 +144,7 @@ impl Vamana {
         for &d in deleted {
             index.mark_deleted(d);
         }
+        index.nodes.advise_random();
         Ok(index)
     }
 
