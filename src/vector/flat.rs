@@ -37,15 +37,7 @@ impl Flat {
     }
 
     fn prepared(&self, v: &[f32]) -> Result<Vec<f32>, VectorError> {
-        if v.len() != self.dim {
-            return Err(VectorError::Dimension {
-                expected: self.dim,
-                got: v.len(),
-            });
-        }
-        let mut v = v.to_vec();
-        self.metric.prepare(&mut v)?;
-        Ok(v)
+        self.metric.prepared(self.dim, v)
     }
 
     pub fn insert(&mut self, v: &[f32]) -> Result<u32, VectorError> {

@@ -28,6 +28,19 @@ impl Metric {
         Ok(())
     }
 
+    /// A copy of `v` checked to have `dim` components and prepared (see `prepare`).
+    pub fn prepared(self, dim: usize, v: &[f32]) -> Result<Vec<f32>, super::VectorError> {
+        if v.len() != dim {
+            return Err(super::VectorError::Dimension {
+                expected: dim,
+                got: v.len(),
+            });
+        }
+        let mut v = v.to_vec();
+        self.prepare(&mut v)?;
+        Ok(v)
+    }
+
     /// The metric the graph is pruned with. Pruning compares alpha-scaled distances, which
     /// needs distances ≥ 0; an inner product (negative for close pairs) prunes by L2, the
     /// geometry the graph's routing relies on.

@@ -14,6 +14,7 @@ pub mod flat;
 pub mod index;
 pub mod ivf;
 pub mod metric;
+pub mod parallel;
 pub mod quant;
 pub mod storage;
 pub mod testutil;

@@ -9,6 +9,7 @@ pub mod kmeans;
 use std::path::Path;
 
 use super::metric::Metric;
+use super::parallel;
 use super::quant::q8::{Q8Codes, Q8Query};
 use super::storage::NodeFile;
 use super::{Neighbor, VectorError};
@@ -55,9 +56,7 @@ impl Ivf {
         let n = vectors.len() / dim.max(1);
         let mut prepared = Vec::with_capacity(vectors.len());
         for row in vectors.chunks_exact(dim) {
-            let mut v = row.to_vec();
-            metric.prepare(&mut v)?;
-            prepared.extend_from_slice(&v);
+            prepared.extend_from_slice(&metric.prepared(dim, row)?);
         }
         let lists = if params.lists == 0 {
             ((n as f64).sqrt() as usize).max(1)
@@ -77,24 +76,9 @@ impl Ivf {
         };
         index.vectors.reserve(n)?;
         // Assignment in parallel, then appended in id order.
-        let per = n.div_ceil(threads.max(1)).max(1);
         let (metric, cents) = (index.metric, &index.centroids);
-        let assigned: Vec<usize> = std::thread::scope(|s| {
-            let handles: Vec<_> = prepared
-                .chunks(per * dim)
-                .map(|part| {
-                    s.spawn(move || {
-                        part.chunks_exact(dim)
-                            .map(|v| kmeans::nearest(metric, cents, dim, v))
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_default())
-                .collect()
-        });
+        let rows: Vec<&[f32]> = prepared.chunks_exact(dim).collect();
+        let assigned = parallel::map(&rows, threads, |v| kmeans::nearest(metric, cents, dim, v));
         for (v, list) in prepared.chunks_exact(dim).zip(assigned) {
             index.append(v, list)?;
         }
@@ -129,15 +113,7 @@ impl Ivf {
     }
 
     fn prepared(&self, v: &[f32]) -> Result<Vec<f32>, VectorError> {
-        if v.len() != self.dim {
-            return Err(VectorError::Dimension {
-                expected: self.dim,
-                got: v.len(),
-            });
-        }
-        let mut v = v.to_vec();
-        self.metric.prepare(&mut v)?;
-        Ok(v)
+        self.metric.prepared(self.dim, v)
     }
 
     /// Adds a vector to the list of its nearest centroid.

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 
 use super::Vamana;
+use crate::vector::parallel;
 use crate::vector::quant::{Quantization, QueryCode};
 use crate::vector::testutil::Rng;
 use crate::vector::VectorError;
@@ -164,23 +165,7 @@ impl Vamana {
                 let end = (done + batch).min(n);
                 let ids = &order[done..end];
                 let this = &*self;
-                let per = ids.len().div_ceil(threads).max(1);
-                let plans: Vec<Planned> = std::thread::scope(|s| {
-                    let handles: Vec<_> = ids
-                        .chunks(per)
-                        .map(|part| {
-                            s.spawn(move || {
-                                part.iter()
-                                    .map(|&id| this.plan(id, alpha))
-                                    .collect::<Vec<_>>()
-                            })
-                        })
-                        .collect();
-                    handles
-                        .into_iter()
-                        .flat_map(|h| h.join().unwrap_or_default())
-                        .collect()
-                });
+                let plans = parallel::map(ids, threads, |&id| this.plan(id, alpha));
                 self.apply(plans, alpha, threads);
                 done = end;
                 batch = (batch * 2).min(max_batch);
@@ -197,22 +182,8 @@ impl Vamana {
             .filter(|&id| self.nodes.neighbors(id).len() > r)
             .collect();
         let this = &*self;
-        let per = long.len().div_ceil(threads.max(1)).max(1);
-        let trimmed: Vec<(u32, Vec<u32>)> = std::thread::scope(|s| {
-            let handles: Vec<_> = long
-                .chunks(per)
-                .map(|part| {
-                    s.spawn(move || {
-                        part.iter()
-                            .map(|&id| (id, this.robust_prune(id, this.nodes.neighbors(id), alpha)))
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_default())
-                .collect()
+        let trimmed = parallel::map(&long, threads, |&id| {
+            (id, this.robust_prune(id, this.nodes.neighbors(id), alpha))
         });
         for (id, list) in trimmed {
             self.nodes.set_neighbors(id, &list);

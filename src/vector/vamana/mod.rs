@@ -201,15 +201,7 @@ impl Vamana {
     }
 
     fn check(&self, v: &[f32]) -> Result<Vec<f32>, VectorError> {
-        if v.len() != self.dim() {
-            return Err(VectorError::Dimension {
-                expected: self.dim(),
-                got: v.len(),
-            });
-        }
-        let mut v = v.to_vec();
-        self.metric.prepare(&mut v)?;
-        Ok(v)
+        self.metric.prepared(self.dim(), v)
     }
 
     /// Appends a vector (prepared here) without linking it.
