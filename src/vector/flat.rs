@@ -84,7 +84,7 @@ impl Flat {
         filter: Option<&dyn Fn(u32) -> bool>,
     ) -> Result<Vec<Neighbor>, VectorError> {
         let q = self.prepared(query)?;
-        let mut out: Vec<Neighbor> = self
+        let out: Vec<Neighbor> = self
             .vectors
             .chunks_exact(self.dim)
             .enumerate()
@@ -95,12 +95,6 @@ impl Flat {
                 distance: self.metric.distance(&q, v),
             })
             .collect();
-        let k = k.min(out.len());
-        if k > 0 && k < out.len() {
-            out.select_nth_unstable_by(k - 1, |a, b| a.distance.total_cmp(&b.distance));
-        }
-        out.truncate(k);
-        out.sort_by(|a, b| a.distance.total_cmp(&b.distance).then(a.id.cmp(&b.id)));
-        Ok(out)
+        Ok(super::closest(out, k))
     }
 }

@@ -48,6 +48,17 @@ pub struct Neighbor {
     pub distance: f32,
 }
 
+/// The `k` closest of `candidates`, closest first (ties by id, so results are stable).
+pub fn closest(mut candidates: Vec<Neighbor>, k: usize) -> Vec<Neighbor> {
+    let k = k.min(candidates.len());
+    if k > 0 && k < candidates.len() {
+        candidates.select_nth_unstable_by(k - 1, |a, b| a.distance.total_cmp(&b.distance));
+    }
+    candidates.truncate(k);
+    candidates.sort_by(|a, b| a.distance.total_cmp(&b.distance).then(a.id.cmp(&b.id)));
+    candidates
+}
+
 /// How hard a search looks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SearchParams {

@@ -175,16 +175,14 @@ impl Ivf {
             scored.select_nth_unstable_by(keep - 1, |a, b| a.0.total_cmp(&b.0));
         }
         scored.truncate(keep);
-        let mut out: Vec<Neighbor> = scored
+        let out: Vec<Neighbor> = scored
             .into_iter()
             .map(|(_, id)| Neighbor {
                 id,
                 distance: self.metric.distance(&q, self.vectors.vector(id)),
             })
             .collect();
-        out.sort_by(|a, b| a.distance.total_cmp(&b.distance).then(a.id.cmp(&b.id)));
-        out.truncate(k);
-        Ok(out)
+        Ok(super::closest(out, k))
     }
 
     pub fn memory_bytes(&self) -> usize {

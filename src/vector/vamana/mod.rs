@@ -286,7 +286,7 @@ impl Vamana {
         // Records read: the walk's expansions (about the list's length) and the re-rank.
         self.nodes.note_reads(candidates.len() * 2);
         // Re-rank the list with full precision.
-        let mut out: Vec<Neighbor> = candidates
+        let out: Vec<Neighbor> = candidates
             .iter()
             .filter(|c| !self.is_deleted(c.id))
             .take(l.max(k * params.rerank_factor))
@@ -295,27 +295,19 @@ impl Vamana {
                 distance: self.metric.distance(&q, self.nodes.vector(c.id)),
             })
             .collect();
-        out.sort_by(|a, b| a.distance.total_cmp(&b.distance).then(a.id.cmp(&b.id)));
-        out.truncate(k);
-        Ok(out)
+        Ok(super::closest(out, k))
     }
 
     /// Exact search over the live elements (accepted by `filter`).
     pub fn scan(&self, q: &[f32], k: usize, filter: Option<&dyn Fn(u32) -> bool>) -> Vec<Neighbor> {
-        let mut out: Vec<Neighbor> = (0..self.nodes.len() as u32)
+        let out: Vec<Neighbor> = (0..self.nodes.len() as u32)
             .filter(|&id| !self.is_deleted(id) && filter.is_none_or(|f| f(id)))
             .map(|id| Neighbor {
                 id,
                 distance: self.metric.distance(q, self.nodes.vector(id)),
             })
             .collect();
-        let k = k.min(out.len());
-        if k > 0 && k < out.len() {
-            out.select_nth_unstable_by(k - 1, |a, b| a.distance.total_cmp(&b.distance));
-        }
-        out.truncate(k);
-        out.sort_by(|a, b| a.distance.total_cmp(&b.distance).then(a.id.cmp(&b.id)));
-        out
+        super::closest(out, k)
     }
 
     /// Share of live elements `filter` accepts, from a sample of random ids (a regular
