@@ -77,6 +77,10 @@ impl Flat {
         (i < self.deleted.len()).then(|| &self.vectors[i * self.dim..(i + 1) * self.dim])
     }
 
+    pub fn memory_bytes(&self) -> usize {
+        self.vectors.capacity() * 4 + self.deleted.capacity()
+    }
+
     pub fn search(
         &self,
         query: &[f32],

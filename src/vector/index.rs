@@ -8,6 +8,7 @@ use super::flat::Flat;
 use super::ivf::Ivf;
 use super::metric::Metric;
 use super::quant::Quantization;
+use super::vamana::build::Planned;
 use super::vamana::{Vamana, VamanaParams};
 use super::{Neighbor, SearchParams, VectorError};
 
@@ -28,6 +29,8 @@ pub trait VectorIndex: Send + Sync {
     fn insert(&mut self, v: &[f32]) -> Result<u32, VectorError>;
     /// Removes an element; false if there was no such live element.
     fn delete(&mut self, id: u32) -> bool;
+    /// Is `id` a live element?
+    fn contains(&self, id: u32) -> bool;
     /// The `k` nearest live elements accepted by `filter`, closest first.
     fn search(
         &self,
@@ -36,6 +39,41 @@ pub trait VectorIndex: Send + Sync {
         params: &SearchParams,
         filter: Option<&dyn Fn(u32) -> bool>,
     ) -> Result<Vec<Neighbor>, VectorError>;
+
+    /// An insert in three steps, so searches go on while one writer inserts (see
+    /// `Vamana::stage`): `stage` stores the element (write lock), `plan` computes the links
+    /// of staged elements (read lock, the expensive part), `commit` applies them (write lock).
+    /// Indexes without links insert in full in `stage`.
+    fn stage(&mut self, v: &[f32]) -> Result<u32, VectorError> {
+        self.insert(v)
+    }
+    fn plan(&self, _ids: &[u32], _threads: usize) -> Vec<Planned> {
+        Vec::new()
+    }
+    fn commit(&mut self, _plans: Vec<Planned>, _threads: usize) {}
+    /// Does a staged element still need `plan`/`commit`?
+    fn needs_links(&self) -> bool {
+        false
+    }
+    /// The stored (prepared) vector of an element, deleted or not.
+    fn vector(&self, id: u32) -> Option<&[f32]>;
+    /// An element's out-links in the graph (none for indexes without a graph).
+    fn links(&self, _id: u32) -> Vec<u32> {
+        Vec::new()
+    }
+    /// Exact search over the live elements accepted by `filter` (VSIM TRUTH).
+    fn exact(
+        &self,
+        query: &[f32],
+        k: usize,
+        filter: Option<&dyn Fn(u32) -> bool>,
+    ) -> Result<Vec<Neighbor>, VectorError>;
+    /// Rewires around deleted elements when enough of them piled up; true if it did.
+    fn tidy(&mut self) -> bool {
+        false
+    }
+    /// Bytes held in RAM (mapped files not counted).
+    fn memory_bytes(&self) -> usize;
 }
 
 /// Index kinds.
@@ -70,6 +108,9 @@ impl VectorIndex for Flat {
     fn delete(&mut self, id: u32) -> bool {
         Flat::delete(self, id)
     }
+    fn contains(&self, id: u32) -> bool {
+        self.live_vector(id).is_some()
+    }
     fn search(
         &self,
         query: &[f32],
@@ -78,6 +119,20 @@ impl VectorIndex for Flat {
         filter: Option<&dyn Fn(u32) -> bool>,
     ) -> Result<Vec<Neighbor>, VectorError> {
         Flat::search(self, query, k, filter)
+    }
+    fn vector(&self, id: u32) -> Option<&[f32]> {
+        Flat::vector(self, id)
+    }
+    fn exact(
+        &self,
+        query: &[f32],
+        k: usize,
+        filter: Option<&dyn Fn(u32) -> bool>,
+    ) -> Result<Vec<Neighbor>, VectorError> {
+        Flat::search(self, query, k, filter)
+    }
+    fn memory_bytes(&self) -> usize {
+        Flat::memory_bytes(self)
     }
 }
 
@@ -94,6 +149,9 @@ impl VectorIndex for Vamana {
     fn delete(&mut self, id: u32) -> bool {
         Vamana::delete(self, id)
     }
+    fn contains(&self, id: u32) -> bool {
+        (id as usize) < self.slots() && !self.is_deleted(id)
+    }
     fn search(
         &self,
         query: &[f32],
@@ -102,6 +160,46 @@ impl VectorIndex for Vamana {
         filter: Option<&dyn Fn(u32) -> bool>,
     ) -> Result<Vec<Neighbor>, VectorError> {
         Vamana::search(self, query, k, params, filter)
+    }
+    fn stage(&mut self, v: &[f32]) -> Result<u32, VectorError> {
+        Vamana::stage(self, v)
+    }
+    fn plan(&self, ids: &[u32], threads: usize) -> Vec<Planned> {
+        self.plan_links_batch(ids, threads)
+    }
+    fn commit(&mut self, plans: Vec<Planned>, threads: usize) {
+        self.commit_links_batch(plans, threads)
+    }
+    fn needs_links(&self) -> bool {
+        true
+    }
+    fn vector(&self, id: u32) -> Option<&[f32]> {
+        Vamana::vector(self, id)
+    }
+    fn links(&self, id: u32) -> Vec<u32> {
+        self.neighbors(id).to_vec()
+    }
+    fn exact(
+        &self,
+        query: &[f32],
+        k: usize,
+        filter: Option<&dyn Fn(u32) -> bool>,
+    ) -> Result<Vec<Neighbor>, VectorError> {
+        let q = self.metric().prepared(self.dim(), query)?;
+        Ok(self.scan(&q, k, filter))
+    }
+    fn tidy(&mut self) -> bool {
+        // FreshDiskANN consolidates once deletes reach a share of the index; below that,
+        // tombstones only cost a little walk time.
+        let fresh = self.unconsolidated();
+        if fresh >= 64 && fresh * 10 >= self.len() {
+            self.consolidate();
+            return true;
+        }
+        false
+    }
+    fn memory_bytes(&self) -> usize {
+        Vamana::memory_bytes(self)
     }
 }
 
@@ -118,6 +216,9 @@ impl VectorIndex for Ivf {
     fn delete(&mut self, id: u32) -> bool {
         Ivf::delete(self, id)
     }
+    fn contains(&self, id: u32) -> bool {
+        Ivf::contains(self, id)
+    }
     fn search(
         &self,
         query: &[f32],
@@ -128,21 +229,34 @@ impl VectorIndex for Ivf {
         let rerank = params.list.max(k * params.rerank_factor);
         Ivf::search(self, query, k, params.nprobe, rerank, filter)
     }
+    fn vector(&self, id: u32) -> Option<&[f32]> {
+        Ivf::vector(self, id)
+    }
+    fn exact(
+        &self,
+        query: &[f32],
+        k: usize,
+        filter: Option<&dyn Fn(u32) -> bool>,
+    ) -> Result<Vec<Neighbor>, VectorError> {
+        // Every list probed and every candidate re-ranked: exact.
+        Ivf::search(self, query, k, usize::MAX, usize::MAX, filter)
+    }
+    fn memory_bytes(&self) -> usize {
+        Ivf::memory_bytes(self)
+    }
 }
 
-/// A growing set: exact while small, then a Vamana graph (built over the same ids once the
-/// set passes `FLAT_LIMIT`).
+/// A growing set: exact while small, then (for a Vamana or IVF target) the index of its
+/// kind, built over the same ids once the set passes `FLAT_LIMIT` (IVF: ten times that, so
+/// k-means has enough points to train on).
 pub struct AutoIndex {
     path: PathBuf,
     metric: Metric,
     quantization: Quantization,
     params: VamanaParams,
-    inner: Auto,
-}
-
-enum Auto {
-    Flat(Flat),
-    Graph(Box<Vamana>),
+    target: IndexKind,
+    inner: Box<dyn VectorIndex>,
+    kind: IndexKind,
 }
 
 impl AutoIndex {
@@ -154,88 +268,107 @@ impl AutoIndex {
         quantization: Quantization,
         params: VamanaParams,
     ) -> AutoIndex {
+        AutoIndex::with_target(path, dim, metric, quantization, params, IndexKind::Vamana)
+    }
+
+    /// An empty set that turns into a `target` index once large enough.
+    pub fn with_target(
+        path: &Path,
+        dim: usize,
+        metric: Metric,
+        quantization: Quantization,
+        params: VamanaParams,
+        target: IndexKind,
+    ) -> AutoIndex {
         AutoIndex {
             path: path.to_path_buf(),
             metric,
             quantization,
             params,
-            inner: Auto::Flat(Flat::new(dim, metric)),
+            target,
+            inner: Box::new(Flat::new(dim, metric)),
+            kind: IndexKind::Flat,
         }
     }
 
     pub fn kind(&self) -> IndexKind {
-        match self.inner {
-            Auto::Flat(_) => IndexKind::Flat,
-            Auto::Graph(_) => IndexKind::Vamana,
+        self.kind
+    }
+
+    /// Size at which the flat stage gives way to the target index.
+    fn promote_at(&self) -> usize {
+        match self.target {
+            IndexKind::Flat => usize::MAX,
+            IndexKind::Vamana => FLAT_LIMIT,
+            IndexKind::Ivf => FLAT_LIMIT * 10,
         }
     }
 
-    fn as_index(&self) -> &dyn VectorIndex {
-        match &self.inner {
-            Auto::Flat(f) => f,
-            Auto::Graph(g) => g.as_ref(),
-        }
-    }
-
-    /// Builds the graph over the flat set's vectors, keeping every id.
+    /// Builds the target index over the flat stage's vectors, keeping every id.
     fn promote(&mut self) -> Result<(), VectorError> {
-        let Auto::Flat(flat) = &self.inner else {
+        if self.kind != IndexKind::Flat || self.inner.len() < self.promote_at() {
             return Ok(());
-        };
-        let dim = flat.dim();
-        let slots = flat.slots();
-        let mut all = Vec::with_capacity(slots * dim);
+        }
+        let dim = self.inner.dim();
+        let mut all = Vec::new();
         let mut deleted = Vec::new();
-        for id in 0..slots as u32 {
-            match flat.live_vector(id) {
-                Some(v) => all.extend_from_slice(v),
-                None => {
-                    all.extend_from_slice(flat.vector(id).unwrap_or(&[]));
-                    deleted.push(id);
-                }
+        let mut id = 0u32;
+        while let Some(v) = self.inner.vector(id) {
+            all.extend_from_slice(v);
+            // A deleted element keeps its id (ids never move); it is deleted again below.
+            if !self.inner.contains(id) {
+                deleted.push(id);
             }
+            id += 1;
         }
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let mut graph = Vamana::build(
-            &self.path,
-            dim,
-            self.metric,
-            self.quantization,
-            self.params,
-            &all,
-            threads,
-        )?;
+        let mut built: Box<dyn VectorIndex> = match self.target {
+            IndexKind::Ivf => Box::new(Ivf::build(
+                &self.path,
+                dim,
+                self.metric,
+                super::ivf::IvfParams::default(),
+                &all,
+                threads,
+            )?),
+            _ => Box::new(Vamana::build(
+                &self.path,
+                dim,
+                self.metric,
+                self.quantization,
+                self.params,
+                &all,
+                threads,
+            )?),
+        };
         for id in deleted {
-            graph.delete(id);
+            built.delete(id);
         }
-        graph.consolidate();
-        self.inner = Auto::Graph(Box::new(graph));
+        built.tidy();
+        self.inner = built;
+        self.kind = self.target;
         Ok(())
     }
 }
 
 impl VectorIndex for AutoIndex {
     fn dim(&self) -> usize {
-        self.as_index().dim()
+        self.inner.dim()
     }
     fn len(&self) -> usize {
-        self.as_index().len()
+        self.inner.len()
     }
     fn insert(&mut self, v: &[f32]) -> Result<u32, VectorError> {
-        let id = match &mut self.inner {
-            Auto::Flat(f) => f.insert(v)?,
-            Auto::Graph(g) => g.insert(v)?,
-        };
-        if matches!(&self.inner, Auto::Flat(f) if f.len() >= FLAT_LIMIT) {
-            self.promote()?;
-        }
+        let id = self.stage(v)?;
+        let plans = self.inner.plan(&[id], 1);
+        self.inner.commit(plans, 1);
         Ok(id)
     }
     fn delete(&mut self, id: u32) -> bool {
-        match &mut self.inner {
-            Auto::Flat(f) => f.delete(id),
-            Auto::Graph(g) => g.delete(id),
-        }
+        self.inner.delete(id)
+    }
+    fn contains(&self, id: u32) -> bool {
+        self.inner.contains(id)
     }
     fn search(
         &self,
@@ -244,7 +377,42 @@ impl VectorIndex for AutoIndex {
         params: &SearchParams,
         filter: Option<&dyn Fn(u32) -> bool>,
     ) -> Result<Vec<Neighbor>, VectorError> {
-        self.as_index().search(query, k, params, filter)
+        self.inner.search(query, k, params, filter)
+    }
+    fn stage(&mut self, v: &[f32]) -> Result<u32, VectorError> {
+        let id = self.inner.stage(v)?;
+        // The promotion links every element itself, this one included.
+        self.promote()?;
+        Ok(id)
+    }
+    fn plan(&self, ids: &[u32], threads: usize) -> Vec<Planned> {
+        self.inner.plan(ids, threads)
+    }
+    fn commit(&mut self, plans: Vec<Planned>, threads: usize) {
+        self.inner.commit(plans, threads)
+    }
+    fn needs_links(&self) -> bool {
+        self.inner.needs_links()
+    }
+    fn vector(&self, id: u32) -> Option<&[f32]> {
+        self.inner.vector(id)
+    }
+    fn links(&self, id: u32) -> Vec<u32> {
+        self.inner.links(id)
+    }
+    fn exact(
+        &self,
+        query: &[f32],
+        k: usize,
+        filter: Option<&dyn Fn(u32) -> bool>,
+    ) -> Result<Vec<Neighbor>, VectorError> {
+        self.inner.exact(query, k, filter)
+    }
+    fn tidy(&mut self) -> bool {
+        self.inner.tidy()
+    }
+    fn memory_bytes(&self) -> usize {
+        self.inner.memory_bytes()
     }
 }
 

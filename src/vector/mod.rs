@@ -10,12 +10,14 @@
 //! Every index ranks by a distance where smaller is closer (see `metric`).
 
 pub mod distance;
+pub mod filter;
 pub mod flat;
 pub mod index;
 pub mod ivf;
 pub mod metric;
 pub mod parallel;
 pub mod quant;
+pub mod set;
 pub mod storage;
 pub mod testutil;
 pub mod vamana;

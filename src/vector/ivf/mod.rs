@@ -185,6 +185,15 @@ impl Ivf {
         Ok(super::closest(out, k))
     }
 
+    pub fn contains(&self, id: u32) -> bool {
+        self.deleted.get(id as usize) == Some(&false)
+    }
+
+    /// The stored (prepared) vector of an element.
+    pub fn vector(&self, id: u32) -> Option<&[f32]> {
+        ((id as usize) < self.deleted.len()).then(|| self.vectors.vector(id))
+    }
+
     pub fn memory_bytes(&self) -> usize {
         self.codes.memory_bytes()
             + self.centroids.capacity() * 4

@@ -10,6 +10,7 @@ impl Vamana {
             Some(d) if !*d => {
                 *d = true;
                 self.deleted_count += 1;
+                self.unconsolidated += 1;
                 true
             }
             _ => false,
@@ -36,8 +37,14 @@ impl Vamana {
         self.deleted.iter().filter(|d| **d).count()
     }
 
+    /// Deletes since the last consolidation.
+    pub fn unconsolidated(&self) -> usize {
+        self.unconsolidated
+    }
+
     /// Rewires the graph around every tombstone; returns how many lists changed.
     pub fn consolidate(&mut self) -> usize {
+        self.unconsolidated = 0;
         if self.deleted_count == 0 {
             return 0;
         }

@@ -23,6 +23,7 @@ pub mod search;
 use std::path::Path;
 
 use super::metric::Metric;
+use super::parallel;
 use super::quant::{Codes, Quantization};
 use super::storage::NodeFile;
 use super::{Neighbor, SearchParams, VectorError};
@@ -61,6 +62,8 @@ pub struct Vamana {
     codes: Codes,
     deleted: Vec<bool>,
     deleted_count: usize,
+    /// Deletes since the last consolidation.
+    unconsolidated: usize,
     entry: Option<u32>,
 }
 
@@ -92,6 +95,7 @@ impl Vamana {
             codes: Codes::new(quantization, dim),
             deleted: Vec::new(),
             deleted_count: 0,
+            unconsolidated: 0,
             entry: None,
         })
     }
@@ -137,6 +141,7 @@ impl Vamana {
             params,
             deleted: vec![false; nodes.len()],
             deleted_count: 0,
+            unconsolidated: 0,
             entry: entry.or((!nodes.is_empty()).then_some(0)),
             nodes,
             codes,
@@ -245,6 +250,26 @@ impl Vamana {
         }
         let alpha = self.params.alpha;
         self.apply(vec![plan], alpha, 1);
+    }
+
+    /// `plan_links` for many staged elements at once, the walks in parallel on `threads`
+    /// threads against the graph as it is (the elements do not see each other: callers keep
+    /// a batch small next to the graph, as the batch build's prefix doubling does).
+    pub fn plan_links_batch(&self, ids: &[u32], threads: usize) -> Vec<build::Planned> {
+        parallel::map(ids, threads, |&id| self.plan_links(id))
+    }
+
+    /// Applies the plans of `plan_links_batch` (write lock, short).
+    pub fn commit_links_batch(&mut self, plans: Vec<build::Planned>, threads: usize) {
+        let mut plans = plans.into_iter().peekable();
+        if self.entry.is_none() {
+            match plans.next() {
+                Some(first) => self.entry = Some(first.id),
+                None => return,
+            }
+        }
+        let alpha = self.params.alpha;
+        self.apply(plans.collect(), alpha, threads);
     }
 
     /// The `k` nearest live elements to `query` (accepted by `filter` if given), closest first.
