@@ -18,6 +18,7 @@ pub mod server;
 pub mod set;
 pub mod string;
 pub mod txn;
+pub mod vector;
 pub mod zset;
 
 use std::collections::HashMap;
@@ -475,6 +476,8 @@ const LIST: &str = "list";
 const SET: &str = "set";
 const ZSET: &str = "sorted-set";
 const PUBSUB: &str = "pubsub";
+/// Redis 8 serves vector sets from a built-in module: COMMAND reports them in this group.
+const MODULE: &str = "module";
 const F_PUBSUB: Flags = Flags::PUBSUB.or(F_LS);
 const KEY_ALL_1: KeyPositions = key_range(1, -1, 1);
 const fn key_range(first: i32, last: i32, step: i32) -> KeyPositions {
@@ -717,6 +720,20 @@ pub static COMMANDS: &[CommandSpec] = &[
     command("sdiffstore", -3, F_WD, ALL_KEYS, SET, "1.0.0", "Stores the difference of multiple sets in a key.", write_cmd::<set::SCombineStore<2>>()),
     command("sintercard", -3, F_R, NUMKEYS, SET, "7.0.0", "Returns the number of members of the intersect of multiple sets.", read_cmd::<set::SInterCard>()),
     command("sscan", -3, F_R, KEY1, SET, "2.6.0", "Iterates over members of a set.", conn_cmd::<set::SScan>()),
+    command("vadd", -5, F_WD, KEY1, MODULE, "8.0.0", "Adds an element with its vector (and optional JSON attributes) to a vector set, creating the set. Luma: METRIC COSINE|L2|IP and INDEX VAMANA|IVF|FLAT choose the metric and index when the set is created.", vector::indexed_write_cmd::<vector::VAdd>()),
+    command("vrem", 3, Flags::WRITE, KEY1, MODULE, "8.0.0", "Removes an element from a vector set.", vector::indexed_write_cmd::<vector::VRem>()),
+    command("vsetattr", 4, Flags::WRITE, KEY1, MODULE, "8.0.0", "Sets or removes (empty string) the JSON attributes of an element.", vector::indexed_write_cmd::<vector::VSetAttr>()),
+    command("vsim", -4, F_R, KEY1, MODULE, "8.0.0", "Returns the elements most similar to a vector or to an element, optionally filtered by their attributes.", Handler { conn: vector::run_vsim, txn: None }),
+    command("vsearch", -4, F_R, KEY1, MODULE, "8.0.0", "Luma: the same as VSIM (the design's name for vector search).", Handler { conn: vector::run_vsim, txn: None }),
+    command("vcard", 2, F_R.or(Flags::FAST), KEY1, MODULE, "8.0.0", "Returns the number of elements in a vector set.", read_cmd::<vector::VCard>()),
+    command("vdim", 2, F_R.or(Flags::FAST), KEY1, MODULE, "8.0.0", "Returns the dimension of the vectors in a vector set.", read_cmd::<vector::VDim>()),
+    command("vismember", 3, F_R.or(Flags::FAST), KEY1, MODULE, "8.2.0", "Tells whether an element is in a vector set.", read_cmd::<vector::VIsMember>()),
+    command("vgetattr", 3, F_R.or(Flags::FAST), KEY1, MODULE, "8.0.0", "Returns the JSON attributes of an element.", read_cmd::<vector::VGetAttr>()),
+    command("vrange", -4, F_R, KEY1, MODULE, "8.4.0", "Returns elements in a lexicographical range.", read_cmd::<vector::VRange>()),
+    command("vemb", -3, F_R, KEY1, MODULE, "8.0.0", "Returns the vector of an element, as stored (RAW: the stored codes).", Handler { conn: vector::run_vemb, txn: None }),
+    command("vlinks", -3, F_R, KEY1, MODULE, "8.0.0", "Returns the graph neighbours of an element.", Handler { conn: vector::run_vlinks, txn: None }),
+    command("vinfo", 2, F_R, KEY1, MODULE, "8.0.0", "Returns information about a vector set.", Handler { conn: vector::run_vinfo, txn: None }),
+    command("vrandmember", -2, F_R, KEY1, MODULE, "8.0.0", "Returns random elements of a vector set.", Handler { conn: vector::run_vrandmember, txn: None }),
 ];
 
 /// COMMAND is both a command (bare `COMMAND`) and a container of these.
@@ -793,6 +810,18 @@ pub struct Entry {
     pub is_sub: bool,
 }
 
+impl Entry {
+    /// The name arity errors quote: Redis's module commands (vector sets) keep the
+    /// upper-case name they were registered with.
+    fn arity_name(&self) -> String {
+        if self.spec.group == MODULE {
+            self.full_name.to_ascii_uppercase()
+        } else {
+            self.full_name.clone()
+        }
+    }
+}
+
 /// The command table indexed for dispatch.
 #[derive(Debug)]
 pub struct CommandTable {
@@ -851,7 +880,7 @@ impl CommandTable {
             .ok_or_else(|| CmdError::unknown_command(name, args.get(1..).unwrap_or_default()))?;
         if entry.subcommands.is_empty() || (entry.spec.handler.is_some() && args.len() == 1) {
             if !entry.spec.arity_ok(args.len()) {
-                return Err(CmdError::WrongArity(entry.full_name.clone()));
+                return Err(CmdError::WrongArity(entry.arity_name()));
             }
             return Ok((entry, 1));
         }

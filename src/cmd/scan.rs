@@ -266,7 +266,8 @@ impl Object {
                 Some(KeyType::Hash | KeyType::Set) => "hashtable",
                 Some(KeyType::List) => "quicklist",
                 Some(KeyType::ZSet) => "skiplist",
-                None => "raw",
+                // A module type in Redis: its objects report the raw encoding.
+                Some(KeyType::VectorSet) | None => "raw",
             }),
             ObjectSub::RefCount => Reply::Int(1),
             // Access times are not tracked yet: every key reads as just used.

@@ -164,7 +164,10 @@ fn plan(ctx: &mut Ctx<'_>, queued: Vec<Vec<Bytes>>) -> Vec<Step> {
                     ),
                     None => {
                         let mut cursor = ArgCursor::new(&args, depth);
-                        Step::Answered(match (h.conn)(ctx, &mut cursor) {
+                        ctx.client.in_exec = true;
+                        let outcome = (h.conn)(ctx, &mut cursor);
+                        ctx.client.in_exec = false;
+                        Step::Answered(match outcome {
                             Ok(Outcome::Ready(reply)) => reply,
                             Ok(Outcome::Pending(_) | Outcome::Blocked(_)) => {
                                 Reply::Error("ERR command not supported in MULTI".into())

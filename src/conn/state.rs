@@ -190,12 +190,16 @@ pub struct ClientState {
     /// This batch published to someone: its replies wait for the receivers' turn (see
     /// `conn::Connection::run`).
     pub fanned_out: bool,
+    /// EXEC is answering its queued connection commands (VSIM then runs on the caller's
+    /// thread, as Redis runs it inside MULTI).
+    pub in_exec: bool,
 }
 
 impl ClientState {
     pub fn new(info: Arc<ClientInfo>, authenticated: bool, mailbox: Arc<Mailbox>) -> Self {
         ClientState {
             pubsub: super::pubsub::PubSub::new(mailbox),
+            in_exec: false,
             fanned_out: false,
             info,
             protocol: Protocol::Resp2,

@@ -17,6 +17,7 @@ pub mod file;
 pub mod notify;
 pub mod observe;
 pub mod record;
+pub mod vectors;
 pub mod wal;
 
 use std::path::Path;
@@ -43,6 +44,7 @@ use file::{FsDir, WalDir};
 use notify::KeyEffect;
 use observe::{changed_keys, Observers};
 use record::Op;
+use vectors::Vectors;
 use wal::{Lsn, RecoveryReport, Wal, WalError};
 
 /// How often the background thread looks for expired keys, and how many it removes per look.
@@ -124,6 +126,8 @@ pub struct Engine {
     pub waiters: Arc<Waiters>,
     /// Pub/sub, keyspace notifications and client tracking.
     pub bus: Arc<Bus>,
+    /// The vector sets' indexes.
+    pub vectors: Arc<Vectors>,
 }
 
 /// What the connection threads and the background thread share.
@@ -133,6 +137,8 @@ struct Inner {
     observers: Arc<Observers>,
     waiters: Arc<Waiters>,
     bus: Arc<Bus>,
+    vectors: Arc<Vectors>,
+    databases: u32,
     stats: Arc<EngineStats>,
     /// The WAL; `None` once the engine is closed. Held while a batch or a duty runs.
     wal: Mutex<Option<Wal>>,
@@ -227,12 +233,27 @@ impl Engine {
         let observers = Arc::new(Observers::default());
         let waiters = Arc::new(Waiters::default());
         let bus = Arc::new(Bus::default());
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let vectors = Arc::new(Vectors::new(&options.dir.join("vectors"), threads));
+        let started = Instant::now();
+        vectors
+            .load_all(&store.read()?, options.databases)
+            .map_err(EngineError::Other)?;
+        let (sets, elements, _) = vectors.stats();
+        if sets > 0 {
+            tracing::info!(
+                "vector sets: {sets} indexed ({elements} elements) in {:?}",
+                started.elapsed()
+            );
+        }
         let inner = Arc::new(Inner {
             store,
             cache: cache.clone(),
             observers: observers.clone(),
             waiters: waiters.clone(),
             bus: bus.clone(),
+            vectors: vectors.clone(),
+            databases: options.databases,
             snapshot: Mutex::new(None),
             stats: stats.clone(),
             wal: Mutex::new(Some(wal)),
@@ -255,6 +276,7 @@ impl Engine {
             observers,
             waiters,
             bus,
+            vectors,
         })
     }
 
@@ -433,6 +455,9 @@ fn background_duties(inner: Arc<Inner>) {
             if last_expiry.elapsed() >= EXPIRY_TICK {
                 expire_cycle(&inner, wal);
                 collect_garbage(&inner.store, &inner.stats);
+                if let Ok(r) = inner.store.read() {
+                    inner.vectors.sweep(&r, inner.databases);
+                }
                 last_expiry = Instant::now();
             }
             let changed = inner.stats.changes_since_checkpoint.load(Ordering::Relaxed) > 0;
@@ -874,6 +899,7 @@ fn run_batch(inner: &Inner, wal: &mut Wal, batch: &mut Vec<(WriteFn, oneshot::Se
             // so do the batch's notifications.
             invalidate(cache, &out.changed, wal.last_lsn());
             lock(&inner.snapshot).take();
+            inner.vectors.observe(&out.changed);
             out.publish(&inner.bus);
             stats.expired_keys.fetch_add(out.expired, Ordering::Relaxed);
             stats.last_lsn.store(wal.last_lsn(), Ordering::Relaxed);
@@ -1027,6 +1053,7 @@ fn expire_cycle(inner: &Inner, wal: &mut Wal) {
     invalidate(cache, &removed, wal.last_lsn());
     if !removed.is_empty() {
         lock(&inner.snapshot).take();
+        inner.vectors.observe(&removed);
     }
     match result {
         Ok((keys, fields)) => {

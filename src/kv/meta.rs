@@ -10,6 +10,7 @@ pub enum KeyType {
     List = 2,
     Set = 3,
     ZSet = 4,
+    VectorSet = 5,
 }
 
 impl KeyType {
@@ -20,6 +21,7 @@ impl KeyType {
             KeyType::List => "list",
             KeyType::Set => "set",
             KeyType::ZSet => "zset",
+            KeyType::VectorSet => "vectorset",
         }
     }
 
@@ -30,6 +32,7 @@ impl KeyType {
             2 => KeyType::List,
             3 => KeyType::Set,
             4 => KeyType::ZSet,
+            5 => KeyType::VectorSet,
             _ => return None,
         })
     }

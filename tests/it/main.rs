@@ -14,3 +14,4 @@ mod scan;
 mod server;
 mod string;
 mod txn;
+mod vector;

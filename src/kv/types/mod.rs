@@ -9,6 +9,7 @@
 pub mod hash;
 pub mod list;
 pub mod set;
+pub mod vset;
 pub mod zset;
 
 use crate::cmd::CmdError;

@@ -1,0 +1,388 @@
+//! The live indexes of the vector sets, kept in step with the log.
+//!
+//! A vector set's elements are key-space members (`kv::types::vset`), written and logged like
+//! any other; the index is derived from them. After each batch commits, [`Vectors::observe`]
+//! reads the batch's operations and queues, per set and in log order, the element changes it
+//! finds. A job on the vector pool (one thread per core, off the event loops) applies a set's
+//! queue in three steps, so searches keep running: names and vectors staged under the write
+//! lock, graph links planned in parallel under the read lock, links committed under a short
+//! write lock. Replies wait for their changes to be applied and searches wait for the index
+//! to catch up with every change committed before them, so each client reads its own writes.
+//!
+//! A set's index belongs to its collection version: RENAME and MOVE keep it, COPY (new
+//! version, members copied) builds another, and a deleted set's index is dropped by a sweep
+//! that checks which versions keys still hold.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, RwLock};
+
+use tokio::sync::{oneshot, watch};
+
+use super::record::Op;
+use crate::kv::meta::{self, Collection, KeyType};
+use crate::kv::store::ReadTables;
+use crate::kv::types::{all_members, member_of, vset};
+use crate::vector::set::{Change, VectorSet};
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A fixed pool of threads for searches and index work, sized to the cores.
+pub struct Pool {
+    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    pub threads: usize,
+}
+
+impl Pool {
+    pub fn new(threads: usize) -> Pool {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..threads {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("luma-vector-{i}"))
+                .spawn(move || loop {
+                    let job = lock(&rx).recv();
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!("vector pool thread: {e}");
+            }
+        }
+        Pool {
+            jobs: Mutex::new(Some(tx)),
+            threads,
+        }
+    }
+
+    /// Runs `f` on the pool; the receiver yields its result.
+    pub fn run<R: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> R + Send + 'static,
+    ) -> oneshot::Receiver<R> {
+        let (tx, rx) = oneshot::channel();
+        self.spawn(move || {
+            let _ = tx.send(f());
+        });
+        rx
+    }
+
+    fn spawn(&self, f: impl FnOnce() + Send + 'static) {
+        if let Some(jobs) = lock(&self.jobs).as_ref() {
+            let _ = jobs.send(Box::new(f));
+        }
+    }
+}
+
+/// One set's index and the changes committed but not yet applied to it.
+pub struct SetHandle {
+    pub version: u64,
+    /// Where the set was last seen (database, key), for the sweep's cheap liveness check.
+    home: Mutex<(u32, Vec<u8>)>,
+    pub set: RwLock<VectorSet>,
+    pending: Mutex<Vec<Change>>,
+    enqueued: AtomicU64,
+    applied: watch::Sender<u64>,
+    applying: AtomicBool,
+    path: PathBuf,
+}
+
+impl SetHandle {
+    /// Waits until every change committed so far is in the index.
+    pub async fn caught_up(&self) {
+        let target = self.enqueued.load(Ordering::SeqCst);
+        let mut rx = self.applied.subscribe();
+        let _ = rx.wait_for(|applied| *applied >= target).await;
+    }
+
+    /// Has every committed change been applied? (MULTI runs searches without waiting.)
+    pub fn is_caught_up(&self) -> bool {
+        *self.applied.borrow() >= self.enqueued.load(Ordering::SeqCst)
+    }
+
+    pub fn read(&self) -> std::sync::RwLockReadGuard<'_, VectorSet> {
+        self.set.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, VectorSet> {
+        self.set.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Applies the queue until it is empty (one job per set at a time).
+    fn apply_pending(&self, threads: usize) {
+        loop {
+            let changes = std::mem::take(&mut *lock(&self.pending));
+            if changes.is_empty() {
+                self.applying.store(false, Ordering::SeqCst);
+                // A change queued between the take and the flag: this job goes on.
+                if lock(&self.pending).is_empty() || self.applying.swap(true, Ordering::SeqCst) {
+                    return;
+                }
+                continue;
+            }
+            let count = changes.len() as u64;
+            let staged = self.write().stage(&changes);
+            match staged {
+                Ok(ids) => {
+                    // Chunks no larger than a fraction of the graph: the walks of one chunk
+                    // do not see each other (the batch build's prefix doubling rule).
+                    let mut at = 0;
+                    while at < ids.len() {
+                        let room = (self.read().len() / 8).clamp(1, 256);
+                        let chunk = &ids[at..(at + room).min(ids.len())];
+                        let plans = self.read().plan(chunk, threads);
+                        self.write().commit(plans, threads);
+                        at += chunk.len();
+                    }
+                    self.write().tidy();
+                }
+                Err(e) => tracing::error!("vector set {}: change not indexed: {e}", self.version),
+            }
+            self.applied.send_modify(|a| *a += count);
+        }
+    }
+}
+
+/// Every vector set's index, by collection version.
+pub struct Vectors {
+    dir: PathBuf,
+    sets: RwLock<HashMap<u64, Arc<SetHandle>>>,
+    /// Any set at all (the write path skips `observe` work when not).
+    any: AtomicBool,
+    /// A key was deleted, flushed or moved: the sweep should look for dead sets.
+    sweep_wanted: AtomicBool,
+    pub pool: Pool,
+}
+
+impl Vectors {
+    /// The registry, with index files under `dir` (left over files are removed: indexes are
+    /// rebuilt from the key space at start).
+    pub fn new(dir: &Path, threads: usize) -> Vectors {
+        let _ = std::fs::remove_dir_all(dir);
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            tracing::error!("vector folder {}: {e}", dir.display());
+        }
+        Vectors {
+            dir: dir.to_path_buf(),
+            sets: RwLock::new(HashMap::new()),
+            any: AtomicBool::new(false),
+            sweep_wanted: AtomicBool::new(false),
+            pool: Pool::new(threads.max(1)),
+        }
+    }
+
+    /// The index of the set whose members live under `version`.
+    pub fn get(&self, version: u64) -> Option<Arc<SetHandle>> {
+        self.sets
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&version)
+            .cloned()
+    }
+
+    fn handle(&self, db: u32, key: &[u8], c: &Collection) -> Arc<SetHandle> {
+        if let Some(h) = self.get(c.version) {
+            *lock(&h.home) = (db, key.to_vec());
+            return h;
+        }
+        let mut sets = self.sets.write().unwrap_or_else(|p| p.into_inner());
+        let path = self.dir.join(format!("{}.nodes", c.version));
+        let h = sets
+            .entry(c.version)
+            .or_insert_with(|| {
+                Arc::new(SetHandle {
+                    version: c.version,
+                    home: Mutex::new((db, key.to_vec())),
+                    set: RwLock::new(VectorSet::new(&path, vset::config_of(c))),
+                    pending: Mutex::new(Vec::new()),
+                    enqueued: AtomicU64::new(0),
+                    applied: watch::channel(0).0,
+                    applying: AtomicBool::new(false),
+                    path: path.clone(),
+                })
+            })
+            .clone();
+        self.any.store(true, Ordering::SeqCst);
+        h
+    }
+
+    /// Queues the element changes of a committed batch (called in log order, before the
+    /// batch's replies are released).
+    pub fn observe(&self, ops: &[Op]) {
+        // New sets first: COPY writes the members before the header that names them.
+        for op in ops {
+            match op {
+                Op::PutRow { db, key, row } if meta::key_type(row) == Some(KeyType::VectorSet) => {
+                    if let Some(c) = Collection::decode(row) {
+                        self.handle(*db, key, &c);
+                    }
+                }
+                Op::Delete { .. } | Op::Forget { .. } | Op::FlushDb { .. } | Op::SwapDb { .. }
+                    if self.any.load(Ordering::Relaxed) =>
+                {
+                    self.sweep_wanted.store(true, Ordering::Relaxed);
+                }
+                _ => {}
+            }
+        }
+        if !self.any.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut touched: Vec<Arc<SetHandle>> = Vec::new();
+        for op in ops {
+            let (skey, change) = match op {
+                Op::PutSub { skey, value } => (skey, vset::decode(value)),
+                Op::DelSub { skey } => (skey, None),
+                _ => continue,
+            };
+            let Some(version) = skey.get(..8).map(|b| {
+                let mut v = [0u8; 8];
+                v.copy_from_slice(b);
+                u64::from_be_bytes(v)
+            }) else {
+                continue;
+            };
+            let Some(h) = self.get(version) else { continue };
+            let name = member_of(skey).to_vec();
+            let change = match (op, change) {
+                (Op::PutSub { .. }, Some(e)) => Change::Put {
+                    name,
+                    gen: e.gen,
+                    vector: e.vector,
+                    attrs: e.attrs,
+                },
+                (Op::PutSub { .. }, None) => continue,
+                _ => Change::Remove { name },
+            };
+            lock(&h.pending).push(change);
+            h.enqueued.fetch_add(1, Ordering::SeqCst);
+            if !touched.iter().any(|t| Arc::ptr_eq(t, &h)) {
+                touched.push(h);
+            }
+        }
+        for h in touched {
+            self.schedule(h);
+        }
+    }
+
+    fn schedule(&self, h: Arc<SetHandle>) {
+        if h.applying.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let threads = self.pool.threads;
+        self.pool.spawn(move || h.apply_pending(threads));
+    }
+
+    /// Builds the index of every vector set in the store (start-up, after the log replay).
+    pub fn load_all(&self, r: &ReadTables, databases: u32) -> Result<(), String> {
+        for db in 0..databases {
+            let mut found = Vec::new();
+            r.scan(db, b"", |key, row| {
+                if meta::key_type(row) == Some(KeyType::VectorSet) {
+                    if let Some(c) = Collection::decode(row) {
+                        found.push((key.to_vec(), c));
+                    }
+                }
+                true
+            })
+            .map_err(|e| e.to_string())?;
+            for (key, c) in found {
+                let h = self.handle(db, &key, &c);
+                let mut changes = Vec::new();
+                let (from, to) = all_members(c.version);
+                r.sub_scan(&from, &to, false, &mut |k, v| {
+                    if let Some(e) = vset::decode(v) {
+                        changes.push(Change::Put {
+                            name: member_of(k).to_vec(),
+                            gen: e.gen,
+                            vector: e.vector,
+                            attrs: e.attrs,
+                        });
+                    }
+                    true
+                })
+                .map_err(|e| e.to_string())?;
+                h.write()
+                    .apply(&changes, self.pool.threads)
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops the indexes of sets no key holds any more (deleted, flushed, overwritten).
+    pub fn sweep(&self, r: &ReadTables, databases: u32) {
+        if !self.sweep_wanted.swap(false, Ordering::Relaxed) {
+            return;
+        }
+        let handles: Vec<Arc<SetHandle>> = self
+            .sets
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        let at_home = |h: &SetHandle| {
+            let (db, key) = lock(&h.home).clone();
+            matches!(r.get(db, &key), Ok(Some(row))
+                if meta::collection_version(&row) == Some(h.version)
+                    && meta::key_type(&row) == Some(KeyType::VectorSet))
+        };
+        let lost: Vec<&Arc<SetHandle>> = handles.iter().filter(|h| !at_home(h)).collect();
+        if lost.is_empty() {
+            return;
+        }
+        // Some set is not where it was: find where every set is now (RENAME, MOVE, SWAPDB).
+        let mut live: HashMap<u64, (u32, Vec<u8>)> = HashMap::new();
+        for db in 0..databases {
+            let _ = r.scan(db, b"", |key, row| {
+                if meta::key_type(row) == Some(KeyType::VectorSet) {
+                    if let Some(v) = meta::collection_version(row) {
+                        live.insert(v, (db, key.to_vec()));
+                    }
+                }
+                true
+            });
+        }
+        let mut dead = HashSet::new();
+        for h in lost {
+            match live.remove(&h.version) {
+                Some(home) => *lock(&h.home) = home,
+                None => {
+                    dead.insert(h.version);
+                }
+            }
+        }
+        if dead.is_empty() {
+            return;
+        }
+        let mut sets = self.sets.write().unwrap_or_else(|p| p.into_inner());
+        for v in &dead {
+            if let Some(h) = sets.remove(v) {
+                let _ = std::fs::remove_file(&h.path);
+            }
+        }
+        self.any.store(!sets.is_empty(), Ordering::SeqCst);
+    }
+
+    /// (sets, elements, bytes of RAM) for INFO.
+    pub fn stats(&self) -> (usize, usize, usize) {
+        let sets = self.sets.read().unwrap_or_else(|p| p.into_inner());
+        let (mut elements, mut bytes) = (0, 0);
+        for h in sets.values() {
+            let s = h.read();
+            elements += s.len();
+            bytes += s.memory_bytes();
+        }
+        (sets.len(), elements, bytes)
+    }
+}
