@@ -236,13 +236,14 @@ impl Engine {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let vectors = Arc::new(Vectors::new(&options.dir.join("vectors"), threads));
         let started = Instant::now();
-        vectors
+        let (reopened, built) = vectors
             .load_all(&store.read()?, options.databases)
             .map_err(EngineError::Other)?;
-        let (sets, elements, _) = vectors.stats();
-        if sets > 0 {
+        if reopened + built > 0 {
+            let (_, elements, _) = vectors.stats();
             tracing::info!(
-                "vector sets: {sets} indexed ({elements} elements) in {:?}",
+                "vector sets: {reopened} reopened from checkpoints, {built} built, {elements} \
+                 elements, in {:?}",
                 started.elapsed()
             );
         }
@@ -361,10 +362,12 @@ impl Engine {
     /// A checkpoint now (SAVE): the store made durable, the WAL trimmed.
     pub fn checkpoint(&self) -> Reply {
         self.inner.flush();
-        match lock(&self.inner.wal).as_mut() {
+        let reply = match lock(&self.inner.wal).as_mut() {
             Some(wal) => self.inner.checkpoint_reply(wal),
             None => Reply::Error("ERR server is shutting down".into()),
-        }
+        };
+        self.inner.vectors.checkpoint_all();
+        reply
     }
 
     /// A checkpoint soon, on the background thread (BGSAVE).
@@ -394,6 +397,7 @@ impl Engine {
         if let Some(mut wal) = lock(&self.inner.wal).take() {
             self.inner.checkpoint_reply(&mut wal);
         }
+        self.inner.vectors.checkpoint_all();
     }
 }
 
@@ -439,6 +443,7 @@ impl Inner {
 fn background_duties(inner: Arc<Inner>) {
     let mut last_expiry = Instant::now();
     let mut last_checkpoint = Instant::now();
+    let mut vectors_due = false;
     while !inner.stopping.load(Ordering::SeqCst) {
         let mut wait = EXPIRY_TICK.saturating_sub(last_expiry.elapsed());
         let mut sync_job = None;
@@ -467,7 +472,12 @@ fn background_duties(inner: Arc<Inner>) {
             if due {
                 inner.checkpoint_reply(wal);
                 last_checkpoint = Instant::now();
+                vectors_due = true;
             }
+        }
+        // The vector graphs' checkpoint runs without the log's lock too.
+        if std::mem::take(&mut vectors_due) {
+            inner.vectors.checkpoint_all();
         }
         // The `everysec` fsync runs without the log's lock: writes go on meanwhile.
         if let Some(job) = sync_job {

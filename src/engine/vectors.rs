@@ -9,6 +9,11 @@
 //! write lock. Replies wait for their changes to be applied and searches wait for the index
 //! to catch up with every change committed before them, so each client reads its own writes.
 //!
+//! Restarts reopen each graph from its node file and the checkpoint written beside it (the
+//! write each slot holds) and catch up with the key space: elements written since are
+//! inserted, those removed since deleted; nothing is rebuilt from scratch. Small sets (no
+//! graph yet) and IVF sets are rebuilt from their elements.
+//!
 //! A set's index belongs to its collection version: RENAME and MOVE keep it, COPY (new
 //! version, members copied) builds another, and a deleted set's index is dropped by a sweep
 //! that checks which versions keys still hold.
@@ -25,7 +30,55 @@ use super::record::Op;
 use crate::kv::meta::{self, Collection, KeyType};
 use crate::kv::store::ReadTables;
 use crate::kv::types::{all_members, member_of, vset};
-use crate::vector::set::{Change, VectorSet};
+use crate::vector::set::{Change, Checkpoint, VectorSet};
+
+const CHECKPOINT_MAGIC: &[u8; 8] = b"LUMAVSC1";
+
+/// `<version>.ckpt`: magic, entry u32 (MAX: none), slots u64, a gen u64 per slot, CRC32C of
+/// all before it. Written to a new file, synced, renamed over the old one.
+fn write_checkpoint(path: &Path, cp: &Checkpoint) -> std::io::Result<()> {
+    let mut out = Vec::with_capacity(24 + cp.gens.len() * 8);
+    out.extend_from_slice(CHECKPOINT_MAGIC);
+    out.extend_from_slice(&cp.entry.unwrap_or(u32::MAX).to_le_bytes());
+    out.extend_from_slice(&(cp.gens.len() as u64).to_le_bytes());
+    for g in &cp.gens {
+        out.extend_from_slice(&g.to_le_bytes());
+    }
+    out.extend_from_slice(&crc32c::crc32c(&out).to_le_bytes());
+    let fresh = path.with_extension("ckpt.new");
+    {
+        let mut f = std::fs::File::create(&fresh)?;
+        std::io::Write::write_all(&mut f, &out)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&fresh, path)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// A checkpoint written by `write_checkpoint`; `None` if missing or damaged.
+fn read_checkpoint(path: &Path) -> Option<Checkpoint> {
+    let data = std::fs::read(path).ok()?;
+    let (body, crc) = data.split_at_checked(data.len().checked_sub(4)?)?;
+    if crc32c::crc32c(body).to_le_bytes() != crc || body.get(..8)? != CHECKPOINT_MAGIC {
+        return None;
+    }
+    let entry = u32::from_le_bytes(body.get(8..12)?.try_into().ok()?);
+    let slots = u64::from_le_bytes(body.get(12..20)?.try_into().ok()?) as usize;
+    let gens = body.get(20..)?;
+    if gens.len() != slots.checked_mul(8)? {
+        return None;
+    }
+    Some(Checkpoint {
+        entry: (entry != u32::MAX).then_some(entry),
+        gens: gens
+            .chunks_exact(8)
+            .map(|b| u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+            .collect(),
+    })
+}
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -93,6 +146,8 @@ pub struct SetHandle {
     enqueued: AtomicU64,
     applied: watch::Sender<u64>,
     applying: AtomicBool,
+    /// `applied` at the last checkpoint of the graph (MAX: never).
+    checkpointed: AtomicU64,
     path: PathBuf,
 }
 
@@ -164,10 +219,8 @@ pub struct Vectors {
 }
 
 impl Vectors {
-    /// The registry, with index files under `dir` (left over files are removed: indexes are
-    /// rebuilt from the key space at start).
+    /// The registry, with index files under `dir`.
     pub fn new(dir: &Path, threads: usize) -> Vectors {
-        let _ = std::fs::remove_dir_all(dir);
         if let Err(e) = std::fs::create_dir_all(dir) {
             tracing::error!("vector folder {}: {e}", dir.display());
         }
@@ -194,20 +247,33 @@ impl Vectors {
             *lock(&h.home) = (db, key.to_vec());
             return h;
         }
+        let set = VectorSet::new(&self.nodes_path(c.version), vset::config_of(c));
+        self.insert(db, key, c.version, set)
+    }
+
+    fn nodes_path(&self, version: u64) -> PathBuf {
+        self.dir.join(format!("{version}.nodes"))
+    }
+
+    fn checkpoint_path(&self, version: u64) -> PathBuf {
+        self.dir.join(format!("{version}.ckpt"))
+    }
+
+    fn insert(&self, db: u32, key: &[u8], version: u64, set: VectorSet) -> Arc<SetHandle> {
         let mut sets = self.sets.write().unwrap_or_else(|p| p.into_inner());
-        let path = self.dir.join(format!("{}.nodes", c.version));
         let h = sets
-            .entry(c.version)
+            .entry(version)
             .or_insert_with(|| {
                 Arc::new(SetHandle {
-                    version: c.version,
+                    version,
                     home: Mutex::new((db, key.to_vec())),
-                    set: RwLock::new(VectorSet::new(&path, vset::config_of(c))),
+                    set: RwLock::new(set),
                     pending: Mutex::new(Vec::new()),
                     enqueued: AtomicU64::new(0),
                     applied: watch::channel(0).0,
                     applying: AtomicBool::new(false),
-                    path: path.clone(),
+                    checkpointed: AtomicU64::new(u64::MAX),
+                    path: self.nodes_path(version),
                 })
             })
             .clone();
@@ -282,8 +348,13 @@ impl Vectors {
         self.pool.spawn(move || h.apply_pending(threads));
     }
 
-    /// Builds the index of every vector set in the store (start-up, after the log replay).
-    pub fn load_all(&self, r: &ReadTables, databases: u32) -> Result<(), String> {
+    /// Opens the index of every vector set in the store (start-up, after the log replay):
+    /// from its node file and checkpoint when it has them (no rebuild: the elements written
+    /// since are inserted, those removed since deleted), else built from its elements. Files
+    /// of sets that no longer exist are removed.
+    /// Returns (sets reopened, sets built).
+    pub fn load_all(&self, r: &ReadTables, databases: u32) -> Result<(usize, usize), String> {
+        let (mut live, mut reopened) = (HashSet::new(), 0);
         for db in 0..databases {
             let mut found = Vec::new();
             r.scan(db, b"", |key, row| {
@@ -296,12 +367,12 @@ impl Vectors {
             })
             .map_err(|e| e.to_string())?;
             for (key, c) in found {
-                let h = self.handle(db, &key, &c);
-                let mut changes = Vec::new();
+                live.insert(c.version);
+                let mut elements = Vec::new();
                 let (from, to) = all_members(c.version);
                 r.sub_scan(&from, &to, false, &mut |k, v| {
                     if let Some(e) = vset::decode(v) {
-                        changes.push(Change::Put {
+                        elements.push(Change::Put {
                             name: member_of(k).to_vec(),
                             gen: e.gen,
                             vector: e.vector,
@@ -311,12 +382,81 @@ impl Vectors {
                     true
                 })
                 .map_err(|e| e.to_string())?;
-                h.write()
-                    .apply(&changes, self.pool.threads)
-                    .map_err(|e| e.to_string())?;
+                let (set, was_reopened) = self.open_set(&c, elements)?;
+                reopened += usize::from(was_reopened);
+                self.insert(db, &key, c.version, set);
             }
         }
-        Ok(())
+        self.remove_files_except(&live);
+        Ok((reopened, live.len() - reopened))
+    }
+
+    /// The set's index, and whether it was reopened (rather than built).
+    fn open_set(&self, c: &Collection, elements: Vec<Change>) -> Result<(VectorSet, bool), String> {
+        let (config, threads) = (vset::config_of(c), self.pool.threads);
+        let path = self.nodes_path(c.version);
+        if let Some(checkpoint) = read_checkpoint(&self.checkpoint_path(c.version)) {
+            match VectorSet::reopen(&path, config, &checkpoint, elements.clone(), threads) {
+                Ok(set) => return Ok((set, true)),
+                Err(e) => tracing::warn!(
+                    "vector set {}: checkpoint not usable ({e}), rebuilding",
+                    c.version
+                ),
+            }
+        }
+        let _ = std::fs::remove_file(self.checkpoint_path(c.version));
+        let mut set = VectorSet::new(&path, config);
+        set.apply(&elements, threads).map_err(|e| e.to_string())?;
+        Ok((set, false))
+    }
+
+    fn remove_files_except(&self, live: &HashSet<u64>) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let version = name
+                .to_str()
+                .and_then(|n| n.split('.').next())
+                .and_then(|v| v.parse::<u64>().ok());
+            if version.is_none_or(|v| !live.contains(&v)) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+
+    /// Checkpoints every set's graph that changed since its last checkpoint: node file
+    /// synced, then the checkpoint written beside it (a new file renamed over the old), so a
+    /// restart reopens the graph instead of rebuilding it. Runs beside the writes: only the
+    /// set being written waits.
+    pub fn checkpoint_all(&self) {
+        let handles: Vec<Arc<SetHandle>> = self
+            .sets
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        for h in handles {
+            let applied = *h.applied.borrow();
+            if h.checkpointed.load(Ordering::SeqCst) == applied {
+                continue;
+            }
+            let written =
+                h.read()
+                    .checkpoint()
+                    .map_err(|e| e.to_string())
+                    .and_then(|cp| match cp {
+                        Some(cp) => write_checkpoint(&self.checkpoint_path(h.version), &cp)
+                            .map_err(|e| e.to_string()),
+                        None => Ok(()),
+                    });
+            match written {
+                Ok(()) => h.checkpointed.store(applied, Ordering::SeqCst),
+                Err(e) => tracing::error!("vector set {}: checkpoint failed: {e}", h.version),
+            }
+        }
     }
 
     /// Drops the indexes of sets no key holds any more (deleted, flushed, overwritten).
@@ -369,6 +509,7 @@ impl Vectors {
         for v in &dead {
             if let Some(h) = sets.remove(v) {
                 let _ = std::fs::remove_file(&h.path);
+                let _ = std::fs::remove_file(self.checkpoint_path(h.version));
             }
         }
         self.any.store(!sets.is_empty(), Ordering::SeqCst);

@@ -74,6 +74,14 @@ pub trait VectorIndex: Send + Sync {
     }
     /// Bytes held in RAM (mapped files not counted).
     fn memory_bytes(&self) -> usize;
+    /// The graph walk's start, for indexes with a graph.
+    fn entry(&self) -> Option<u32> {
+        None
+    }
+    /// Writes the index's file to disk; false if it has none (it is rebuilt at start).
+    fn sync(&self) -> Result<bool, VectorError> {
+        Ok(false)
+    }
 }
 
 /// Index kinds.
@@ -201,6 +209,12 @@ impl VectorIndex for Vamana {
     fn memory_bytes(&self) -> usize {
         Vamana::memory_bytes(self)
     }
+    fn entry(&self) -> Option<u32> {
+        Vamana::entry(self)
+    }
+    fn sync(&self) -> Result<bool, VectorError> {
+        Vamana::sync(self).map(|()| true)
+    }
 }
 
 impl VectorIndex for Ivf {
@@ -293,6 +307,25 @@ impl AutoIndex {
 
     pub fn kind(&self) -> IndexKind {
         self.kind
+    }
+
+    /// A set that already has its graph (re-opened from its node file).
+    pub fn with_graph(
+        path: &Path,
+        metric: Metric,
+        quantization: Quantization,
+        params: VamanaParams,
+        graph: Vamana,
+    ) -> AutoIndex {
+        AutoIndex {
+            path: path.to_path_buf(),
+            metric,
+            quantization,
+            params,
+            target: IndexKind::Vamana,
+            inner: Box::new(graph),
+            kind: IndexKind::Vamana,
+        }
     }
 
     /// Size at which the flat stage gives way to the target index.
@@ -413,6 +446,12 @@ impl VectorIndex for AutoIndex {
     }
     fn memory_bytes(&self) -> usize {
         self.inner.memory_bytes()
+    }
+    fn entry(&self) -> Option<u32> {
+        self.inner.entry()
+    }
+    fn sync(&self) -> Result<bool, VectorError> {
+        self.inner.sync()
     }
 }
 

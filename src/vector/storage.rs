@@ -256,6 +256,14 @@ impl NodeFile {
         Ok(id)
     }
 
+    /// Forgets every record from `len` on (records a checkpoint did not cover).
+    pub fn truncate(&mut self, len: usize) {
+        if len < self.len {
+            self.len = len;
+            self.map[20..28].copy_from_slice(&(len as u64).to_le_bytes());
+        }
+    }
+
     /// Makes room for `capacity` records (one remap).
     pub fn reserve(&mut self, capacity: usize) -> Result<(), VectorError> {
         if capacity > self.capacity {

@@ -68,6 +68,12 @@ impl LumaProcess {
         assert_eq!(unsafe { libc::kill(self.child.id() as i32, sig) }, 0);
     }
 
+    /// SIGTERM (graceful shutdown), then wait for the exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        self.signal(libc::SIGTERM);
+        self.wait_exit(Duration::from_secs(20))
+    }
+
     /// SIGKILL, then wait for the process to be gone.
     pub fn kill9(&mut self) {
         self.signal(libc::SIGKILL);

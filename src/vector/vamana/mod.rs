@@ -122,19 +122,46 @@ impl Vamana {
     }
 
     /// Re-opens an index from its node file (an mmap; the codes are rebuilt from the
-    /// vectors in one sequential pass, the graph is not). `deleted` lists the tombstones.
+    /// vectors in one sequential pass, the graph is not). Only the first `slots` records
+    /// count (`None`: all of them): later ones, and links to them, are dropped, so a file
+    /// written on after its last checkpoint opens as that checkpoint. `deleted` lists the
+    /// tombstones.
     pub fn open(
         path: &Path,
         metric: Metric,
         quantization: Quantization,
         params: VamanaParams,
         entry: Option<u32>,
+        slots: Option<usize>,
         deleted: &[u32],
     ) -> Result<Vamana, VectorError> {
-        let nodes = NodeFile::open(path)?;
+        let mut nodes = NodeFile::open(path)?;
+        if nodes.degree() != slack(params.degree) {
+            return Err(VectorError::Corrupt(
+                "graph degree differs from the set's".into(),
+            ));
+        }
+        if let Some(slots) = slots {
+            if slots > nodes.len() {
+                return Err(VectorError::Corrupt(
+                    "node file shorter than its checkpoint".into(),
+                ));
+            }
+            nodes.truncate(slots);
+        }
+        let len = nodes.len() as u32;
         let mut codes = Codes::new(quantization, nodes.dim());
-        for id in 0..nodes.len() as u32 {
+        for id in 0..len {
             codes.push(nodes.vector(id));
+            let list = nodes.neighbors(id);
+            if list.iter().any(|&n| n >= len || n == id) {
+                let kept: Vec<u32> = list
+                    .iter()
+                    .copied()
+                    .filter(|&n| n < len && n != id)
+                    .collect();
+                nodes.set_neighbors(id, &kept);
+            }
         }
         let mut index = Vamana {
             metric,
@@ -142,7 +169,7 @@ impl Vamana {
             deleted: vec![false; nodes.len()],
             deleted_count: 0,
             unconsolidated: 0,
-            entry: entry.or((!nodes.is_empty()).then_some(0)),
+            entry: entry.filter(|&e| e < len).or((len > 0).then_some(0)),
             nodes,
             codes,
         };

@@ -176,6 +176,7 @@ fn an_index_reopens_from_its_file_without_rebuilding() {
         Quantization::Q8,
         VamanaParams::default(),
         entry,
+        None,
         &[],
     )
     .unwrap();
@@ -189,6 +190,24 @@ fn an_index_reopens_from_its_file_without_rebuilding() {
         );
     }
     drop(flat);
+    drop(reopened);
+    // Opened as an earlier checkpoint: later records and every link to them are gone.
+    let cut = Vamana::open(
+        &dir.path().join("g"),
+        Metric::Cosine,
+        Quantization::Q8,
+        VamanaParams::default(),
+        entry,
+        Some(1500),
+        &[7],
+    )
+    .unwrap();
+    assert_eq!(cut.len(), 1499);
+    assert!((0..1500).all(|id| cut.neighbors(id).iter().all(|&n| n < 1500 && n != id)));
+    let found = cut
+        .search(&queries[..16], 10, &SearchParams::default(), None)
+        .unwrap();
+    assert!(found.len() == 10 && found.iter().all(|n| n.id < 1500 && n.id != 7));
 }
 
 #[test]
