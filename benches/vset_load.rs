@@ -5,7 +5,9 @@
 //!
 //! `cargo bench --bench vset_load -- --port 6379 [--pid PID] [--n 100000] [--dim 128]
 //!  [--centres 100] [--queries 1000] [--clients 16] [--batch 1000] [--key bench:vset]
-//!  [--extra "EF 200"] [--search-ef N]` (scripts/bench_vset.sh starts a release Luma).
+//!  [--extra "EF 200"] [--efs 100,200]` (scripts/bench_vset.sh starts a release Luma).
+//! Each search EF in `--efs` (default: none given, Redis's default) gets a 1-client and a
+//! many-client run.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
@@ -156,7 +158,8 @@ fn main() {
     let (mut n, mut dim, mut centres, mut nq) = (100_000usize, 128usize, 100usize, 1000usize);
     let (mut clients, mut batch) = (16usize, 1000usize);
     let mut key = "bench:vset".to_string();
-    let (mut extra, mut search): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
+    let mut extra: Vec<String> = Vec::new();
+    let mut efs: Vec<Option<String>> = vec![None];
     while let Some(flag) = args.next() {
         let mut value = || args.next().expect("option value");
         match flag.as_str() {
@@ -170,7 +173,7 @@ fn main() {
             "--batch" => batch = value().parse().expect("--batch"),
             "--key" => key = value(),
             "--extra" => extra = value().split_whitespace().map(String::from).collect(),
-            "--search-ef" => search = vec!["EF".into(), value()],
+            "--efs" => efs = value().split(',').map(|e| Some(e.to_string())).collect(),
             other => panic!("unknown option {other}"),
         }
     }
@@ -231,26 +234,33 @@ fn main() {
             dim * 4
         );
     }
-    let mut single_qps = 0.0;
-    for c in [1, clients] {
-        let (lat, results, wall) = run_queries(port, &key, &queries, dim, c, &search);
-        let hits: usize = results
+    for ef in &efs {
+        let search: Vec<String> = ef
             .iter()
-            .zip(&truth)
-            .map(|(got, want)| got.iter().filter(|id| want.contains(id)).count())
-            .sum();
-        let qps = nq as f64 / wall.as_secs_f64();
-        if c == 1 {
-            single_qps = qps;
+            .flat_map(|e| ["EF".to_string(), e.clone()])
+            .collect();
+        let label = ef.as_deref().unwrap_or("default");
+        let mut single_qps = 0.0;
+        for c in [1, clients] {
+            let (lat, results, wall) = run_queries(port, &key, &queries, dim, c, &search);
+            let hits: usize = results
+                .iter()
+                .zip(&truth)
+                .map(|(got, want)| got.iter().filter(|id| want.contains(id)).count())
+                .sum();
+            let qps = nq as f64 / wall.as_secs_f64();
+            if c == 1 {
+                single_qps = qps;
+            }
+            println!(
+                "VSIM COUNT 10 EF {label}, {c:>2} client(s): {qps:.0} QPS ({:.2}x single), \
+                 p50 {:.0} us, p99 {:.0} us, recall@10 {:.4}",
+                qps / single_qps,
+                percentile(&lat, 0.5),
+                percentile(&lat, 0.99),
+                hits as f64 / (10 * nq) as f64
+            );
         }
-        println!(
-            "VSIM COUNT 10, {c:>2} client(s): {qps:.0} QPS ({:.2}x single), p50 {:.0} us, \
-             p99 {:.0} us, recall@10 {:.4}",
-            qps / single_qps,
-            percentile(&lat, 0.5),
-            percentile(&lat, 0.99),
-            hits as f64 / (10 * nq) as f64
-        );
     }
     if let Some(rss) = pid.and_then(rss_mib) {
         println!(

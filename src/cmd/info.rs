@@ -22,6 +22,7 @@ const DEFAULT_SECTIONS: &[&str] = &[
     "errorstats",
     "cluster",
     "keyspace",
+    "vectors",
 ];
 
 /// `INFO [section [section ...]]`
@@ -321,6 +322,16 @@ fn render_section(shared: &Shared, name: &str) -> Option<String> {
                     format!("keys={keys},expires={expires},avg_ttl=0"),
                 );
             }
+            s
+        }
+        "vectors" => {
+            let vectors = &shared.engine.vectors;
+            let (sets, elements, ram) = vectors.stats();
+            let mut s = Section::new("Vectors");
+            s.field("vector_sets", sets)
+                .field("vector_elements", elements)
+                .field("vector_index_ram_bytes", ram)
+                .field("vector_pool_threads", vectors.pool.threads);
             s
         }
         _ => return None,

@@ -546,6 +546,11 @@ fn graph_search_through_the_server_finds_the_true_neighbours() {
     let data = clustered(3000, 32, 11);
     load(&mut c, "big", &data, &[]);
     assert_eq!(c.cmd_str(&["VCARD", "big"]), int(3000));
+    let info = c.cmd_str(&["INFO", "vectors"]);
+    assert!(
+        info.contains("vector_sets:1\r\nvector_elements:3000\r\n"),
+        "{info}"
+    );
     let (mut found, mut total) = (0, 0);
     for (i, q) in data.iter().enumerate().step_by(60) {
         let blob = fp32(q);
