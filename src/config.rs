@@ -44,6 +44,9 @@ enum Field {
     WorkerThreads,
     KvCacheSize,
     RowCacheSize,
+    HttpPort,
+    HttpMaxBody,
+    HttpCorsOrigins,
     WalRepair,
     NotifyKeyspaceEvents,
     ClientOutputBufferLimit,
@@ -110,6 +113,9 @@ pub static SETTINGS: &[Setting] = &[
     setting("timeout", Kind::Int { min: 0, max: i32::MAX as i64 }, "0", true, Field::Timeout, "close a client idle for this many seconds (0 = never)"),
     setting("loglevel", Kind::Enum(&["debug", "verbose", "notice", "warning", "nothing"]), "notice", true, Field::LogLevel, "log verbosity"),
     setting("kv-cache-size", Kind::Memory { min: 1024 * 1024, max: u64::MAX }, "256mb", false, Field::KvCacheSize, "page cache of the KV store (redb); data beyond it stays on disk"),
+    setting("http-port", Kind::Int { min: -1, max: 65535 }, "7379", false, Field::HttpPort, "TCP port of the HTTP API, bound on the same addresses as RESP (-1 = off; 0 or left at its default while `port` is 0 picks a free port)"),
+    setting("http-max-body", Kind::Memory { min: 1024, max: u64::MAX }, "64mb", true, Field::HttpMaxBody, "largest HTTP request body accepted (413 beyond)"),
+    setting("http-cors-origins", Kind::Str, "", true, Field::HttpCorsOrigins, "origins allowed to call the HTTP API from a browser, separated by spaces (* = any; empty = no CORS headers)"),
     setting("row-cache-size", Kind::Memory { min: 0, max: u64::MAX }, "64mb", false, Field::RowCacheSize, "in-memory cache of recently read keys in front of the store (0 = off)"),
     setting("wal-repair", Kind::Bool, "no", false, Field::WalRepair, "at start, truncate a corrupt write-ahead log at the first bad record instead of refusing"),
     setting("worker-threads", Kind::Int { min: 0, max: 1024 }, "0", false, Field::WorkerThreads, "threads serving connections, each with its own event loop (0 = half the cores)"),
@@ -185,6 +191,10 @@ pub struct Config {
     pub worker_threads: usize,
     pub kv_cache_size: u64,
     pub row_cache_size: u64,
+    /// HTTP API port (-1 = off, 0 = a free port).
+    pub http_port: i32,
+    pub http_max_body: u64,
+    pub http_cors_origins: Vec<String>,
     pub wal_repair: bool,
     /// `notify-keyspace-events` as class bits (`bus::keyspace::class`).
     pub notify_keyspace_events: u32,
@@ -224,6 +234,9 @@ impl Default for Config {
             worker_threads: 0,
             kv_cache_size: 256 * MB,
             row_cache_size: 64 * MB,
+            http_port: 7379,
+            http_max_body: 64 * MB,
+            http_cors_origins: Vec::new(),
             wal_repair: false,
             notify_keyspace_events: 0,
             output_limits: [OutputLimit::default(); 3],
@@ -352,6 +365,11 @@ impl Config {
             Field::WorkerThreads => self.worker_threads = usize::try_from(int()).unwrap_or(0),
             Field::KvCacheSize => self.kv_cache_size = uint(),
             Field::RowCacheSize => self.row_cache_size = uint(),
+            Field::HttpPort => self.http_port = i32::try_from(int()).unwrap_or(-1),
+            Field::HttpMaxBody => self.http_max_body = uint(),
+            Field::HttpCorsOrigins => {
+                self.http_cors_origins = v.split_whitespace().map(str::to_string).collect()
+            }
             Field::WalRepair => self.wal_repair = v == "yes",
             Field::NotifyKeyspaceEvents => {
                 self.notify_keyspace_events = keyspace::parse_flags(&v).ok_or_else(|| {
@@ -398,6 +416,9 @@ impl Config {
             Field::WorkerThreads => self.worker_threads.to_string(),
             Field::KvCacheSize => self.kv_cache_size.to_string(),
             Field::RowCacheSize => self.row_cache_size.to_string(),
+            Field::HttpPort => self.http_port.to_string(),
+            Field::HttpMaxBody => self.http_max_body.to_string(),
+            Field::HttpCorsOrigins => self.http_cors_origins.join(" "),
             Field::WalRepair => if self.wal_repair { "yes" } else { "no" }.into(),
             Field::NotifyKeyspaceEvents => keyspace::format_flags(self.notify_keyspace_events),
             Field::ClientOutputBufferLimit => ["normal", "slave", "pubsub"]

@@ -8,9 +8,11 @@
 //!   RESP2 or RESP3. All replies of one read leave in one write.
 //! - [`config`] holds every setting (flags, config file and CONFIG GET/SET share its table),
 //!   [`metrics`] the counters INFO reports, [`engine`] the storage engines.
+//! - [`api`] serves the same commands over HTTP (Upstash REST convention, SSE, metrics).
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod api;
 pub mod bus;
 pub mod cmd;
 pub mod config;

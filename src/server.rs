@@ -110,6 +110,7 @@ pub struct StartOptions {
 pub struct ServerHandle {
     shared: Arc<Shared>,
     addrs: Vec<SocketAddr>,
+    http_addrs: Vec<SocketAddr>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -121,6 +122,11 @@ impl ServerHandle {
 
     pub fn shared(&self) -> &Arc<Shared> {
         &self.shared
+    }
+
+    /// The first address the HTTP API is bound to (`None` when it is off).
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http_addrs.first().copied()
     }
 
     /// Asks the server to stop and waits until it has.
@@ -165,6 +171,25 @@ pub fn start(config: Config, options: StartOptions) -> io::Result<ServerHandle> 
         listeners.push(listener);
     }
     let addrs = listeners
+        .iter()
+        .map(|l| l.local_addr())
+        .collect::<io::Result<Vec<_>>>()?;
+    // The HTTP API binds like the RESP listener; left at its default while the RESP port is
+    // chosen by the system (tests), it is too, so parallel servers never collide.
+    let mut http_listeners = Vec::new();
+    let http_default = crate::config::Config::default().http_port;
+    let mut http_port = match config.http_port {
+        p if p == http_default && config.port == 0 => Some(0),
+        p => u16::try_from(p).ok(),
+    };
+    if let Some(mut port) = http_port.take() {
+        for host in &config.bind {
+            let listener = bind(host, port)?;
+            port = listener.local_addr()?.port();
+            http_listeners.push(listener);
+        }
+    }
+    let http_addrs = http_listeners
         .iter()
         .map(|l| l.local_addr())
         .collect::<io::Result<Vec<_>>>()?;
@@ -240,7 +265,17 @@ pub fn start(config: Config, options: StartOptions) -> io::Result<ServerHandle> 
     let thread = std::thread::Builder::new()
         .name("luma-worker-0".into())
         .spawn(move || {
-            first.block_on(serve(thread_shared.clone(), listeners, handoffs, signals));
+            first.block_on(async {
+                for listener in http_listeners {
+                    match tokio::net::TcpListener::from_std(listener) {
+                        Ok(l) => {
+                            tokio::spawn(crate::api::serve(l, thread_shared.clone()));
+                        }
+                        Err(e) => tracing::error!("HTTP listener: {e}"),
+                    }
+                }
+                serve(thread_shared.clone(), listeners, handoffs, signals).await
+            });
             first.shutdown_timeout(Duration::from_millis(100));
             for helper in helpers {
                 let _ = helper.join();
@@ -248,12 +283,16 @@ pub fn start(config: Config, options: StartOptions) -> io::Result<ServerHandle> 
             thread_shared.engine.close();
             tracing::info!("Luma is now ready to exit, bye bye...");
         })?;
+    for addr in &http_addrs {
+        tracing::info!("HTTP API on http://{addr}");
+    }
     for addr in &addrs {
         tracing::info!("Ready to accept connections tcp on {addr}");
     }
     Ok(ServerHandle {
         shared,
         addrs,
+        http_addrs,
         thread: Some(thread),
     })
 }

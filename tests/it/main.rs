@@ -6,6 +6,7 @@ mod common;
 mod consistency;
 mod durability;
 mod hash;
+mod http;
 mod keys;
 mod process;
 mod protocol;

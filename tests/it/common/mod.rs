@@ -39,6 +39,14 @@ impl TestServer {
         }
     }
 
+    /// The HTTP API's address.
+    pub fn http_addr(&self) -> std::net::SocketAddr {
+        self.handle
+            .as_ref()
+            .and_then(|h| h.http_addr())
+            .expect("the HTTP API is on")
+    }
+
     pub fn url(&self) -> String {
         format!("redis://{}/", self.addr)
     }

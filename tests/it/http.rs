@@ -1,0 +1,374 @@
+//! The HTTP API over real sockets: the Upstash REST forms, base64 replies, auth, limits, CORS,
+//! server-sent events fed by RESP publishers and keyspace notifications, metrics.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use crate::common::TestServer;
+
+/// An HTTP/1.1 response: status, lower-case headers, body.
+struct Response {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Response {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Sends one request (`Connection: close`) and reads the whole response.
+fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &[u8],
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Response {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut req = Vec::new();
+    req.extend_from_slice(method.as_bytes());
+    req.push(b' ');
+    req.extend_from_slice(path);
+    req.extend_from_slice(b" HTTP/1.1\r\nHost: luma\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
+    }
+    req.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
+    req.extend_from_slice(body);
+    s.write_all(&req).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("headers end");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(": "))
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    if headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v == "chunked")
+    {
+        body = dechunk(&body);
+    }
+    Response {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(end) = data.windows(2).position(|w| w == b"\r\n") {
+        let size = usize::from_str_radix(std::str::from_utf8(&data[..end]).unwrap(), 16).unwrap();
+        if size == 0 {
+            break;
+        }
+        out.extend_from_slice(&data[end + 2..end + 2 + size]);
+        data = &data[end + 4 + size..];
+    }
+    out
+}
+
+fn post(addr: SocketAddr, path: &str, body: &str) -> Response {
+    request(addr, "POST", path.as_bytes(), &[], body.as_bytes())
+}
+
+#[test]
+fn commands_in_every_form_with_upstash_replies() {
+    let server = TestServer::start();
+    let a = server.http_addr();
+    let r = post(a, "/", r#"["SET","k","v","EX",100]"#);
+    assert_eq!((r.status, r.text()), (200, r#"{"result":"OK"}"#.into()));
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(post(a, "/", r#"["get","k"]"#).text(), r#"{"result":"v"}"#);
+    assert_eq!(post(a, "/", r#"["TTL","k"]"#).text(), r#"{"result":100}"#);
+    assert_eq!(
+        post(a, "/", r#"["GET","nokey"]"#).text(),
+        r#"{"result":null}"#
+    );
+    // Numbers and booleans become their text.
+    assert_eq!(
+        post(a, "/", r#"["SET","n",1.5e+21]"#).text(),
+        r#"{"result":"OK"}"#
+    );
+    assert_eq!(
+        post(a, "/", r#"["GET","n"]"#).text(),
+        r#"{"result":"1.5e+21"}"#
+    );
+    // The path form, and a body as the last argument.
+    let r = request(a, "GET", b"/incrby/counter/5", &[], b"");
+    assert_eq!(r.text(), r#"{"result":5}"#);
+    let r = request(a, "POST", b"/set/doc", &[], br#"{"json":"body"}"#);
+    assert_eq!(r.text(), r#"{"result":"OK"}"#);
+    assert_eq!(
+        post(a, "/", r#"["GET","doc"]"#).text(),
+        r#"{"result":"{\"json\":\"body\"}"}"#
+    );
+    // Binary round trip: percent-encoded bytes in, base64 out.
+    let r = request(a, "GET", b"/set/bin/%00%FF%0Aa", &[], b"");
+    assert_eq!(r.status, 200);
+    let r = request(
+        a,
+        "POST",
+        b"/",
+        &[("Upstash-Encoding", "base64")],
+        br#"["GET","bin"]"#,
+    );
+    assert_eq!(r.text(), r#"{"result":"AP8KYQ=="}"#);
+    // Maps are flat arrays; every string is encoded, numbers and nulls are not.
+    post(a, "/", r#"["HSET","h","f","1"]"#);
+    let r = request(
+        a,
+        "POST",
+        b"/pipeline",
+        &[("Upstash-Encoding", "base64")],
+        br#"[["HGETALL","h"],["INCR","c"],["GET","none"],["PING"]]"#,
+    );
+    assert_eq!(
+        r.text(),
+        r#"[{"result":["Zg==","MQ=="]},{"result":1},{"result":null},{"result":"UE9ORw=="}]"#
+    );
+    // A failed command is a 400 with Redis's error; in a pipeline each command has its own.
+    let r = post(a, "/", r#"["LPUSH","k","x"]"#);
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.text(),
+        r#"{"error":"WRONGTYPE Operation against a key holding the wrong kind of value"}"#
+    );
+    let r = post(
+        a,
+        "/pipeline",
+        r#"[["INCR","c"],["LPUSH","k","x"],["INCR","c"]]"#,
+    );
+    assert_eq!(
+        (r.status, r.text()),
+        (
+            200,
+            r#"[{"result":2},{"error":"WRONGTYPE Operation against a key holding the wrong kind of value"},{"result":3}]"#
+                .into()
+        )
+    );
+}
+
+#[test]
+fn multi_exec_is_atomic_and_refused_whole_on_a_bad_command() {
+    let server = TestServer::start();
+    let a = server.http_addr();
+    let r = post(
+        a,
+        "/multi-exec",
+        r#"[["SET","a","1"],["INCR","a"],["LPUSH","a","x"]]"#,
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.text(),
+        r#"[{"result":"OK"},{"result":2},{"error":"WRONGTYPE Operation against a key holding the wrong kind of value"}]"#
+    );
+    let r = post(a, "/multi-exec", r#"[["SET","b","1"],["NOSUCH"]]"#);
+    assert_eq!(r.status, 400);
+    assert!(
+        r.text().starts_with(r#"{"error":"EXECABORT"#),
+        "{}",
+        r.text()
+    );
+    assert_eq!(post(a, "/", r#"["EXISTS","b"]"#).text(), r#"{"result":0}"#);
+}
+
+#[test]
+fn bad_requests_get_json_errors_and_the_right_status() {
+    let server = TestServer::with(|c| c.http_max_body = 4096);
+    let a = server.http_addr();
+    for (body, status) in [
+        ("not json", 400),
+        (r#"{"cmd":"get"}"#, 400),
+        ("[]", 400),
+        (r#"["SET","k",null]"#, 400),
+        (r#"["SET","k",["nested"]]"#, 400),
+        (r#"["SUBSCRIBE","ch"]"#, 400),
+        (r#"["MONITOR"]"#, 400),
+        (r#"["BLPOP","list","1"]"#, 400),
+    ] {
+        let r = post(a, "/", body);
+        assert_eq!(r.status, status, "{body}: {}", r.text());
+        assert!(
+            r.text().starts_with(r#"{"error":""#),
+            "{body}: {}",
+            r.text()
+        );
+    }
+    assert_eq!(post(a, "/pipeline", "[]").status, 400);
+    assert_eq!(post(a, "/pipeline", r#"["GET","k"]"#).status, 400);
+    let huge = format!(r#"["SET","k","{}"]"#, "x".repeat(8192));
+    assert_eq!(post(a, "/", &huge).status, 413);
+    assert_eq!(post(a, "/", r#"["DBSIZE"]"#).text(), r#"{"result":0}"#);
+}
+
+#[test]
+fn the_token_is_requirepass_and_a_wrong_one_reveals_nothing() {
+    let server = TestServer::with(|c| c.requirepass = "s3cret".into());
+    let a = server.http_addr();
+    for r in [
+        post(a, "/", r#"["SET","k","v"]"#),
+        request(
+            a,
+            "POST",
+            b"/",
+            &[("Authorization", "Bearer wrong")],
+            br#"["GET","k"]"#,
+        ),
+        request(a, "GET", b"/get/k?_token=s3cre", &[], b""),
+        request(a, "GET", b"/subscribe/ch", &[], b""),
+    ] {
+        assert_eq!(
+            (r.status, r.text()),
+            (401, r#"{"error":"Unauthorized"}"#.into())
+        );
+    }
+    let bearer = [("Authorization", "Bearer s3cret")];
+    let r = request(a, "POST", b"/", &bearer, br#"["SET","k","v"]"#);
+    assert_eq!(r.text(), r#"{"result":"OK"}"#);
+    let r = request(a, "GET", b"/get/k?_token=s3cret", &[], b"");
+    assert_eq!(r.text(), r#"{"result":"v"}"#);
+    assert_eq!(request(a, "GET", b"/healthz", &[], b"").status, 200);
+}
+
+#[test]
+fn cors_follows_the_configured_origins() {
+    let server = TestServer::with(|c| c.http_cors_origins = vec!["https://app.example".into()]);
+    let a = server.http_addr();
+    let origin = [("Origin", "https://app.example")];
+    let r = request(a, "OPTIONS", b"/", &origin, b"");
+    assert_eq!(r.status, 204);
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://app.example")
+    );
+    assert!(r
+        .header("access-control-allow-headers")
+        .unwrap()
+        .contains("authorization"));
+    let r = request(a, "POST", b"/", &origin, br#"["PING"]"#);
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://app.example")
+    );
+    let other = [("Origin", "https://evil.example")];
+    let r = request(a, "POST", b"/", &other, br#"["PING"]"#);
+    assert_eq!(r.header("access-control-allow-origin"), None);
+}
+
+/// Opens an event stream and returns a reader past the response headers.
+fn event_stream(addr: SocketAddr, path: &str) -> BufReader<TcpStream> {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: luma\r\nAccept: text/event-stream\r\n\r\n"
+    )
+    .unwrap();
+    let mut r = BufReader::new(s);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        r.read_line(&mut line).unwrap();
+        if line == "\r\n" {
+            return r;
+        }
+        if line.starts_with("HTTP/1.1") {
+            assert!(line.contains(" 200 "), "{line}");
+        }
+    }
+}
+
+/// The next `data:` line of a (chunked) event stream.
+fn next_data(r: &mut BufReader<TcpStream>) -> String {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(r.read_line(&mut line).unwrap() > 0, "stream ended");
+        if let Some(data) = line.strip_prefix("data: ") {
+            return data.trim_end().to_string();
+        }
+    }
+}
+
+#[test]
+fn server_sent_events_carry_messages_published_over_resp() {
+    let server = TestServer::start();
+    let a = server.http_addr();
+    let mut news = event_stream(a, "/subscribe/news%20room");
+    assert_eq!(next_data(&mut news), "subscribe,news room,1");
+    let mut pattern = event_stream(a, "/psubscribe/__keyevent@0__:*");
+    assert_eq!(next_data(&mut pattern), "psubscribe,__keyevent@0__:*,1");
+    let mut c = server.raw();
+    assert_eq!(
+        c.cmd_str(&["PUBLISH", "news room", "hello, world"]),
+        ":1\r\n"
+    );
+    assert_eq!(next_data(&mut news), "message,news room,hello, world");
+    assert_eq!(
+        c.cmd_str(&["CONFIG", "SET", "notify-keyspace-events", "E$"]),
+        "+OK\r\n"
+    );
+    assert_eq!(c.cmd_str(&["SET", "watched", "1"]), "+OK\r\n");
+    assert_eq!(
+        next_data(&mut pattern),
+        "pmessage,__keyevent@0__:*,__keyevent@0__:set,watched"
+    );
+    // A client that goes away leaves the bus: nobody receives the next message.
+    drop(news);
+    let mut gone = false;
+    for _ in 0..50 {
+        if c.cmd_str(&["PUBLISH", "news room", "x"]) == ":0\r\n" {
+            gone = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(gone, "the dropped stream still counts as a subscriber");
+}
+
+#[test]
+fn metrics_and_health() {
+    let server = TestServer::start();
+    let a = server.http_addr();
+    post(a, "/", r#"["SET","k","v"]"#);
+    post(a, "/", r#"["GET","k"]"#);
+    let r = request(a, "GET", b"/metrics", &[], b"");
+    assert_eq!(r.status, 200);
+    let text = r.text();
+    assert!(
+        text.contains("luma_commands_total{cmd=\"get\"} 1\n"),
+        "{text}"
+    );
+    assert!(text.contains("# TYPE luma_wal_last_lsn gauge\n"), "{text}");
+    assert!(text.contains("luma_keys{db=\"0\"} 1\n"), "{text}");
+    let r = request(a, "GET", b"/healthz", &[], b"");
+    assert_eq!((r.status, r.text()), (200, "ok\n".into()));
+}
