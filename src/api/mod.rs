@@ -6,11 +6,13 @@
 //! Routes: `POST /` (a JSON array: one command), `POST /pipeline` and `POST /multi-exec`
 //! (arrays of commands; the second atomic), `GET|POST /<cmd>/<arg>/…` (URL-decoded segments,
 //! a request body as the last argument), `GET|POST /subscribe/<channel>` and
-//! `/psubscribe/<pattern>` (text/event-stream), `GET /metrics`, `GET /healthz`.
+//! `/psubscribe/<pattern>` (text/event-stream), `POST /vsearch/<key>` (vector search with JSON
+//! in and out), `GET /metrics`, `GET /healthz`.
 
 pub mod auth;
 pub mod command;
 pub mod metrics;
+pub mod native;
 pub mod sse;
 
 use std::sync::Arc;
@@ -83,6 +85,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
             "/psubscribe/{*pattern}",
             get(sse::psubscribe).post(sse::psubscribe),
         )
+        .route("/vsearch/{*key}", post(native::vsearch))
         .route("/metrics", get(metrics::metrics))
         .route("/healthz", get(metrics::healthz))
         .route("/{*path}", any(command::path_form))

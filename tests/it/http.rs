@@ -372,3 +372,43 @@ fn metrics_and_health() {
     let r = request(a, "GET", b"/healthz", &[], b"");
     assert_eq!((r.status, r.text()), (200, "ok\n".into()));
 }
+
+#[test]
+fn vector_search_with_json_in_and_out() {
+    let server = TestServer::start();
+    let a = server.http_addr();
+    let mut c = server.raw();
+    for (name, v, attrs) in [
+        ("a", ["1", "0"], r#"{"year":1999}"#),
+        ("b", ["0", "1"], "plain"),
+    ] {
+        let reply = c.cmd_str(&[
+            "VADD", "docs", "VALUES", "2", v[0], v[1], name, "SETATTR", attrs,
+        ]);
+        assert_eq!(reply, ":1\r\n");
+    }
+    let r = post(a, "/vsearch/docs", r#"{"vector":[1,0.1],"count":2}"#);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let got: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    let hits = got["result"].as_array().unwrap();
+    assert_eq!(hits.len(), 2);
+    assert_eq!(hits[0]["element"], "a");
+    assert_eq!(hits[0]["attributes"]["year"], 1999);
+    assert_eq!(hits[1]["attributes"], "plain");
+    assert!(hits[0]["score"].as_f64().unwrap() > hits[1]["score"].as_f64().unwrap());
+    let r = post(
+        a,
+        "/vsearch/docs",
+        r#"{"element":"b","filter":".year > 1990"}"#,
+    );
+    let got: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(got["result"][0]["element"], "a");
+    assert_eq!(got["result"].as_array().unwrap().len(), 1);
+    let r = post(a, "/vsearch/docs", r#"{"vector":[1,2,3]}"#);
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.text(),
+        r#"{"error":"ERR Vector dimension mismatch - got 3 but set has 2"}"#
+    );
+    assert_eq!(post(a, "/vsearch/docs", r#"{"vector":"x"}"#).status, 400);
+}

@@ -1,0 +1,145 @@
+//! JSON-native endpoints, for callers without a Redis client: `POST /vsearch/<key>` takes
+//! `{"vector": [numbers] | "element": name, "count": n, "ef": n, "filter": expr}` and answers
+//! `{"result": [{"element", "score", "attributes"}]}`, best first (VSIM underneath).
+
+use std::net::SocketAddr;
+
+use axum::body::Bytes as Body;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use bytes::Bytes;
+use serde_json::{json, Value};
+
+use super::command::{admit, percent_decode};
+use super::{json_response, ApiError, AppState};
+use crate::resp::Reply;
+
+/// The VSIM arguments of a search request.
+fn vsim_args(key: Bytes, request: &Value) -> Result<Vec<Bytes>, String> {
+    let mut args = vec![Bytes::from_static(b"VSIM"), key];
+    match (request.get("vector"), request.get("element")) {
+        (Some(Value::Array(v)), None) => {
+            args.push(Bytes::from_static(b"VALUES"));
+            args.push(Bytes::from(v.len().to_string()));
+            for x in v {
+                let Value::Number(n) = x else {
+                    return Err("ERR \"vector\" must be an array of numbers".into());
+                };
+                args.push(Bytes::from(n.to_string()));
+            }
+        }
+        (None, Some(Value::String(e))) => {
+            args.push(Bytes::from_static(b"ELE"));
+            args.push(Bytes::copy_from_slice(e.as_bytes()));
+        }
+        _ => return Err("ERR give either \"vector\" (an array of numbers) or \"element\"".into()),
+    }
+    for (field, option) in [("count", "COUNT"), ("ef", "EF"), ("filter_ef", "FILTER-EF")] {
+        match request.get(field) {
+            None => {}
+            Some(Value::Number(n)) => {
+                args.push(Bytes::from(option));
+                args.push(Bytes::from(n.to_string()));
+            }
+            Some(_) => return Err(format!("ERR \"{field}\" must be a number")),
+        }
+    }
+    match request.get("filter") {
+        None => {}
+        Some(Value::String(f)) => {
+            args.push(Bytes::from_static(b"FILTER"));
+            args.push(Bytes::copy_from_slice(f.as_bytes()));
+        }
+        Some(_) => return Err("ERR \"filter\" must be a string".into()),
+    }
+    args.push(Bytes::from_static(b"WITHSCORES"));
+    args.push(Bytes::from_static(b"WITHATTRIBS"));
+    Ok(args)
+}
+
+/// VSIM's RESP2 triples as objects; attributes as JSON when they parse, else as text.
+fn hits(reply: Reply) -> Result<Value, String> {
+    let items = match reply {
+        Reply::Array(items) => items,
+        Reply::Error(e) => return Err(e),
+        other => return Err(format!("ERR unexpected reply {other:?}")),
+    };
+    let text = |r: &Reply| match r {
+        Reply::Bulk(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        Reply::Double(d) => Some(d.to_string()),
+        _ => None,
+    };
+    Ok(Value::Array(
+        items
+            .chunks_exact(3)
+            .map(|t| {
+                let score = match &t[1] {
+                    Reply::Double(d) => json!(d),
+                    _ => Value::Null,
+                };
+                let attributes = text(&t[2]).map_or(Value::Null, |a| {
+                    serde_json::from_str(&a).unwrap_or(Value::String(a))
+                });
+                json!({ "element": text(&t[0]), "score": score, "attributes": attributes })
+            })
+            .collect(),
+    ))
+}
+
+/// `POST /vsearch/<key>`
+pub async fn vsearch(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let mut session = admit(&state, &headers, &uri, peer)?;
+    let key = Bytes::from(percent_decode(
+        uri.path()
+            .strip_prefix("/vsearch/")
+            .unwrap_or_default()
+            .as_bytes(),
+    ));
+    let request: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("ERR the body is not JSON: {e}")))?;
+    let args = vsim_args(key, &request).map_err(ApiError::bad_request)?;
+    let found = hits(session.run(&args).await).map_err(ApiError::bad_request)?;
+    Ok(json_response(StatusCode::OK, json!({ "result": found })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_become_vsim() {
+        let req = json!({"vector": [1, 0.5], "count": 3, "filter": ".a > 1"});
+        let args = vsim_args(Bytes::from_static(b"k"), &req).unwrap();
+        let text: Vec<String> = args
+            .iter()
+            .map(|a| String::from_utf8_lossy(a).into())
+            .collect();
+        assert_eq!(
+            text,
+            [
+                "VSIM",
+                "k",
+                "VALUES",
+                "2",
+                "1",
+                "0.5",
+                "COUNT",
+                "3",
+                "FILTER",
+                ".a > 1",
+                "WITHSCORES",
+                "WITHATTRIBS"
+            ]
+        );
+        assert!(vsim_args(Bytes::new(), &json!({"vector": ["x"]})).is_err());
+        assert!(vsim_args(Bytes::new(), &json!({})).is_err());
+        assert!(vsim_args(Bytes::new(), &json!({"element": "e", "count": "3"})).is_err());
+    }
+}
