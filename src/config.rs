@@ -47,6 +47,7 @@ enum Field {
     HttpPort,
     HttpMaxBody,
     HttpCorsOrigins,
+    HttpReadonlyToken,
     WalRepair,
     NotifyKeyspaceEvents,
     ClientOutputBufferLimit,
@@ -116,6 +117,7 @@ pub static SETTINGS: &[Setting] = &[
     setting("http-port", Kind::Int { min: -1, max: 65535 }, "7379", false, Field::HttpPort, "TCP port of the HTTP API, bound on the same addresses as RESP (-1 = off; 0 or left at its default while `port` is 0 picks a free port)"),
     setting("http-max-body", Kind::Memory { min: 1024, max: u64::MAX }, "64mb", true, Field::HttpMaxBody, "largest HTTP request body accepted (413 beyond)"),
     setting("http-cors-origins", Kind::Str, "", true, Field::HttpCorsOrigins, "origins allowed to call the HTTP API from a browser, separated by spaces (* = any; empty = no CORS headers)"),
+    setting("http-readonly-token", Kind::Str, "", true, Field::HttpReadonlyToken, "a second HTTP API token that may only run commands that change nothing (empty = none)"),
     setting("row-cache-size", Kind::Memory { min: 0, max: u64::MAX }, "64mb", false, Field::RowCacheSize, "in-memory cache of recently read keys in front of the store (0 = off)"),
     setting("wal-repair", Kind::Bool, "no", false, Field::WalRepair, "at start, truncate a corrupt write-ahead log at the first bad record instead of refusing"),
     setting("worker-threads", Kind::Int { min: 0, max: 1024 }, "0", false, Field::WorkerThreads, "threads serving connections, each with its own event loop (0 = half the cores)"),
@@ -195,6 +197,7 @@ pub struct Config {
     pub http_port: i32,
     pub http_max_body: u64,
     pub http_cors_origins: Vec<String>,
+    pub http_readonly_token: String,
     pub wal_repair: bool,
     /// `notify-keyspace-events` as class bits (`bus::keyspace::class`).
     pub notify_keyspace_events: u32,
@@ -237,6 +240,7 @@ impl Default for Config {
             http_port: 7379,
             http_max_body: 64 * MB,
             http_cors_origins: Vec::new(),
+            http_readonly_token: String::new(),
             wal_repair: false,
             notify_keyspace_events: 0,
             output_limits: [OutputLimit::default(); 3],
@@ -367,6 +371,7 @@ impl Config {
             Field::RowCacheSize => self.row_cache_size = uint(),
             Field::HttpPort => self.http_port = i32::try_from(int()).unwrap_or(-1),
             Field::HttpMaxBody => self.http_max_body = uint(),
+            Field::HttpReadonlyToken => self.http_readonly_token = v.to_string(),
             Field::HttpCorsOrigins => {
                 self.http_cors_origins = v.split_whitespace().map(str::to_string).collect()
             }
@@ -419,6 +424,7 @@ impl Config {
             Field::HttpPort => self.http_port.to_string(),
             Field::HttpMaxBody => self.http_max_body.to_string(),
             Field::HttpCorsOrigins => self.http_cors_origins.join(" "),
+            Field::HttpReadonlyToken => self.http_readonly_token.clone(),
             Field::WalRepair => if self.wal_repair { "yes" } else { "no" }.into(),
             Field::NotifyKeyspaceEvents => keyspace::format_flags(self.notify_keyspace_events),
             Field::ClientOutputBufferLimit => ["normal", "slave", "pubsub"]

@@ -3,13 +3,21 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-/// Calls, time and failures of one command (INFO commandstats).
+/// Upper bounds (µs) of the latency histogram buckets (`/metrics`); one more bucket counts
+/// everything slower.
+pub const LATENCY_BOUNDS_US: [u64; 12] = [
+    10, 25, 50, 100, 250, 500, 1_000, 2_500, 10_000, 50_000, 250_000, 1_000_000,
+];
+
+/// Calls, time and failures of one command (INFO commandstats), and its latency histogram.
 #[derive(Debug, Default)]
 pub struct CommandStats {
     pub calls: AtomicU64,
     pub usec: AtomicU64,
     pub failed_calls: AtomicU64,
     pub rejected_calls: AtomicU64,
+    /// Calls per latency bucket (`LATENCY_BOUNDS_US`, then the rest).
+    pub latency: [AtomicU64; 13],
 }
 
 impl CommandStats {
@@ -17,6 +25,8 @@ impl CommandStats {
         self.calls.fetch_add(1, Ordering::Relaxed);
         let usec = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
         self.usec.fetch_add(usec, Ordering::Relaxed);
+        let bucket = LATENCY_BOUNDS_US.partition_point(|&b| b < usec);
+        self.latency[bucket].fetch_add(1, Ordering::Relaxed);
         if failed {
             self.failed_calls.fetch_add(1, Ordering::Relaxed);
         }
@@ -32,7 +42,10 @@ impl CommandStats {
             &self.usec,
             &self.failed_calls,
             &self.rejected_calls,
-        ] {
+        ]
+        .into_iter()
+        .chain(&self.latency)
+        {
             c.store(0, Ordering::Relaxed);
         }
     }
@@ -80,6 +93,7 @@ impl Metrics {
             usec: AtomicU64::new(0),
             failed_calls: AtomicU64::new(0),
             rejected_calls: AtomicU64::new(0),
+            latency: [const { AtomicU64::new(0) }; 13],
         };
         self.commands.get(id).unwrap_or(&UNUSED)
     }

@@ -1,11 +1,31 @@
 //! Who may call the API: `Authorization: Bearer <token>` or the `_token` query parameter,
-//! where the token is the server's `requirepass` (the password AUTH takes). Without a
+//! where the token is the server's `requirepass` (the password AUTH takes), or the
+//! `http-readonly-token`, which may only run commands that change nothing. Without a
 //! requirepass everyone may, as on RESP.
 
 use axum::http::{header, HeaderMap, Uri};
 
-/// Does this request carry the right token (or need none)?
-pub fn allowed(requirepass: &str, headers: &HeaderMap, uri: &Uri) -> bool {
+/// What a request's token lets it do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Full,
+    ReadOnly,
+    Denied,
+}
+
+/// The access of a request, given the server's password and read-only token.
+pub fn access(requirepass: &str, readonly: &str, headers: &HeaderMap, uri: &Uri) -> Access {
+    if allowed(requirepass, headers, uri) {
+        Access::Full
+    } else if !readonly.is_empty() && allowed(readonly, headers, uri) {
+        Access::ReadOnly
+    } else {
+        Access::Denied
+    }
+}
+
+/// Does this request carry `secret` (or is none needed)?
+fn allowed(requirepass: &str, headers: &HeaderMap, uri: &Uri) -> bool {
     if requirepass.is_empty() {
         return true;
     }
@@ -50,5 +70,12 @@ mod tests {
         assert!(allowed("s3cret", &HeaderMap::new(), &q));
         let q: Uri = "/get/k?_token=s3cretX".parse().unwrap();
         assert!(!allowed("s3cret", &HeaderMap::new(), &q));
+        let ro: Uri = "/get/k?_token=look".parse().unwrap();
+        assert_eq!(
+            access("s3cret", "look", &HeaderMap::new(), &ro),
+            Access::ReadOnly
+        );
+        assert_eq!(access("s3cret", "", &HeaderMap::new(), &ro), Access::Denied);
+        assert_eq!(access("", "look", &HeaderMap::new(), &uri), Access::Full);
     }
 }

@@ -39,15 +39,27 @@ const CONNECTION_ONLY: &[&str] = &[
     "psync",
 ];
 
+const NOPERM: &str = "NOPERM this token can only run commands that change nothing";
+
+/// May a read-only token run this command? Reads yes; writes and administration no.
+fn read_only_allows(args: &[Bytes]) -> bool {
+    cmd::table().resolve(args).is_ok_and(|(e, _)| {
+        let flags = e.spec.flags;
+        !flags.has(cmd::Flags::WRITE) && !flags.has(cmd::Flags::ADMIN)
+    })
+}
+
 /// A client for the length of one request: registered like a connection (CLIENT LIST,
 /// maxclients), gone when dropped.
 pub struct Session {
     shared: Arc<Shared>,
     state: ClientState,
+    /// Opened with the read-only token: commands that write or administer are refused.
+    read_only: bool,
 }
 
 impl Session {
-    pub fn open(shared: &Arc<Shared>, peer: SocketAddr) -> Option<Session> {
+    pub fn open(shared: &Arc<Shared>, peer: SocketAddr, read_only: bool) -> Option<Session> {
         let max = shared.config().maxclients;
         let local = SocketAddr::from(([127, 0, 0, 1], 0));
         let info: Arc<ClientInfo> = shared.clients.register(peer, local, -1, max)?;
@@ -58,6 +70,7 @@ impl Session {
         Some(Session {
             shared: shared.clone(),
             state,
+            read_only,
         })
     }
 
@@ -67,6 +80,9 @@ impl Session {
             .first()
             .map(|n| String::from_utf8_lossy(n).to_ascii_lowercase())
             .unwrap_or_default();
+        if self.read_only && !read_only_allows(args) {
+            return Reply::Error(NOPERM.into());
+        }
         if CONNECTION_ONLY.contains(&name.as_str()) {
             return Reply::Error(format!(
                 "ERR '{name}' needs a connection of its own: use RESP, or /subscribe/<channel> \
@@ -215,16 +231,26 @@ pub fn admit(
     uri: &Uri,
     peer: SocketAddr,
 ) -> Result<Session, ApiError> {
-    check_token(state, headers, uri)?;
-    Session::open(&state.shared, peer).ok_or_else(max_clients)
+    let read_only = check_token(state, headers, uri)? == auth::Access::ReadOnly;
+    Session::open(&state.shared, peer, read_only).ok_or_else(max_clients)
 }
 
-pub fn check_token(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Result<(), ApiError> {
-    let requirepass = state.shared.config().requirepass.clone();
-    if auth::allowed(&requirepass, headers, uri) {
-        Ok(())
-    } else {
-        Err(ApiError::new(StatusCode::UNAUTHORIZED, "Unauthorized"))
+/// The request's access; 401 when it has none.
+pub fn check_token(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> Result<auth::Access, ApiError> {
+    let (requirepass, readonly) = {
+        let config = state.shared.config();
+        (
+            config.requirepass.clone(),
+            config.http_readonly_token.clone(),
+        )
+    };
+    match auth::access(&requirepass, &readonly, headers, uri) {
+        auth::Access::Denied => Err(ApiError::new(StatusCode::UNAUTHORIZED, "Unauthorized")),
+        access => Ok(access),
     }
 }
 
@@ -244,10 +270,10 @@ fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
 async fn answer(mut session: Session, args: &[Bytes], base64: bool) -> Response {
     let reply = session.run(args).await;
     let (ok, body) = outcome_json(&reply, base64);
-    let status = if ok {
-        StatusCode::OK
-    } else {
-        StatusCode::BAD_REQUEST
+    let status = match &reply {
+        _ if ok => StatusCode::OK,
+        Reply::Error(e) if e.starts_with("NOPERM") => StatusCode::FORBIDDEN,
+        _ => StatusCode::BAD_REQUEST,
     };
     json_response(status, body)
 }
@@ -307,6 +333,9 @@ pub async fn multi_exec(
     let mut session = admit(&state, &headers, &uri, peer)?;
     let commands = commands_of(&parse_body(&body)?).map_err(ApiError::bad_request)?;
     let base64 = wants_base64(&headers);
+    if session.read_only && !commands.iter().all(|c| read_only_allows(c)) {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, NOPERM));
+    }
     session.run(&[Bytes::from_static(b"MULTI")]).await;
     for args in &commands {
         let queued = session.run(args).await;

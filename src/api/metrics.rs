@@ -9,7 +9,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
-use crate::metrics::Metrics as M;
+use crate::metrics::{Metrics as M, LATENCY_BOUNDS_US};
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
@@ -29,6 +29,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     let table = crate::cmd::table();
     let mut durations = String::new();
     let mut failures = String::new();
+    let mut histogram = String::new();
     for entry in &table.entries {
         let stats = m.command(entry.id);
         let calls = stats.calls.load(Ordering::Relaxed);
@@ -47,6 +48,23 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             failures,
             "luma_command_failures_total{{cmd=\"{name}\"}} {failed}"
         );
+        let mut cumulative = 0;
+        for (i, count) in stats.latency.iter().enumerate() {
+            cumulative += count.load(Ordering::Relaxed);
+            let le = match LATENCY_BOUNDS_US.get(i) {
+                Some(us) => format!("{}", *us as f64 / 1e6),
+                None => "+Inf".to_string(),
+            };
+            let _ = writeln!(
+                histogram,
+                "luma_command_duration_seconds_bucket{{cmd=\"{name}\",le=\"{le}\"}} {cumulative}"
+            );
+        }
+        let _ = writeln!(
+            histogram,
+            "luma_command_duration_seconds_sum{{cmd=\"{name}\"}} {secs}\n\
+             luma_command_duration_seconds_count{{cmd=\"{name}\"}} {cumulative}"
+        );
     }
     family(
         &mut out,
@@ -62,6 +80,13 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         "Failed calls per command.",
     );
     out.push_str(&failures);
+    family(
+        &mut out,
+        "luma_command_duration_seconds",
+        "histogram",
+        "Latency per command (over RESP, a pipeline batch's time shared by its commands).",
+    );
+    out.push_str(&histogram);
     let engine = &shared.engine;
     let stats = &engine.stats;
     let (sets, elements, vector_ram) = engine.vectors.stats();

@@ -255,6 +255,51 @@ fn the_token_is_requirepass_and_a_wrong_one_reveals_nothing() {
     assert_eq!(r.text(), r#"{"result":"OK"}"#);
     let r = request(a, "GET", b"/get/k?_token=s3cret", &[], b"");
     assert_eq!(r.text(), r#"{"result":"v"}"#);
+    // The read-only token reads, and is refused (403) anything that writes or administers.
+    let mut c = server.raw();
+    assert_eq!(c.cmd_str(&["AUTH", "s3cret"]), "+OK\r\n");
+    assert_eq!(
+        c.cmd_str(&["CONFIG", "SET", "http-readonly-token", "peek"]),
+        "+OK\r\n"
+    );
+    let ro = [("Authorization", "Bearer peek")];
+    assert_eq!(
+        request(a, "POST", b"/", &ro, br#"["GET","k"]"#).text(),
+        r#"{"result":"v"}"#
+    );
+    for body in [
+        &br#"["SET","k","w"]"#[..],
+        br#"["FLUSHALL"]"#,
+        br#"["CONFIG","SET","timeout","1"]"#,
+    ] {
+        let r = request(a, "POST", b"/", &ro, body);
+        assert_eq!(r.status, 403, "{}", r.text());
+        assert!(r.text().contains("NOPERM"), "{}", r.text());
+    }
+    let r = request(
+        a,
+        "POST",
+        b"/multi-exec",
+        &ro,
+        br#"[["GET","k"],["DEL","k"]]"#,
+    );
+    assert_eq!(r.status, 403);
+    let r = request(
+        a,
+        "POST",
+        b"/pipeline",
+        &ro,
+        br#"[["GET","k"],["DEL","k"]]"#,
+    );
+    assert!(
+        r.text().contains(r#"{"result":"v"},{"error":"NOPERM"#),
+        "{}",
+        r.text()
+    );
+    assert_eq!(
+        request(a, "POST", b"/", &bearer, br#"["GET","k"]"#).text(),
+        r#"{"result":"v"}"#
+    );
     assert_eq!(request(a, "GET", b"/healthz", &[], b"").status, 200);
 }
 
@@ -369,6 +414,18 @@ fn metrics_and_health() {
     );
     assert!(text.contains("# TYPE luma_wal_last_lsn gauge\n"), "{text}");
     assert!(text.contains("luma_keys{db=\"0\"} 1\n"), "{text}");
+    assert!(
+        text.contains("# TYPE luma_command_duration_seconds histogram\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("luma_command_duration_seconds_bucket{cmd=\"get\",le=\"+Inf\"} 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("luma_command_duration_seconds_count{cmd=\"set\"} 1\n"),
+        "{text}"
+    );
     let r = request(a, "GET", b"/healthz", &[], b"");
     assert_eq!((r.status, r.text()), (200, "ok\n".into()));
 }
