@@ -3,7 +3,7 @@
 //! A vector set's elements are key-space members (`kv::types::vset`), written and logged like
 //! any other; the index is derived from them. After each batch commits, [`Vectors::observe`]
 //! reads the batch's operations and queues, per set and in log order, the element changes it
-//! finds. A job on the vector pool (one thread per core, off the event loops) applies a set's
+//! finds. A job on the builder pool (one thread per core, off the event loops) applies a set's
 //! queue in three steps, so searches keep running: names and vectors staged under the write
 //! lock, graph links planned in parallel under the read lock, links committed under a short
 //! write lock. Replies wait for their changes to be applied and searches wait for the index
@@ -86,20 +86,20 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 type Job = Box<dyn FnOnce() + Send>;
 
-/// A fixed pool of threads for searches and index work, sized to the cores.
+/// A fixed pool of threads, sized to the cores.
 pub struct Pool {
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
     pub threads: usize,
 }
 
 impl Pool {
-    pub fn new(threads: usize) -> Pool {
+    pub fn new(name: &str, threads: usize) -> Pool {
         let (tx, rx) = mpsc::channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
         for i in 0..threads {
             let rx = rx.clone();
             let spawned = std::thread::Builder::new()
-                .name(format!("luma-vector-{i}"))
+                .name(format!("{name}-{i}"))
                 .spawn(move || loop {
                     let job = lock(&rx).recv();
                     match job {
@@ -215,7 +215,10 @@ pub struct Vectors {
     any: AtomicBool,
     /// A key was deleted, flushed or moved: the sweep should look for dead sets.
     sweep_wanted: AtomicBool,
+    /// Searches. Index changes run on `builders`, so a long insert or graph build never
+    /// holds up a search of another set.
     pub pool: Pool,
+    builders: Pool,
 }
 
 impl Vectors {
@@ -229,7 +232,8 @@ impl Vectors {
             sets: RwLock::new(HashMap::new()),
             any: AtomicBool::new(false),
             sweep_wanted: AtomicBool::new(false),
-            pool: Pool::new(threads.max(1)),
+            pool: Pool::new("luma-vsearch", threads.max(1)),
+            builders: Pool::new("luma-vbuild", threads.max(1)),
         }
     }
 
@@ -344,8 +348,8 @@ impl Vectors {
         if h.applying.swap(true, Ordering::SeqCst) {
             return;
         }
-        let threads = self.pool.threads;
-        self.pool.spawn(move || h.apply_pending(threads));
+        let threads = self.builders.threads;
+        self.builders.spawn(move || h.apply_pending(threads));
     }
 
     /// Opens the index of every vector set in the store (start-up, after the log replay):
