@@ -262,6 +262,52 @@ fn main() {
             );
         }
     }
+    // Searches while a writer keeps adding: one pipelined VADD client (batches of 100 new
+    // elements) beside `clients` VSIM clients.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (stop, key, extra) = (stop.clone(), key.clone(), extra.clone());
+        let rows: Vec<Vec<f32>> = clusters
+            .sample(20_000, 3)
+            .chunks_exact(dim)
+            .map(<[f32]>::to_vec)
+            .collect();
+        std::thread::spawn(move || {
+            let (mut w, mut r) = connect(port);
+            let mut added = 0usize;
+            let started = Instant::now();
+            for chunk in rows.chunks(100) {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                let mut out = Vec::new();
+                for v in chunk {
+                    let name = format!("w{added}");
+                    added += 1;
+                    let blob = fp32(v);
+                    let mut args: Vec<&[u8]> =
+                        vec![b"VADD", key.as_bytes(), b"FP32", &blob, name.as_bytes()];
+                    args.extend(extra.iter().map(|s| s.as_bytes()));
+                    out.extend(command(&args));
+                }
+                w.write_all(&out).expect("write");
+                for _ in chunk {
+                    r.header();
+                }
+            }
+            added as f64 / started.elapsed().as_secs_f64()
+        })
+    };
+    let (lat, _, wall) = run_queries(port, &key, &queries, dim, clients, &[]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let insert_rate = writer.join().expect("writer");
+    println!(
+        "VSIM COUNT 10, {clients:>2} client(s) while VADD runs: {:.0} QPS, p50 {:.0} us, p99 \
+         {:.0} us; VADD meanwhile {insert_rate:.0} inserts/s",
+        nq as f64 / wall.as_secs_f64(),
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.99),
+    );
     if let Some(rss) = pid.and_then(rss_mib) {
         println!(
             "memory: RSS {rss:.1} MiB after queries = {:.0}% of the raw f32 size ({:.1} MiB)",

@@ -175,8 +175,8 @@ impl VectorIndex for Vamana {
     fn plan(&self, ids: &[u32], threads: usize) -> Vec<Planned> {
         self.plan_links_batch(ids, threads)
     }
-    fn commit(&mut self, plans: Vec<Planned>, threads: usize) {
-        self.commit_links_batch(plans, threads)
+    fn commit(&mut self, plans: Vec<Planned>, _threads: usize) {
+        self.commit_links_batch(plans)
     }
     fn needs_links(&self) -> bool {
         true

@@ -96,42 +96,69 @@ impl Vamana {
     /// Applies planned lists: each element's own list, then the back-edges, grouped by
     /// target, with a prune back to the degree wherever a list overflows its slack.
     pub(crate) fn apply(&mut self, plans: Vec<Planned>, alpha: f32, threads: usize) {
+        let lists = self.finish_links(plans, alpha, threads);
+        self.write_links(lists);
+    }
+
+    /// The final lists `plans` lead to (the new elements' own lists and every back-edge
+    /// target's, pruned where they overflow), computed without changing the graph, so a
+    /// caller holding the index behind a RwLock does this under the read lock and only
+    /// `write_links` under the write lock.
+    pub(crate) fn finish_links(
+        &self,
+        plans: Vec<Planned>,
+        alpha: f32,
+        threads: usize,
+    ) -> Vec<Planned> {
+        let own: HashMap<u32, &[u32]> = plans.iter().map(|p| (p.id, &p.neighbors[..])).collect();
         let mut incoming: HashMap<u32, Vec<u32>> = HashMap::new();
         for p in &plans {
-            self.nodes.set_neighbors(p.id, &p.neighbors);
             for &n in &p.neighbors {
                 incoming.entry(n).or_default().push(p.id);
             }
         }
         let room = super::slack(self.params.degree);
-        let mut updates: Vec<(u32, Vec<u32>)> = incoming
+        let mut updates: Vec<Planned> = incoming
             .into_iter()
             .map(|(target, sources)| {
-                let mut list = self.nodes.neighbors(target).to_vec();
+                let mut list = match own.get(&target) {
+                    Some(planned) => planned.to_vec(),
+                    None => self.nodes.neighbors(target).to_vec(),
+                };
                 for s in sources {
                     if !list.contains(&s) {
                         list.push(s);
                     }
                 }
-                (target, list)
+                Planned {
+                    id: target,
+                    neighbors: list,
+                }
             })
             .collect();
-        // Overflowing lists are pruned in parallel (reads only); then all are written.
-        let this = &*self;
+        // Overflowing lists are pruned in parallel (reads only).
         let chunk = updates.len().div_ceil(threads.max(1)).max(1);
         std::thread::scope(|s| {
             for part in updates.chunks_mut(chunk) {
                 s.spawn(move || {
-                    for (target, list) in part.iter_mut() {
-                        if list.len() > room {
-                            *list = this.robust_prune(*target, list, alpha);
+                    for u in part.iter_mut() {
+                        if u.neighbors.len() > room {
+                            u.neighbors = self.robust_prune(u.id, &u.neighbors, alpha);
                         }
                     }
                 });
             }
         });
-        for (target, list) in updates {
-            self.nodes.set_neighbors(target, &list);
+        // New elements nobody links back to keep their planned list as it is.
+        let targets: std::collections::HashSet<u32> = updates.iter().map(|u| u.id).collect();
+        updates.extend(plans.into_iter().filter(|p| !targets.contains(&p.id)));
+        updates
+    }
+
+    /// Writes lists computed by `finish_links`.
+    pub(crate) fn write_links(&mut self, lists: Vec<Planned>) {
+        for l in lists {
+            self.nodes.set_neighbors(l.id, &l.neighbors);
         }
     }
 

@@ -279,24 +279,21 @@ impl Vamana {
         self.apply(vec![plan], alpha, 1);
     }
 
-    /// `plan_links` for many staged elements at once, the walks in parallel on `threads`
-    /// threads against the graph as it is (the elements do not see each other: callers keep
-    /// a batch small next to the graph, as the batch build's prefix doubling does).
+    /// The links of many staged elements at once, ready to write: the walks in parallel on
+    /// `threads` threads against the graph as it is (the elements do not see each other:
+    /// callers keep a batch small next to the graph, as the batch build's prefix doubling
+    /// does), then the back-edges and the prunes they cause. Reads only.
     pub fn plan_links_batch(&self, ids: &[u32], threads: usize) -> Vec<build::Planned> {
-        parallel::map(ids, threads, |&id| self.plan_links(id))
+        let plans = parallel::map(ids, threads, |&id| self.plan_links(id));
+        self.finish_links(plans, self.params.alpha, threads)
     }
 
-    /// Applies the plans of `plan_links_batch` (write lock, short).
-    pub fn commit_links_batch(&mut self, plans: Vec<build::Planned>, threads: usize) {
-        let mut plans = plans.into_iter().peekable();
+    /// Writes the lists of `plan_links_batch` (write lock, short: no distance is computed).
+    pub fn commit_links_batch(&mut self, lists: Vec<build::Planned>) {
         if self.entry.is_none() {
-            match plans.next() {
-                Some(first) => self.entry = Some(first.id),
-                None => return,
-            }
+            self.entry = lists.first().map(|l| l.id);
         }
-        let alpha = self.params.alpha;
-        self.apply(plans.collect(), alpha, threads);
+        self.write_links(lists);
     }
 
     /// The `k` nearest live elements to `query` (accepted by `filter` if given), closest first.
