@@ -25,7 +25,9 @@ use crate::kv::view::KvView;
 use crate::resp::{Protocol, Reply};
 use crate::vector::filter::Filter;
 use crate::vector::index::IndexKind;
-use crate::vector::set::{AttrFilter, Hit, Query, RawEmbedding, SetConfig, VectorSet};
+use crate::vector::set::{
+    compact_form, AttrFilter, Hit, Query, RawEmbedding, SetConfig, VectorSet,
+};
 use crate::vector::{Metric, Quantization};
 
 /// Redis's limit on a vector's dimension.
@@ -274,12 +276,17 @@ impl WriteCommand for VAdd {
             (None, Some(e)) => e.attrs,
             (None, None) => None,
         };
+        let config = vset::config_of(&c);
+        let (stored, full) = match compact_form(&config, &self.vector) {
+            Some(compact) => (vset::Stored::Compact(compact), Some(&self.vector[..])),
+            None => (vset::Stored::Client(self.vector.clone()), None),
+        };
         let element = vset::Element {
             gen: w.new_version()?,
             attrs,
-            vector: self.vector,
+            stored,
         };
-        let new = vset::put(w, db, &self.key, &mut c, &self.element, &element)?;
+        let new = vset::put(w, db, &self.key, &mut c, &self.element, &element, full)?;
         types::save(w, db, &self.key, &c)?;
         self.written.store(c.version, Ordering::SeqCst);
         Ok(Reply::Bool(new))
@@ -405,7 +412,7 @@ impl WriteCommand for VSetAttr {
         };
         // Same gen: the index updates the attributes and keeps the vector.
         e.attrs = (!self.attrs.is_empty()).then(|| self.attrs.to_vec());
-        vset::put(w, env.db, &self.key, &mut c, &self.element, &e)?;
+        vset::put(w, env.db, &self.key, &mut c, &self.element, &e, None)?;
         self.written.store(c.version, Ordering::SeqCst);
         Ok(Reply::Bool(true))
     }
@@ -778,13 +785,17 @@ pub fn run_vemb(ctx: &mut Ctx<'_>, args: &mut ArgCursor<'_>) -> Result<Outcome, 
         return Ok(Outcome::Ready(Reply::Nil));
     };
     let set = handle.read();
+    let stored = match e.stored {
+        vset::Stored::Compact(compact) => compact,
+        vset::Stored::Client(v) => set.raw_embedding(&v).map_err(CmdError::err)?,
+    };
     let reply = if raw {
-        match set.raw_embedding(&e.vector).map_err(CmdError::err)? {
+        match &stored {
             RawEmbedding::Int8 { codes, norm, range } => Reply::Array(vec![
                 Reply::Status("int8"),
                 Reply::bulk(codes.iter().map(|&c| c as u8).collect::<Vec<u8>>()),
-                Reply::Double(f64::from(norm)),
-                Reply::Double(f64::from(range)),
+                Reply::Double(f64::from(*norm)),
+                Reply::Double(f64::from(*range)),
             ]),
             RawEmbedding::F32 { values, norm } => Reply::Array(vec![
                 Reply::Status("f32"),
@@ -794,7 +805,7 @@ pub fn run_vemb(ctx: &mut Ctx<'_>, args: &mut ArgCursor<'_>) -> Result<Outcome, 
                         .flat_map(|x| x.to_le_bytes())
                         .collect::<Vec<u8>>(),
                 ),
-                Reply::Double(f64::from(norm)),
+                Reply::Double(f64::from(*norm)),
             ]),
             RawEmbedding::Bin { words, norm } => {
                 let bytes = set.config().dim.div_ceil(8);
@@ -806,12 +817,12 @@ pub fn run_vemb(ctx: &mut Ctx<'_>, args: &mut ArgCursor<'_>) -> Result<Outcome, 
                 Reply::Array(vec![
                     Reply::Status("bin"),
                     Reply::bulk(blob),
-                    Reply::Double(f64::from(norm)),
+                    Reply::Double(f64::from(*norm)),
                 ])
             }
         }
     } else {
-        let values = set.embedding(&e.vector).map_err(CmdError::err)?;
+        let values = stored.values(set.config().dim);
         Reply::Array(
             values
                 .iter()

@@ -551,7 +551,7 @@ fn apply_op(t: &mut WriteTables<'_>, op: &Op) -> Result<(), StoreError> {
         Op::Forget { db, key } => {
             t.forget(*db, key)?;
         }
-        Op::PutSub { skey, value } => t.sub_put(skey, value)?,
+        Op::PutSub { skey, value, .. } => t.sub_put(skey, value)?,
         Op::DelSub { skey } => t.sub_delete(skey)?,
         Op::FlushDb { db } => t.flush_db(*db)?,
         Op::SwapDb { a, b } => t.swap_db(*a, *b)?,
@@ -786,7 +786,28 @@ impl WriteCtx<'_, '_> {
         value: Vec<u8>,
     ) -> Result<(), CmdError> {
         self.touch(db, key)?;
-        self.log(Op::PutSub { skey, value })
+        self.log(Op::PutSub {
+            skey,
+            value,
+            side: None,
+        })
+    }
+
+    /// Sets a member subkey and logs `side` with it for the observers (not stored).
+    pub fn put_sub_with(
+        &mut self,
+        db: u32,
+        key: &[u8],
+        skey: Vec<u8>,
+        value: Vec<u8>,
+        side: Vec<u8>,
+    ) -> Result<(), CmdError> {
+        self.touch(db, key)?;
+        self.log(Op::PutSub {
+            skey,
+            value,
+            side: Some(side),
+        })
     }
 
     /// Removes a member subkey of `key`'s collection.

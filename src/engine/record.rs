@@ -29,9 +29,12 @@ pub enum Op {
         key: Vec<u8>,
     },
     /// A collection member's subkey (`version · member`, see `kv::types`) holds `value`.
+    /// `side` travels in the log for observers but is not stored: a vector set's VADD logs
+    /// the full-precision vector there while the member keeps Redis's compact form.
     PutSub {
         skey: Vec<u8>,
         value: Vec<u8>,
+        side: Option<Vec<u8>>,
     },
     /// A collection member's subkey is gone.
     DelSub {
@@ -93,10 +96,24 @@ pub fn encode(ops: &[Op]) -> Vec<u8> {
                 put_u32(&mut out, *db);
                 put_bytes(&mut out, key);
             }
-            Op::PutSub { skey, value } => {
+            Op::PutSub {
+                skey,
+                value,
+                side: None,
+            } => {
                 out.push(8);
                 put_bytes(&mut out, skey);
                 put_bytes(&mut out, value);
+            }
+            Op::PutSub {
+                skey,
+                value,
+                side: Some(side),
+            } => {
+                out.push(10);
+                put_bytes(&mut out, skey);
+                put_bytes(&mut out, value);
+                put_bytes(&mut out, side);
             }
             Op::DelSub { skey } => {
                 out.push(9);
@@ -143,6 +160,12 @@ pub fn decode(data: &[u8]) -> Result<Vec<Op>, DecodeError> {
             8 => Op::PutSub {
                 skey: r.bytes()?,
                 value: r.bytes()?,
+                side: None,
+            },
+            10 => Op::PutSub {
+                skey: r.bytes()?,
+                value: r.bytes()?,
+                side: Some(r.bytes()?),
             },
             9 => Op::DelSub { skey: r.bytes()? },
             _ => return Err(DecodeError("unknown operation")),
@@ -233,6 +256,12 @@ mod tests {
             Op::PutSub {
                 skey: vec![0, 0, 0, 0, 0, 0, 0, 9, b'f'],
                 value: b"v".to_vec(),
+                side: None,
+            },
+            Op::PutSub {
+                skey: vec![0, 0, 0, 0, 0, 0, 0, 9, b'v'],
+                value: b"compact".to_vec(),
+                side: Some(vec![0, 0, 128, 63]),
             },
             Op::DelSub {
                 skey: vec![0, 0, 0, 0, 0, 0, 0, 9, b'g'],

@@ -139,6 +139,8 @@ impl Pool {
 /// One set's index and the changes committed but not yet applied to it.
 pub struct SetHandle {
     pub version: u64,
+    /// The set's vector dimension (after REDUCE).
+    dim: usize,
     /// Where the set was last seen (database, key), for the sweep's cheap liveness check.
     home: Mutex<(u32, Vec<u8>)>,
     pub set: RwLock<VectorSet>,
@@ -270,6 +272,7 @@ impl Vectors {
             .or_insert_with(|| {
                 Arc::new(SetHandle {
                     version,
+                    dim: set.config().dim,
                     home: Mutex::new((db, key.to_vec())),
                     set: RwLock::new(set),
                     pending: Mutex::new(Vec::new()),
@@ -309,9 +312,9 @@ impl Vectors {
         }
         let mut touched: Vec<Arc<SetHandle>> = Vec::new();
         for op in ops {
-            let (skey, change) = match op {
-                Op::PutSub { skey, value } => (skey, vset::decode(value)),
-                Op::DelSub { skey } => (skey, None),
+            let (skey, value, side) = match op {
+                Op::PutSub { skey, value, side } => (skey, Some(value), side.as_deref()),
+                Op::DelSub { skey } => (skey, None, None),
                 _ => continue,
             };
             let Some(version) = skey.get(..8).map(|b| {
@@ -323,15 +326,25 @@ impl Vectors {
             };
             let Some(h) = self.get(version) else { continue };
             let name = member_of(skey).to_vec();
-            let change = match (op, change) {
-                (Op::PutSub { .. }, Some(e)) => Change::Put {
-                    name,
-                    gen: e.gen,
-                    vector: e.vector,
-                    attrs: e.attrs,
-                },
-                (Op::PutSub { .. }, None) => continue,
-                _ => Change::Remove { name },
+            let change = match value {
+                None => Change::Remove { name },
+                Some(value) => {
+                    let Some(e) = vset::decode(value) else {
+                        continue;
+                    };
+                    // A VADD logs the full-precision vector beside a compact element;
+                    // others (VSETATTR, COPY) carry only the element.
+                    let vector = match side.and_then(vset::side_vector) {
+                        Some(v) => v,
+                        None => e.stored.vector(h.dim),
+                    };
+                    Change::Put {
+                        name,
+                        gen: e.gen,
+                        vector,
+                        attrs: e.attrs,
+                    }
+                }
             };
             lock(&h.pending).push(change);
             h.enqueued.fetch_add(1, Ordering::SeqCst);
@@ -374,12 +387,13 @@ impl Vectors {
                 live.insert(c.version);
                 let mut elements = Vec::new();
                 let (from, to) = all_members(c.version);
+                let dim = vset::config_of(&c).dim;
                 r.sub_scan(&from, &to, false, &mut |k, v| {
                     if let Some(e) = vset::decode(v) {
                         elements.push(Change::Put {
                             name: member_of(k).to_vec(),
                             gen: e.gen,
-                            vector: e.vector,
+                            vector: e.stored.vector(dim),
                             attrs: e.attrs,
                         });
                     }

@@ -119,6 +119,73 @@ pub fn walk_list(ef: usize, n: usize) -> usize {
     (ef as f64 * (1.0 + 0.5 * tenfolds)).round() as usize
 }
 
+impl RawEmbedding {
+    /// The vector it stands for, de-normalised (what VEMB shows): exact for F32, Redis's
+    /// reconstruction for Int8 and BIN.
+    pub fn values(&self, dim: usize) -> Vec<f32> {
+        match self {
+            RawEmbedding::F32 { values, norm } => values.iter().map(|x| x * norm).collect(),
+            RawEmbedding::Int8 { codes, norm, range } => codes
+                .iter()
+                .map(|&c| f32::from(c) * range / 127.0 * norm)
+                .collect(),
+            RawEmbedding::Bin { words, norm } => {
+                let unit = norm / (dim.max(1) as f32).sqrt();
+                (0..dim)
+                    .map(|i| match words.get(i / 64) {
+                        Some(w) if w >> (i % 64) & 1 == 1 => unit,
+                        _ => -unit,
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
+/// The form Redis keeps of an element of a cosine set without projection: its Q8 codes or sign
+/// bits with the norm (`None` for other sets: they keep the vector as sent). The key space
+/// stores this; the index gets the full-precision vector through the log.
+pub fn compact_form(config: &SetConfig, raw: &[f32]) -> Option<RawEmbedding> {
+    if config.metric != Metric::Cosine
+        || config.projected()
+        || config.quantization == Quantization::NoQuant
+    {
+        return None;
+    }
+    Some(stored_form(config.quantization, raw))
+}
+
+/// `raw` normalised and quantized as a cosine set of `quantization` stores it.
+fn stored_form(quantization: Quantization, raw: &[f32]) -> RawEmbedding {
+    let norm = distance::dot_f32(raw, raw).sqrt();
+    let values: Vec<f32> = if norm > 0.0 {
+        raw.iter().map(|x| x / norm).collect()
+    } else {
+        raw.to_vec()
+    };
+    match quantization {
+        Quantization::NoQuant => RawEmbedding::F32 { values, norm },
+        Quantization::Q8 => {
+            let mut codes = Vec::with_capacity(values.len());
+            let scale = q8::quantize(&values, &mut codes);
+            RawEmbedding::Int8 {
+                codes,
+                norm,
+                range: scale * 127.0,
+            }
+        }
+        Quantization::Bin => {
+            let mut words = vec![0u64; values.len().div_ceil(64)];
+            for (i, x) in values.iter().enumerate() {
+                if *x > 0.0 {
+                    words[i / 64] |= 1 << (i % 64);
+                }
+            }
+            RawEmbedding::Bin { words, norm }
+        }
+    }
+}
+
 pub struct VectorSet {
     config: SetConfig,
     index: AutoIndex,
@@ -596,65 +663,20 @@ impl VectorSet {
         picked
     }
 
-    /// An element's vector as VEMB reports it: what the set stores, de-normalised (Q8 and BIN
-    /// sets store an approximation, and VEMB shows it, as Redis's does).
-    pub fn embedding(&self, raw: &[f32]) -> Result<Vec<f32>, VectorError> {
-        Ok(match self.raw_embedding(raw)? {
-            RawEmbedding::F32 { values, norm } => values.iter().map(|x| x * norm).collect(),
-            RawEmbedding::Int8 { codes, norm, range } => codes
-                .iter()
-                .map(|&c| f32::from(c) * range / 127.0 * norm)
-                .collect(),
-            RawEmbedding::Bin { words, norm } => {
-                let unit = norm / (self.config.dim as f32).sqrt();
-                (0..self.config.dim)
-                    .map(|i| {
-                        if words[i / 64] >> (i % 64) & 1 == 1 {
-                            unit
-                        } else {
-                            -unit
-                        }
-                    })
-                    .collect()
-            }
-        })
-    }
-
     /// An element's stored form (VEMB RAW).
     pub fn raw_embedding(&self, raw: &[f32]) -> Result<RawEmbedding, VectorError> {
         let projected = self.project(raw)?;
-        let (values, norm) = if self.config.metric == Metric::Cosine {
-            let norm = distance::dot_f32(&projected, &projected).sqrt();
-            let values = if norm > 0.0 {
-                projected.iter().map(|x| x / norm).collect()
-            } else {
-                projected
-            };
-            (values, norm)
-        } else {
-            (projected, 1.0)
-        };
-        Ok(match self.config.quantization {
-            Quantization::NoQuant => RawEmbedding::F32 { values, norm },
-            Quantization::Q8 => {
-                let mut codes = Vec::with_capacity(values.len());
-                let scale = q8::quantize(&values, &mut codes);
-                RawEmbedding::Int8 {
-                    codes,
-                    norm,
-                    range: scale * 127.0,
-                }
-            }
-            Quantization::Bin => {
-                let mut words = vec![0u64; values.len().div_ceil(64)];
-                for (i, x) in values.iter().enumerate() {
-                    if *x > 0.0 {
-                        words[i / 64] |= 1 << (i % 64);
-                    }
-                }
-                RawEmbedding::Bin { words, norm }
-            }
-        })
+        if self.config.metric != Metric::Cosine {
+            return Ok(match stored_form(self.config.quantization, &projected) {
+                // Other metrics keep vectors as they are: no normalisation to undo.
+                RawEmbedding::F32 { .. } => RawEmbedding::F32 {
+                    values: projected,
+                    norm: 1.0,
+                },
+                other => other,
+            });
+        }
+        Ok(stored_form(self.config.quantization, &projected))
     }
 }
 
@@ -860,7 +882,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let v = [3.0f32, -4.0, 0.0];
         let f = VectorSet::new(&dir.path().join("f"), config(3, Quantization::NoQuant));
-        let e = f.embedding(&v).unwrap();
+        let e = f.raw_embedding(&v).unwrap().values(3);
         assert!(e.iter().zip(v).all(|(a, b)| (a - b).abs() < 1e-5));
         let q = VectorSet::new(&dir.path().join("q"), config(3, Quantization::Q8));
         match q.raw_embedding(&v).unwrap() {
@@ -870,10 +892,10 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        let e = q.embedding(&v).unwrap();
+        let e = q.raw_embedding(&v).unwrap().values(3);
         assert!(e.iter().zip(v).all(|(a, b)| (a - b).abs() < 0.05));
         let b = VectorSet::new(&dir.path().join("b"), config(3, Quantization::Bin));
-        let e = b.embedding(&v).unwrap();
+        let e = b.raw_embedding(&v).unwrap().values(3);
         assert!(e[0] > 0.0 && e[1] < 0.0 && e[2] < 0.0);
     }
 

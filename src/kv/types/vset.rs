@@ -1,7 +1,11 @@
 //! Vector sets in the key space: the header's spare words hold the set's configuration, and
-//! one subkey per element, `version · element → gen u64 · attrs len u32 · attrs · f32 LE…`,
-//! holds the vector as the client sent it. The subkeys are the durable truth (logged like any
-//! member); the index in `engine::vectors` is rebuilt or reopened from them.
+//! one subkey per element, `version · element → gen u64 · attrs len u32 · attrs · form`,
+//! holds the element. The form is what Redis keeps: for cosine Q8/BIN sets without projection
+//! the codes and the norm (tag 1: norm f32 · range f32 · i8…; tag 2: norm f32 · dim u32 ·
+//! u64 words…), else the vector as the client sent it (tag 0: f32 LE…). A VADD also logs the
+//! full-precision vector beside the compact form (`Op::PutSub::side`), for the index: the
+//! subkeys are the durable truth of membership and attributes, the index in
+//! `engine::vectors` is reopened from its checkpoint or rebuilt from them.
 
 use super::{load, skey};
 use crate::cmd::CmdError;
@@ -9,7 +13,7 @@ use crate::engine::WriteCtx;
 use crate::kv::meta::{Collection, KeyType};
 use crate::kv::view::KvView;
 use crate::vector::index::IndexKind;
-use crate::vector::set::SetConfig;
+use crate::vector::set::{RawEmbedding, SetConfig};
 use crate::vector::{Metric, Quantization};
 
 /// The live vector set at `key` (WRONGTYPE for other types).
@@ -82,22 +86,86 @@ pub fn config_of(c: &Collection) -> SetConfig {
     }
 }
 
+/// How an element's vector is kept.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stored {
+    /// As the client sent it.
+    Client(Vec<f32>),
+    /// Redis's compact form (Int8 or Bin).
+    Compact(RawEmbedding),
+}
+
+impl Stored {
+    /// The vector (for a compact form, its reconstruction).
+    pub fn vector(&self, dim: usize) -> Vec<f32> {
+        match self {
+            Stored::Client(v) => v.clone(),
+            Stored::Compact(raw) => raw.values(dim),
+        }
+    }
+}
+
 /// An element as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Element {
     pub gen: u64,
     pub attrs: Option<Vec<u8>>,
-    pub vector: Vec<f32>,
+    pub stored: Stored,
 }
 
-pub fn encode(gen: u64, attrs: Option<&[u8]>, vector: &[f32]) -> Vec<u8> {
-    let attrs = attrs.unwrap_or_default();
-    let mut out = Vec::with_capacity(12 + attrs.len() + vector.len() * 4);
-    out.extend_from_slice(&gen.to_le_bytes());
+fn f32s(bytes: &[u8]) -> Option<Vec<f32>> {
+    if !bytes.len().is_multiple_of(4) {
+        return None;
+    }
+    Some(
+        bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect(),
+    )
+}
+
+/// A vector as little-endian f32 bytes (the log's side payload of a VADD).
+pub fn f32_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// A VADD's full-precision vector from the log.
+pub fn side_vector(bytes: &[u8]) -> Option<Vec<f32>> {
+    f32s(bytes)
+}
+
+pub fn encode(e: &Element) -> Vec<u8> {
+    let attrs = e.attrs.as_deref().unwrap_or_default();
+    let mut out = Vec::with_capacity(24 + attrs.len());
+    out.extend_from_slice(&e.gen.to_le_bytes());
     out.extend_from_slice(&(attrs.len() as u32).to_le_bytes());
     out.extend_from_slice(attrs);
-    for x in vector {
-        out.extend_from_slice(&x.to_le_bytes());
+    match &e.stored {
+        Stored::Client(v) => {
+            out.push(0);
+            out.extend(f32_bytes(v));
+        }
+        Stored::Compact(RawEmbedding::Int8 { codes, norm, range }) => {
+            out.push(1);
+            out.extend_from_slice(&norm.to_le_bytes());
+            out.extend_from_slice(&range.to_le_bytes());
+            out.extend(codes.iter().map(|&c| c as u8));
+        }
+        Stored::Compact(RawEmbedding::Bin { words, norm }) => {
+            out.push(2);
+            out.extend_from_slice(&norm.to_le_bytes());
+            for w in words {
+                out.extend_from_slice(&w.to_le_bytes());
+            }
+        }
+        Stored::Compact(RawEmbedding::F32 { values, norm }) => {
+            // Not produced (NOQUANT sets keep the client's vector); kept readable anyway.
+            out.push(0);
+            out.extend(f32_bytes(
+                &values.iter().map(|x| x * norm).collect::<Vec<_>>(),
+            ));
+        }
     }
     out
 }
@@ -107,17 +175,36 @@ pub fn decode(raw: &[u8]) -> Option<Element> {
     let gen = u64::from_le_bytes(raw.get(0..8)?.try_into().ok()?);
     let len = u32::from_le_bytes(raw.get(8..12)?.try_into().ok()?) as usize;
     let attrs = raw.get(12..12usize.checked_add(len)?)?;
-    let rest = raw.get(12 + len..)?;
-    if !rest.len().is_multiple_of(4) {
-        return None;
-    }
+    let (&tag, form) = raw.get(12 + len..)?.split_first()?;
+    let f32_at = |b: &[u8], at: usize| -> Option<f32> {
+        Some(f32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
+    };
+    let stored = match tag {
+        0 => Stored::Client(f32s(form)?),
+        1 => Stored::Compact(RawEmbedding::Int8 {
+            norm: f32_at(form, 0)?,
+            range: f32_at(form, 4)?,
+            codes: form.get(8..)?.iter().map(|&b| b as i8).collect(),
+        }),
+        2 => {
+            let words = form.get(4..)?;
+            if !words.len().is_multiple_of(8) {
+                return None;
+            }
+            Stored::Compact(RawEmbedding::Bin {
+                norm: f32_at(form, 0)?,
+                words: words
+                    .chunks_exact(8)
+                    .map(|b| u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+                    .collect(),
+            })
+        }
+        _ => return None,
+    };
     Some(Element {
         gen,
         attrs: (!attrs.is_empty()).then(|| attrs.to_vec()),
-        vector: rest
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect(),
+        stored,
     })
 }
 
@@ -132,7 +219,9 @@ pub fn get(
         .and_then(|raw| decode(&raw)))
 }
 
-/// Stores an element; true if it is new (the caller saves `c`).
+/// Stores an element; true if it is new (the caller saves `c`). `full` is the
+/// full-precision vector of a VADD whose element keeps a compact form: it is logged beside
+/// the element for the index, not stored.
 pub fn put(
     w: &mut WriteCtx<'_, '_>,
     db: u32,
@@ -140,15 +229,14 @@ pub fn put(
     c: &mut Collection,
     element: &[u8],
     value: &Element,
+    full: Option<&[f32]>,
 ) -> Result<bool, CmdError> {
     let k = skey(c.version, element);
     let new = c.len == 0 || w.sub_get(&k)?.is_none();
-    w.put_sub(
-        db,
-        key,
-        k,
-        encode(value.gen, value.attrs.as_deref(), &value.vector),
-    )?;
+    match full {
+        Some(v) => w.put_sub_with(db, key, k, encode(value), f32_bytes(v))?,
+        None => w.put_sub(db, key, k, encode(value))?,
+    }
     if new {
         c.len += 1;
     }
@@ -191,19 +279,37 @@ mod tests {
         let mut c = Collection::new(KeyType::VectorSet, 42);
         set_config(&mut c, &config);
         assert_eq!(config_of(&Collection::decode(&c.encode()).unwrap()), config);
-        let e = Element {
-            gen: 7,
-            attrs: Some(br#"{"a":1}"#.to_vec()),
-            vector: vec![1.5, -2.0, f32::MIN_POSITIVE],
-        };
-        let raw = encode(e.gen, e.attrs.as_deref(), &e.vector);
-        assert_eq!(decode(&raw), Some(e));
-        let bare = encode(1, None, &[]);
-        assert_eq!(decode(&bare).unwrap().attrs, None);
-        for cut in 0..raw.len() {
-            if cut != 12 + 7 && cut != 12 + 7 + 4 && cut != 12 + 7 + 8 {
-                assert_eq!(decode(&raw[..cut]), None, "cut {cut}");
-            }
+        for stored in [
+            Stored::Client(vec![1.5, -2.0, f32::MIN_POSITIVE]),
+            Stored::Compact(RawEmbedding::Int8 {
+                codes: vec![127, -3, 0],
+                norm: 2.5,
+                range: 0.75,
+            }),
+            Stored::Compact(RawEmbedding::Bin {
+                words: vec![5],
+                norm: 1.0,
+            }),
+        ] {
+            let e = Element {
+                gen: 7,
+                attrs: Some(br#"{"a":1}"#.to_vec()),
+                stored,
+            };
+            let raw = encode(&e);
+            assert_eq!(decode(&raw), Some(e.clone()));
+            assert_eq!(
+                decode(&raw[..raw.len() - 1]).is_some(),
+                matches!(e.stored, Stored::Compact(RawEmbedding::Int8 { .. }))
+            );
         }
+        let bare = Element {
+            gen: 1,
+            attrs: None,
+            stored: Stored::Client(Vec::new()),
+        };
+        assert_eq!(decode(&encode(&bare)), Some(bare));
+        assert_eq!(decode(&[0; 11]), None);
+        assert_eq!(decode(&[0; 12]), None);
     }
 }
