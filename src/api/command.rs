@@ -102,9 +102,7 @@ impl Session {
             Outcome::Pending(rx) => rx
                 .await
                 .unwrap_or_else(|_| Reply::Error("ERR server is shutting down".into())),
-            Outcome::Blocked(_) => {
-                Reply::Error("ERR blocking commands are not served over HTTP: use RESP".into())
-            }
+            Outcome::Blocked(wait) => blocked(wait).await,
         };
         // The next command reads what this one wrote.
         self.state.snapshot = None;
@@ -126,6 +124,37 @@ impl Drop for Session {
         });
         self.shared.clients.unregister(self.state.info.id);
     }
+}
+
+/// The longest a blocking pop may wait inside an HTTP request.
+pub const BLOCK_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A blocking pop over HTTP: served at once if it can be; else it waits up to its timeout,
+/// or `BLOCK_LIMIT` at most, and leaves the waiters' queue when it stops waiting, so nothing is
+/// popped for a request that is gone.
+async fn blocked(wait: crate::cmd::blocking::BlockedWait) -> Reply {
+    let shutting = || Reply::Error("ERR server is shutting down".into());
+    let first = wait.first.await.unwrap_or_else(|_| shutting());
+    let id = wait.waiter.load(std::sync::atomic::Ordering::SeqCst);
+    if id == 0 {
+        return first;
+    }
+    let limit = wait.timeout.map_or(BLOCK_LIMIT, |t| t.min(BLOCK_LIMIT));
+    let mut reply = wait.reply;
+    if let Ok(served) = tokio::time::timeout(limit, &mut reply).await {
+        return served.unwrap_or_else(|_| shutting());
+    }
+    if !wait.waiters.cancel(id) {
+        // Served just as the wait ended: the reply is on its way.
+        return reply.await.unwrap_or_else(|_| shutting());
+    }
+    if wait.timeout.is_none_or(|t| t > BLOCK_LIMIT) {
+        return Reply::Error(format!(
+            "ERR blocking commands wait at most {} seconds over HTTP: use RESP for longer waits",
+            BLOCK_LIMIT.as_secs()
+        ));
+    }
+    Reply::NilArray
 }
 
 /// Decodes `%XX` escapes (and leaves everything else as it is).

@@ -212,7 +212,6 @@ fn bad_requests_get_json_errors_and_the_right_status() {
         (r#"["SET","k",["nested"]]"#, 400),
         (r#"["SUBSCRIBE","ch"]"#, 400),
         (r#"["MONITOR"]"#, 400),
-        (r#"["BLPOP","list","1"]"#, 400),
     ] {
         let r = post(a, "/", body);
         assert_eq!(r.status, status, "{body}: {}", r.text());
@@ -468,4 +467,34 @@ fn vector_search_with_json_in_and_out() {
         r#"{"error":"ERR Vector dimension mismatch - got 3 but set has 2"}"#
     );
     assert_eq!(post(a, "/vsearch/docs", r#"{"vector":"x"}"#).status, 400);
+}
+
+#[test]
+fn blocking_pops_wait_a_bounded_time_and_never_lose_an_element() {
+    let server = TestServer::start();
+    let a = server.http_addr();
+    post(a, "/", r#"["RPUSH","q","a"]"#);
+    // Served at once when there is something to pop.
+    assert_eq!(
+        post(a, "/", r#"["BLPOP","q","1"]"#).text(),
+        r#"{"result":["q","a"]}"#
+    );
+    // Timed out: null, and the request leaves the waiters' queue.
+    let started = std::time::Instant::now();
+    assert_eq!(
+        post(a, "/", r#"["BLPOP","q","0.2"]"#).text(),
+        r#"{"result":null}"#
+    );
+    assert!(started.elapsed() >= Duration::from_millis(150));
+    post(a, "/", r#"["RPUSH","q","b"]"#);
+    assert_eq!(
+        post(a, "/", r#"["LRANGE","q","0","-1"]"#).text(),
+        r#"{"result":["b"]}"#
+    );
+    // Served while waiting: a push over RESP wakes the HTTP request.
+    let waiter = std::thread::spawn(move || post(a, "/", r#"["BLPOP","w","5"]"#).text());
+    std::thread::sleep(Duration::from_millis(200));
+    let mut c = server.raw();
+    assert_eq!(c.cmd_str(&["RPUSH", "w", "x"]), ":1\r\n");
+    assert_eq!(waiter.join().unwrap(), r#"{"result":["w","x"]}"#);
 }
