@@ -36,6 +36,9 @@ enum Target {
 /// One subscription, as a stream of event-stream chunks; leaves the bus when dropped.
 struct Subscription {
     shared: Arc<Shared>,
+    info: Arc<crate::conn::state::ClientInfo>,
+    /// Resolves when the client is killed.
+    killed: Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
     mailbox: Arc<Mailbox>,
     inbox: UnboundedReceiver<Message>,
     target: Target,
@@ -87,6 +90,10 @@ impl futures_core::Stream for Subscription {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         if let Some(first) = self.first.take() {
             return Poll::Ready(Some(Ok(first)));
+        }
+        // Killed (CLIENT KILL, or past the pub/sub output-buffer limit): the stream ends.
+        if self.info.is_killed() || self.killed.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(None);
         }
         loop {
             match self.inbox.poll_recv(cx) {
@@ -158,6 +165,11 @@ fn open(
     let start = tokio::time::Instant::now() + KEEPALIVE;
     let stream = Subscription {
         shared: shared.clone(),
+        info: info.clone(),
+        killed: {
+            let info = info.clone();
+            Box::pin(async move { info.killed().await })
+        },
         mailbox,
         inbox,
         target,

@@ -396,6 +396,34 @@ fn server_sent_events_carry_messages_published_over_resp() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(gone, "the dropped stream still counts as a subscriber");
+    // A subscriber past the pub/sub output limit is cut off: its stream ends.
+    let mut slow = event_stream(a, "/subscribe/big");
+    assert_eq!(next_data(&mut slow), "subscribe,big,1");
+    let limit = [
+        "CONFIG",
+        "SET",
+        "client-output-buffer-limit",
+        "pubsub 1kb 0 0",
+    ];
+    assert_eq!(c.cmd_str(&limit), "+OK\r\n");
+    let big = "x".repeat(4096);
+    c.cmd_str(&["PUBLISH", "big", &big]);
+    // The chunked body ends ("0" chunk) without the message.
+    let mut line = String::new();
+    let mut ended = false;
+    while slow.read_line(&mut line).unwrap_or(0) > 0 {
+        assert!(
+            !line.contains(&big),
+            "the message past the limit was delivered"
+        );
+        if line == "0\r\n" {
+            ended = true;
+            break;
+        }
+        line.clear();
+    }
+    assert!(ended, "the stream did not end");
+    assert_eq!(c.cmd_str(&["PUBLISH", "big", "after"]), ":0\r\n");
 }
 
 #[test]
