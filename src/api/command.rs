@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Bytes as Body;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use base64::Engine as _;
@@ -254,7 +254,7 @@ fn wants_base64(headers: &HeaderMap) -> bool {
 }
 
 /// The checks every request starts with: the token, then room for one more client.
-pub fn admit(
+fn admit(
     state: &AppState,
     headers: &HeaderMap,
     uri: &Uri,
@@ -290,6 +290,45 @@ pub fn max_clients() -> ApiError {
     )
 }
 
+/// A command request past the door: its session (token checked, client registered), whether
+/// replies are base64, its URI and body. Every command endpoint takes one.
+pub struct Admitted {
+    pub session: Session,
+    pub base64: bool,
+    pub uri: Uri,
+    pub body: Body,
+}
+
+impl axum::extract::FromRequest<AppState> for Admitted {
+    type Rejection = Response;
+
+    async fn from_request(
+        request: axum::extract::Request,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        use axum::response::IntoResponse;
+        let (mut parts, body) = request.into_parts();
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(SocketAddr::from(([127, 0, 0, 1], 0)), |c| c.0);
+        let session =
+            admit(state, &parts.headers, &parts.uri, peer).map_err(IntoResponse::into_response)?;
+        let base64 = wants_base64(&parts.headers);
+        let uri = std::mem::take(&mut parts.uri);
+        let request = axum::extract::Request::from_parts(parts, body);
+        let body = Body::from_request(request, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(Admitted {
+            session,
+            base64,
+            uri,
+            body,
+        })
+    }
+}
+
 fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
     serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("ERR the body is not JSON: {e}")))
@@ -308,16 +347,9 @@ async fn answer(mut session: Session, args: &[Bytes], base64: bool) -> Response 
 }
 
 /// `POST /` with `["SET", "k", "v"]`.
-pub async fn single(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    uri: Uri,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let session = admit(&state, &headers, &uri, peer)?;
-    let args = args_of(&parse_body(&body)?).map_err(ApiError::bad_request)?;
-    Ok(answer(session, &args, wants_base64(&headers)).await)
+pub async fn single(request: Admitted) -> Result<Response, ApiError> {
+    let args = args_of(&parse_body(&request.body)?).map_err(ApiError::bad_request)?;
+    Ok(answer(request.session, &args, request.base64).await)
 }
 
 /// The commands of a `/pipeline` or `/multi-exec` body.
@@ -333,16 +365,14 @@ fn commands_of(value: &Value) -> Result<Vec<Vec<Bytes>>, String> {
 
 /// `POST /pipeline` with `[["SET","a","1"],["INCR","a"]]`: run in order, not atomic; one
 /// result or error per command.
-pub async fn pipeline(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    uri: Uri,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let mut session = admit(&state, &headers, &uri, peer)?;
+pub async fn pipeline(request: Admitted) -> Result<Response, ApiError> {
+    let Admitted {
+        mut session,
+        base64,
+        body,
+        ..
+    } = request;
     let commands = commands_of(&parse_body(&body)?).map_err(ApiError::bad_request)?;
-    let base64 = wants_base64(&headers);
     let mut out = Vec::with_capacity(commands.len());
     for args in &commands {
         let reply = session.run(args).await;
@@ -352,16 +382,14 @@ pub async fn pipeline(
 }
 
 /// `POST /multi-exec`: the commands as one MULTI/EXEC transaction (one WAL record).
-pub async fn multi_exec(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    uri: Uri,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let mut session = admit(&state, &headers, &uri, peer)?;
+pub async fn multi_exec(request: Admitted) -> Result<Response, ApiError> {
+    let Admitted {
+        mut session,
+        base64,
+        body,
+        ..
+    } = request;
     let commands = commands_of(&parse_body(&body)?).map_err(ApiError::bad_request)?;
-    let base64 = wants_base64(&headers);
     if session.read_only && !commands.iter().all(|c| read_only_allows(c)) {
         return Err(ApiError::new(StatusCode::FORBIDDEN, NOPERM));
     }
@@ -386,14 +414,13 @@ pub async fn multi_exec(
 }
 
 /// `GET|POST /<cmd>/<arg>/…`: URL-decoded path segments, a request body as the last argument.
-pub async fn path_form(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    uri: Uri,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let session = admit(&state, &headers, &uri, peer)?;
+pub async fn path_form(request: Admitted) -> Result<Response, ApiError> {
+    let Admitted {
+        session,
+        base64,
+        uri,
+        body,
+    } = request;
     let mut args: Vec<Bytes> = uri
         .path()
         .split('/')
@@ -406,7 +433,7 @@ pub async fn path_form(
     if args.is_empty() {
         return Err(ApiError::bad_request("ERR no command"));
     }
-    Ok(answer(session, &args, wants_base64(&headers)).await)
+    Ok(answer(session, &args, base64).await)
 }
 
 #[cfg(test)]

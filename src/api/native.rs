@@ -2,17 +2,13 @@
 //! `{"vector": [numbers] | "element": name, "count": n, "ef": n, "filter": expr}` and answers
 //! `{"result": [{"element", "score", "attributes"}]}`, best first (VSIM underneath).
 
-use std::net::SocketAddr;
-
-use axum::body::Bytes as Body;
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::Response;
 use bytes::Bytes;
 use serde_json::{json, Value};
 
-use super::command::{admit, percent_decode};
-use super::{json_response, ApiError, AppState};
+use super::command::{percent_decode, Admitted};
+use super::{json_response, ApiError};
 use crate::resp::Reply;
 
 /// The VSIM arguments of a search request.
@@ -88,14 +84,13 @@ fn hits(reply: Reply) -> Result<Value, String> {
 }
 
 /// `POST /vsearch/<key>`
-pub async fn vsearch(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    uri: Uri,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let mut session = admit(&state, &headers, &uri, peer)?;
+pub async fn vsearch(request: Admitted) -> Result<Response, ApiError> {
+    let Admitted {
+        mut session,
+        uri,
+        body,
+        ..
+    } = request;
     let key = Bytes::from(percent_decode(
         uri.path()
             .strip_prefix("/vsearch/")
