@@ -460,8 +460,10 @@ fn background_duties(inner: Arc<Inner>) {
             if last_expiry.elapsed() >= EXPIRY_TICK {
                 expire_cycle(&inner, wal);
                 collect_garbage(&inner.store, &inner.stats);
-                if let Ok(r) = inner.store.read() {
-                    inner.vectors.sweep(&r, inner.databases);
+                if inner.vectors.sweep_wanted() {
+                    if let Ok(r) = inner.store.read() {
+                        inner.vectors.sweep(&r, inner.databases);
+                    }
                 }
                 last_expiry = Instant::now();
             }

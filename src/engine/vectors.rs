@@ -477,6 +477,11 @@ impl Vectors {
         }
     }
 
+    /// Has a delete, flush or move happened since the last sweep?
+    pub fn sweep_wanted(&self) -> bool {
+        self.sweep_wanted.load(Ordering::Relaxed)
+    }
+
     /// Drops the indexes of sets no key holds any more (deleted, flushed, overwritten).
     pub fn sweep(&self, r: &ReadTables, databases: u32) {
         if !self.sweep_wanted.swap(false, Ordering::Relaxed) {
