@@ -752,11 +752,16 @@ pub fn run_vsim(ctx: &mut Ctx<'_>, args: &mut ArgCursor<'_>) -> Result<Outcome, 
         // The caller's thread, as Redis runs VSIM inside MULTI and with NOTHREAD.
         return Ok(Outcome::Ready(sim.run(&handle.read(), protocol)));
     }
-    let pool_handle = handle.clone();
     let vectors = ctx.server.engine.vectors.clone();
+    if handle.is_caught_up() {
+        // The usual case: straight to the pool, which answers the connection itself.
+        return Ok(Outcome::Pending(
+            vectors.pool.run(move || sim.run(&handle.read(), protocol)),
+        ));
+    }
     let (tx, rx) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
-        pool_handle.caught_up().await;
+        handle.caught_up().await;
         let searched = vectors
             .pool
             .run(move || sim.run(&handle.read(), protocol))
