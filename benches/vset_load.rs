@@ -19,15 +19,9 @@ use luma::vector::parallel;
 use luma::vector::testutil::Clusters;
 use luma::vector::Metric;
 
-fn command(args: &[&[u8]]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-    out
-}
+#[path = "common/mod.rs"]
+mod common;
+use common::command;
 
 /// A minimal RESP2 reader: integers, bulks, errors and arrays of bulks.
 struct Reader {
