@@ -23,6 +23,7 @@ pub mod kv;
 pub mod metrics;
 pub mod resp;
 pub mod server;
+pub mod sqlite;
 pub mod vector;
 
 pub use config::Config;

@@ -23,6 +23,7 @@ const DEFAULT_SECTIONS: &[&str] = &[
     "cluster",
     "keyspace",
     "vectors",
+    "sql",
 ];
 
 /// `INFO [section [section ...]]`
@@ -332,6 +333,25 @@ fn render_section(shared: &Shared, name: &str) -> Option<String> {
                 .field("vector_elements", elements)
                 .field("vector_index_ram_bytes", ram)
                 .field("vector_pool_threads", vectors.pool.threads);
+            s
+        }
+        "sql" => {
+            let sql = &shared.engine.sql;
+            let st = &sql.stats;
+            let n = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+            let mut s = Section::new("Sql");
+            s.field("sql_file_bytes", sql.file_bytes())
+                .field("sql_readers", sql.readers.size)
+                .field("sql_queries", n(&st.queries))
+                .field("sql_execs", n(&st.execs))
+                .field("sql_errors", n(&st.errors))
+                .field("sql_timeouts", n(&st.timeouts))
+                .field("sql_rows_returned", n(&st.rows_returned))
+                .field("sql_rows_changed", n(&st.rows_changed))
+                .field("sql_write_groups", n(&st.write_groups))
+                .field("sql_grouped_writes", n(&st.grouped_writes))
+                .field("sql_applied_lsn", n(&st.applied_lsn))
+                .field("sql_replayed_records", n(&st.replayed_records));
             s
         }
         _ => return None,

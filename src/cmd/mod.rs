@@ -16,6 +16,7 @@ pub mod pubsub;
 pub mod scan;
 pub mod server;
 pub mod set;
+pub mod sql;
 pub mod string;
 pub mod txn;
 pub mod vector;
@@ -478,6 +479,8 @@ const ZSET: &str = "sorted-set";
 const PUBSUB: &str = "pubsub";
 /// Redis 8 serves vector sets from a built-in module: COMMAND reports them in this group.
 const MODULE: &str = "module";
+/// Luma's SQL engine (SQL.*); EXEC runs a transaction holding these on the SQL writer.
+pub const SQL: &str = "sql";
 const F_PUBSUB: Flags = Flags::PUBSUB.or(F_LS);
 const KEY_ALL_1: KeyPositions = key_range(1, -1, 1);
 const fn key_range(first: i32, last: i32, step: i32) -> KeyPositions {
@@ -723,6 +726,10 @@ pub static COMMANDS: &[CommandSpec] = &[
     command("vadd", -5, F_WD, KEY1, MODULE, "8.0.0", "Adds an element with its vector (and optional JSON attributes) to a vector set, creating the set. Luma: METRIC COSINE|L2|IP and INDEX VAMANA|IVF|FLAT choose the metric and index when the set is created.", vector::indexed_write_cmd::<vector::VAdd>()),
     command("vrem", 3, Flags::WRITE, KEY1, MODULE, "8.0.0", "Removes an element from a vector set.", vector::indexed_write_cmd::<vector::VRem>()),
     command("vsetattr", 4, Flags::WRITE, KEY1, MODULE, "8.0.0", "Sets or removes (empty string) the JSON attributes of an element.", vector::indexed_write_cmd::<vector::VSetAttr>()),
+    command("sql.exec", -2, F_WD.or(Flags::NOSCRIPT), NO_KEYS, SQL, "0.1.0", "Luma: runs SQL statements (DDL and DML) as one transaction, logged in the WAL.", Handler { conn: sql::run_exec, txn: Some(sql::txn_exec) }),
+    command("sql.query", -2, F_R.or(Flags::NOSCRIPT), NO_KEYS, SQL, "0.1.0", "Luma: runs a read-only SQL query and returns its rows.", Handler { conn: sql::run_query, txn: Some(sql::txn_query) }),
+    command("sql.tables", 1, F_R, NO_KEYS, SQL, "0.1.0", "Luma: lists the SQL tables.", Handler { conn: sql::run_tables, txn: None }),
+    command("sql.schema", -1, F_R, NO_KEYS, SQL, "0.1.0", "Luma: returns the CREATE statements of the SQL schema, or of one table.", Handler { conn: sql::run_schema, txn: None }),
     command("vsim", -4, F_R, KEY1, MODULE, "8.0.0", "Returns the elements most similar to a vector or to an element, optionally filtered by their attributes.", Handler { conn: vector::run_vsim, txn: None }),
     command("vsearch", -4, F_R, KEY1, MODULE, "8.0.0", "Luma: the same as VSIM (the design's name for vector search).", Handler { conn: vector::run_vsim, txn: None }),
     command("vcard", 2, F_R.or(Flags::FAST), KEY1, MODULE, "8.0.0", "Returns the number of elements in a vector set.", read_cmd::<vector::VCard>()),

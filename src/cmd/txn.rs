@@ -144,14 +144,20 @@ enum Step {
     Answered(Reply),
 }
 
-/// The queued commands of an EXEC as steps, answering connection commands now.
-fn plan(ctx: &mut Ctx<'_>, queued: Vec<Vec<Bytes>>) -> Vec<Step> {
+/// The queued commands of an EXEC as steps, answering connection commands now; and whether
+/// any is a SQL command (the transaction then runs on the SQL writer).
+fn plan(ctx: &mut Ctx<'_>, queued: Vec<Vec<Bytes>>) -> (Vec<Step>, bool) {
     let databases = ctx.server.engine.databases();
     let mut steps = Vec::with_capacity(queued.len());
+    let mut uses_sql = false;
     for args in queued {
         let step = match table().resolve(&args) {
             Err(e) => Step::Answered(Reply::Error(e.to_resp_text())),
             Ok((entry, depth)) => match entry.spec.handler {
+                Some(super::Handler { txn: Some(txn), .. }) if entry.spec.group == super::SQL => {
+                    uses_sql = true;
+                    Step::Data(txn, args.clone(), depth, ctx.write_env())
+                }
                 Some(h) => match h.txn {
                     Some(txn) => Step::Data(
                         txn,
@@ -183,7 +189,7 @@ fn plan(ctx: &mut Ctx<'_>, queued: Vec<Vec<Bytes>>) -> Vec<Step> {
         };
         steps.push(step);
     }
-    steps
+    (steps, uses_sql)
 }
 
 /// `EXEC`: answers at once (abort) or once the transaction's batch has run.
@@ -211,14 +217,14 @@ pub fn run_exec(ctx: &mut Ctx<'_>, _args: &mut ArgCursor<'_>) -> Result<Outcome,
         unwatch_all(ctx);
         return Ok(Outcome::Ready(Reply::NilArray));
     }
-    let steps = plan(ctx, queued);
+    let (steps, uses_sql) = plan(ctx, queued);
     ctx.client.snapshot = None;
     // The watches end inside the batch, after the last check: a change queued ahead of this
     // EXEC in the same batch has raised the flag by then. Later WATCHes get a fresh flag.
     let watched = std::mem::take(&mut ctx.client.watched);
     ctx.client.watch_dirty = Default::default();
     let (observers, id) = (ctx.server.engine.observers.clone(), ctx.client.info.id);
-    let rx = ctx.server.engine.submit(Box::new(move |w| {
+    let run: crate::engine::WriteFn = Box::new(move |w| {
         observers.unwatch(id, watched.iter().map(|(db, k, _)| (*db, k.as_slice())));
         if watching && dirty.load(Ordering::SeqCst) {
             return Ok(Reply::NilArray);
@@ -234,6 +240,12 @@ pub fn run_exec(ctx: &mut Ctx<'_>, _args: &mut ArgCursor<'_>) -> Result<Outcome,
             });
         }
         Ok(Reply::Array(replies))
-    }))?;
+    });
+    let engine = &ctx.server.engine;
+    let rx = if uses_sql {
+        engine.sql.write(crate::engine::sql::SqlWrite::Txn(run))?
+    } else {
+        engine.submit(run)?
+    };
     Ok(Outcome::Pending(rx))
 }

@@ -17,6 +17,7 @@ pub mod file;
 pub mod notify;
 pub mod observe;
 pub mod record;
+pub mod sql;
 pub mod vectors;
 pub mod wal;
 
@@ -44,8 +45,11 @@ use file::{FsDir, WalDir};
 use notify::KeyEffect;
 use observe::{changed_keys, Observers};
 use record::Op;
+use sql::{EngineHost, SqlEngine};
 use vectors::Vectors;
 use wal::{Lsn, RecoveryReport, Wal, WalError};
+
+use crate::sqlite::{self, SqlStats, Writer};
 
 /// How often the background thread looks for expired keys, and how many it removes per look.
 const EXPIRY_TICK: Duration = Duration::from_millis(100);
@@ -128,6 +132,8 @@ pub struct Engine {
     pub bus: Arc<Bus>,
     /// The vector sets' indexes.
     pub vectors: Arc<Vectors>,
+    /// The SQL engine.
+    pub sql: SqlEngine,
 }
 
 /// What the connection threads and the background thread share.
@@ -138,6 +144,8 @@ struct Inner {
     waiters: Arc<Waiters>,
     bus: Arc<Bus>,
     vectors: Arc<Vectors>,
+    /// The SQL database's file (its commits are made durable before the WAL is cut).
+    sql_path: std::path::PathBuf,
     databases: u32,
     stats: Arc<EngineStats>,
     /// The WAL; `None` once the engine is closed. Held while a batch or a duty runs.
@@ -195,14 +203,32 @@ impl Engine {
             StoreLocation::Simulated(disk) => KvStore::open_simulated(disk)?,
         });
         let applied = store.read()?.applied_lsn()?;
+        let bus = Arc::new(Bus::default());
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let vectors = Arc::new(Vectors::new(&options.dir.join("vectors"), threads));
+        let host: Arc<dyn sqlite::Host> = Arc::new(EngineHost {
+            store: store.clone(),
+            vectors: vectors.clone(),
+            bus: bus.clone(),
+        });
+        let sql_path = sqlite::database_path(options.dir);
+        let mut sql_writer =
+            Writer::open(&sql_path, host.clone()).map_err(|e| EngineError::Other(e.to_string()))?;
+        let sql_applied = sql_writer.applied_lsn;
         let wal_dir: Arc<dyn WalDir> = match options.wal_dir {
             Some(dir) => dir,
             None => Arc::new(FsDir::open(options.dir.join("wal")).map_err(WalError::from)?),
         };
-        let mut wal = Wal::open(wal_dir, options.appendfsync, applied, options.wal_repair)?;
+        let mut wal = Wal::open(
+            wal_dir,
+            options.appendfsync,
+            applied.max(sql_applied),
+            options.wal_repair,
+        )?;
         let stats = Arc::new(EngineStats::default());
+        let sql_stats = Arc::new(SqlStats::default());
         let started = Instant::now();
-        let replayed = replay(&store, &wal, applied)?;
+        let replayed = replay(&store, &mut sql_writer, &wal, applied, &sql_stats)?;
         let RecoveryReport {
             torn_tail_bytes, ..
         } = wal.report.clone();
@@ -228,13 +254,13 @@ impl Engine {
             .last_checkpoint_unix
             .store(now_ms() / 1000, Ordering::Relaxed);
         // Records replayed but not yet durable in the store: make them so, then drop the log.
-        checkpoint(&store, &mut wal, &stats)?;
+        sql_stats
+            .applied_lsn
+            .store(sql_writer.applied_lsn, Ordering::Relaxed);
+        checkpoint(&store, &mut wal, &stats, &sql_path)?;
         let cache = Arc::new(RowCache::new(options.row_cache_bytes));
         let observers = Arc::new(Observers::default());
         let waiters = Arc::new(Waiters::default());
-        let bus = Arc::new(Bus::default());
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let vectors = Arc::new(Vectors::new(&options.dir.join("vectors"), threads));
         let started = Instant::now();
         let (reopened, built) = vectors
             .load_all(&store.read()?, options.databases)
@@ -254,6 +280,7 @@ impl Engine {
             waiters: waiters.clone(),
             bus: bus.clone(),
             vectors: vectors.clone(),
+            sql_path: sql_path.clone(),
             databases: options.databases,
             snapshot: Mutex::new(None),
             stats: stats.clone(),
@@ -263,6 +290,8 @@ impl Engine {
             checkpoint_requested: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
         });
+        let sql = sql::start(&inner, sql_writer, host, sql_path, sql_stats, threads)
+            .map_err(|e| EngineError::Other(e.to_string()))?;
         let duties = inner.clone();
         let background = std::thread::Builder::new()
             .name("luma-engine".into())
@@ -278,6 +307,7 @@ impl Engine {
             waiters,
             bus,
             vectors,
+            sql,
         })
     }
 
@@ -388,6 +418,8 @@ impl Engine {
 
     /// Runs the queued writes, checkpoints and closes the log.
     pub fn close(&self) {
+        // SQL writes already queued finish first: they need the log.
+        self.sql.close();
         self.inner.stopping.store(true, Ordering::SeqCst);
         if let Some(thread) = lock(&self.background).take() {
             thread.thread().unpark();
@@ -419,7 +451,7 @@ impl Inner {
             return;
         }
         match guard.as_mut() {
-            Some(wal) => run_batch(self, wal, &mut batch),
+            Some(wal) => run_batch(self, wal, &mut batch, None),
             None => {
                 for (_, reply) in batch {
                     let _ = reply.send(Reply::Error("ERR server is shutting down".into()));
@@ -429,7 +461,7 @@ impl Inner {
     }
 
     fn checkpoint_reply(&self, wal: &mut Wal) -> Reply {
-        match checkpoint(&self.store, wal, &self.stats) {
+        match checkpoint(&self.store, wal, &self.stats, &self.sql_path) {
             Ok(()) => crate::resp::OK,
             Err(e) => {
                 tracing::error!("checkpoint failed: {e}");
@@ -494,8 +526,16 @@ fn background_duties(inner: Arc<Inner>) {
     }
 }
 
-/// Applies the records after `applied`, a chunk per transaction.
-fn replay(store: &KvStore, wal: &Wal, applied: Lsn) -> Result<u64, EngineError> {
+/// Applies the records each engine has not: KV operations after the store's LSN, a chunk per
+/// transaction; SQL changes after SQLite's, in one SQLite transaction.
+fn replay(
+    store: &KvStore,
+    sql: &mut Writer,
+    wal: &Wal,
+    applied: Lsn,
+    sql_stats: &SqlStats,
+) -> Result<u64, EngineError> {
+    let sql_applied = sql.applied_lsn;
     let mut chunk: Vec<(Lsn, Vec<Op>)> = Vec::new();
     let flush = |chunk: &mut Vec<(Lsn, Vec<Op>)>| -> Result<(), EngineError> {
         let Some(last) = chunk.last().map(|(lsn, _)| *lsn) else {
@@ -514,14 +554,28 @@ fn replay(store: &KvStore, wal: &Wal, applied: Lsn) -> Result<u64, EngineError> 
         Ok(())
     };
     let mut failure: Option<EngineError> = None;
-    let count = wal.replay(applied, |lsn, payload| {
+    let mut sql_last: Option<Lsn> = None;
+    let mut sql_records = 0;
+    let count = wal.replay(applied.min(sql_applied), |lsn, payload| {
         let ops = record::decode(payload).map_err(|e| e.to_string())?;
-        chunk.push((lsn, ops));
-        if chunk.len() >= REPLAY_CHUNK {
-            if let Err(e) = flush(&mut chunk) {
-                let text = e.to_string();
-                failure = Some(e);
-                return Err(text);
+        if lsn > sql_applied {
+            for op in &ops {
+                if let Op::Sql { changes } = op {
+                    sql.replay(changes)
+                        .map_err(|e| format!("SQL record {lsn}: {e}"))?;
+                    sql_last = Some(lsn);
+                    sql_records += 1;
+                }
+            }
+        }
+        if lsn > applied {
+            chunk.push((lsn, ops));
+            if chunk.len() >= REPLAY_CHUNK {
+                if let Err(e) = flush(&mut chunk) {
+                    let text = e.to_string();
+                    failure = Some(e);
+                    return Err(text);
+                }
             }
         }
         Ok(())
@@ -531,6 +585,13 @@ fn replay(store: &KvStore, wal: &Wal, applied: Lsn) -> Result<u64, EngineError> 
     }
     let count = count?;
     flush(&mut chunk)?;
+    if let Some(lsn) = sql_last {
+        sql.finish_replay(lsn)
+            .map_err(|e| EngineError::Other(e.to_string()))?;
+    }
+    sql_stats
+        .replayed_records
+        .store(sql_records, Ordering::Relaxed);
     Ok(count)
 }
 
@@ -557,6 +618,7 @@ fn apply_op(t: &mut WriteTables<'_>, op: &Op) -> Result<(), StoreError> {
         Op::DelSub { skey } => t.sub_delete(skey)?,
         Op::FlushDb { db } => t.flush_db(*db)?,
         Op::SwapDb { a, b } => t.swap_db(*a, *b)?,
+        Op::Sql { .. } => {}
     }
     Ok(())
 }
@@ -575,6 +637,8 @@ pub struct WriteCtx<'a, 't> {
     observed: Option<Observed>,
     /// The client whose command runs (0 = the server): tracking's NOLOOP skips it.
     origin: u64,
+    /// The SQL writer, in batches the SQL engine runs (its transaction is open).
+    sql: Option<&'a mut Writer>,
 }
 
 /// Keyspace-event bookkeeping of a write (see `notify`).
@@ -587,8 +651,14 @@ struct Observed {
 }
 
 impl<'a, 't> WriteCtx<'a, 't> {
-    fn new(tables: &'a mut WriteTables<'t>, now_ms: u64, observe: bool) -> Self {
+    fn new(
+        tables: &'a mut WriteTables<'t>,
+        now_ms: u64,
+        observe: bool,
+        sql: Option<&'a mut Writer>,
+    ) -> Self {
         WriteCtx {
+            sql,
             tables,
             ops: Vec::new(),
             touched: Vec::new(),
@@ -833,6 +903,36 @@ impl WriteCtx<'_, '_> {
     pub fn key_count(&mut self, db: u32) -> Result<u64, CmdError> {
         Ok(self.tables.key_count(db)?)
     }
+
+    /// Logs a SQL write's changes (already applied to the SQL engine's open transaction).
+    pub fn log_sql(&mut self, changes: Vec<u8>) {
+        if !changes.is_empty() {
+            self.ops.push(Op::Sql { changes });
+        }
+    }
+
+    fn sql_writer(&mut self) -> Result<&mut Writer, CmdError> {
+        self.sql
+            .as_deref_mut()
+            .ok_or_else(|| CmdError::err("SQL is not available in this write"))
+    }
+
+    /// SQL.EXEC inside this write (MULTI/EXEC): applied, logged with the write's record.
+    pub fn sql_exec(&mut self, req: &sqlite::Request) -> Result<Reply, CmdError> {
+        let (outcome, changes) = self
+            .sql_writer()?
+            .exec(req)
+            .map_err(|e| CmdError::Other(e.resp_text()))?;
+        self.log_sql(changes);
+        Ok(outcome.reply())
+    }
+
+    /// SQL.QUERY inside this write: sees the transaction's own SQL writes.
+    pub fn sql_query(&mut self, req: &sqlite::Request) -> Result<sqlite::exec::Rows, CmdError> {
+        self.sql_writer()?
+            .query(req)
+            .map_err(|e| CmdError::Other(e.resp_text()))
+    }
 }
 
 /// Reads inside a batch (the queued reads of MULTI/EXEC) see the batch's own writes.
@@ -860,8 +960,16 @@ impl KvView for WriteCtx<'_, '_> {
     }
 }
 
-fn checkpoint(store: &KvStore, wal: &mut Wal, stats: &EngineStats) -> Result<(), EngineError> {
+fn checkpoint(
+    store: &KvStore,
+    wal: &mut Wal,
+    stats: &EngineStats,
+    sql_path: &Path,
+) -> Result<(), EngineError> {
     wal.sync()?;
+    // Every SQL commit so far happened under the log's lock: once SQLite's files are synced,
+    // the records behind them are no longer needed.
+    sql::sync_files(sql_path).map_err(|e| EngineError::Other(format!("syncing SQL files: {e}")))?;
     let lsn = wal.last_lsn();
     store.write(true, |t| -> Result<(), EngineError> {
         if t.applied_lsn()? < lsn {
@@ -881,7 +989,14 @@ fn checkpoint(store: &KvStore, wal: &mut Wal, stats: &EngineStats) -> Result<(),
 }
 
 /// Runs a batch of writes in one transaction and one WAL append; releases the replies after.
-fn run_batch(inner: &Inner, wal: &mut Wal, batch: &mut Vec<(WriteFn, oneshot::Sender<Reply>)>) {
+/// With the SQL writer (batches of the SQL engine), its open transaction commits right after
+/// the append, with the batch's last LSN.
+fn run_batch(
+    inner: &Inner,
+    wal: &mut Wal,
+    batch: &mut Vec<(WriteFn, oneshot::Sender<Reply>)>,
+    mut sql: Option<&mut Writer>,
+) {
     let (store, cache, stats) = (&inner.store, &inner.cache, &inner.stats);
     let now = now_ms();
     stats.batches.fetch_add(1, Ordering::Relaxed);
@@ -893,7 +1008,7 @@ fn run_batch(inner: &Inner, wal: &mut Wal, batch: &mut Vec<(WriteFn, oneshot::Se
     let observe = inner.bus.wants_key_events();
     let result = store.write(false, |tables| -> Result<(), EngineError> {
         for (f, reply_tx) in batch.drain(..) {
-            let mut ctx = WriteCtx::new(tables, now, observe);
+            let mut ctx = WriteCtx::new(tables, now, observe, sql.as_deref_mut());
             let reply = match f(&mut ctx) {
                 Ok(reply) => reply,
                 Err(e) => Reply::Error(e.to_resp_text()),
@@ -907,7 +1022,7 @@ fn run_batch(inner: &Inner, wal: &mut Wal, batch: &mut Vec<(WriteFn, oneshot::Se
                 inner.waiters.serve(
                     ready,
                     &mut |attempt| {
-                        let mut ctx = WriteCtx::new(tables, now, observe);
+                        let mut ctx = WriteCtx::new(tables, now, observe, None);
                         let result = attempt(&mut ctx);
                         let ready = settle_write(inner, ctx, &mut out);
                         (result, ready)
@@ -920,6 +1035,11 @@ fn run_batch(inner: &Inner, wal: &mut Wal, batch: &mut Vec<(WriteFn, oneshot::Se
             let refs: Vec<&[u8]> = out.payloads.iter().map(Vec::as_slice).collect();
             wal.append(&refs)?;
             tables.set_applied_lsn(wal.last_lsn())?;
+            if let Some(writer) = &mut sql {
+                writer
+                    .commit(wal.last_lsn())
+                    .map_err(|e| EngineError::Other(e.to_string()))?;
+            }
             stats
                 .changes_since_checkpoint
                 .fetch_add(out.payloads.len() as u64, Ordering::Relaxed);
@@ -1054,7 +1174,7 @@ fn expire_cycle(inner: &Inner, wal: &mut Wal) {
         let mut fields = 0;
         let mut touched = Vec::new();
         if !hashes.is_empty() {
-            let mut ctx = WriteCtx::new(t, now, observe);
+            let mut ctx = WriteCtx::new(t, now, observe, None);
             for (db, key) in hashes {
                 ctx.begin_command(0);
                 let n = crate::kv::types::hash::expire_fields(&mut ctx, db, &key)
@@ -1139,7 +1259,11 @@ fn invalidate(cache: &RowCache, ops: &[Op], lsn: Lsn) {
         | Op::Forget { db, key }
         | Op::SetExpire { db, key, .. } => Some((*db, key.as_slice())),
         // Members are never cached (only string rows are).
-        Op::PutSub { .. } | Op::DelSub { .. } | Op::FlushDb { .. } | Op::SwapDb { .. } => None,
+        Op::PutSub { .. }
+        | Op::DelSub { .. }
+        | Op::FlushDb { .. }
+        | Op::SwapDb { .. }
+        | Op::Sql { .. } => None,
     });
     cache.invalidate(keys, lsn);
 }

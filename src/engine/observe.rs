@@ -84,7 +84,7 @@ impl Observers {
                     raise_db(*a);
                     raise_db(*b);
                 }
-                Op::PutSub { .. } | Op::DelSub { .. } => {}
+                Op::PutSub { .. } | Op::DelSub { .. } | Op::Sql { .. } => {}
             }
         }
         for (db, key) in touched {
@@ -119,7 +119,7 @@ pub fn all_changed_keys(ops: &[Op], touched: &[(u32, Vec<u8>)]) -> (Vec<bytes::B
             | Op::Forget { key, .. }
             | Op::SetExpire { key, .. } => keys.push(bytes::Bytes::copy_from_slice(key)),
             Op::FlushDb { .. } | Op::SwapDb { .. } => whole_db = true,
-            Op::PutSub { .. } | Op::DelSub { .. } => {}
+            Op::PutSub { .. } | Op::DelSub { .. } | Op::Sql { .. } => {}
         }
     }
     keys.extend(

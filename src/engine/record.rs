@@ -43,6 +43,11 @@ pub enum Op {
     FlushDb {
         db: u32,
     },
+    /// A SQL write: schema statements and changesets (`sqlite::changes`), applied by the SQL
+    /// engine; nothing for the KV store.
+    Sql {
+        changes: Vec<u8>,
+    },
     SwapDb {
         a: u32,
         b: u32,
@@ -119,6 +124,10 @@ pub fn encode(ops: &[Op]) -> Vec<u8> {
                 out.push(9);
                 put_bytes(&mut out, skey);
             }
+            Op::Sql { changes } => {
+                out.push(11);
+                put_bytes(&mut out, changes);
+            }
         }
     }
     out
@@ -168,6 +177,9 @@ pub fn decode(data: &[u8]) -> Result<Vec<Op>, DecodeError> {
                 side: Some(r.bytes()?),
             },
             9 => Op::DelSub { skey: r.bytes()? },
+            11 => Op::Sql {
+                changes: r.bytes()?,
+            },
             _ => return Err(DecodeError("unknown operation")),
         });
     }
@@ -265,6 +277,9 @@ mod tests {
             },
             Op::DelSub {
                 skey: vec![0, 0, 0, 0, 0, 0, 0, 9, b'g'],
+            },
+            Op::Sql {
+                changes: vec![1, 2, 0, 0, 0, b'x', b'y'],
             },
         ];
         let bytes = encode(&ops);

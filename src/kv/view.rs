@@ -31,3 +31,40 @@ pub trait KvView {
         f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<(), CmdError>;
 }
+
+/// Reads against a store snapshot alone (no row cache, no lazy expiry): for readers outside a
+/// connection, such as SQL's `kv_get` and `vsearch`.
+pub struct SnapshotView<'a> {
+    pub tables: &'a crate::kv::store::ReadTables,
+    pub now_ms: u64,
+}
+
+impl KvView for SnapshotView<'_> {
+    fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    fn live_row(&mut self, db: u32, key: &[u8]) -> Result<Option<Vec<u8>>, CmdError> {
+        Ok(self
+            .tables
+            .get(db, key)
+            .map_err(CmdError::err)?
+            .filter(|row| !crate::kv::meta::is_expired(row, self.now_ms)))
+    }
+
+    fn sub_get(&mut self, skey: &[u8]) -> Result<Option<Vec<u8>>, CmdError> {
+        self.tables.sub_get(skey).map_err(CmdError::err)
+    }
+
+    fn sub_scan(
+        &mut self,
+        from: &[u8],
+        to: &[u8],
+        rev: bool,
+        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), CmdError> {
+        self.tables
+            .sub_scan(from, to, rev, f)
+            .map_err(CmdError::err)
+    }
+}

@@ -1,0 +1,322 @@
+//! The SQL engine inside the core: its writer thread, which logs SQL writes in the unified
+//! WAL (see `sqlite` for why and how), its readers, and what SQL may read of the others.
+//!
+//! The writer thread takes the SQL writes waiting for it as one group. Plain SQL.EXECs run
+//! first, each in its own savepoint of one open SQLite transaction, outside the log's lock;
+//! then the group becomes one engine batch under the lock: the changesets are logged (a MULTI
+//! holding SQL runs there, in order, KV and SQL writes sharing its record), the SQLite
+//! transaction commits with the batch's last LSN, the KV transaction commits, and the
+//! replies go out. One fsync (`appendfsync always`) and one SQLite commit cover the group.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+use super::{lock, run_batch, Inner, WriteFn};
+use crate::bus::{Bus, ChannelKind};
+use crate::cmd::CmdError;
+use crate::kv::store::KvStore;
+use crate::kv::types::{hash, vset};
+use crate::kv::view::SnapshotView;
+use crate::resp::Reply;
+use crate::sqlite::hybrid::VectorHit;
+use crate::sqlite::{self, Host, Readers, Request, SqlStats, Writer};
+use crate::vector::filter::Filter;
+use crate::vector::set::Query;
+
+use super::vectors::Vectors;
+
+/// Most SQL writes in one group.
+const MAX_GROUP: usize = 256;
+/// Search effort of `vsearch()` (VSIM's default EF; raised to k when k is larger).
+const VSEARCH_EF: usize = 100;
+/// How long `vsearch()` waits for a set's index to catch up with acknowledged writes.
+const CATCH_UP_WAIT: Duration = Duration::from_secs(10);
+
+/// A SQL write waiting for the writer thread.
+pub enum SqlWrite {
+    /// SQL.EXEC on its own.
+    Exec(Request),
+    /// A MULTI/EXEC holding SQL commands: runs whole in the group's batch.
+    Txn(WriteFn),
+}
+
+struct SqlJob {
+    write: SqlWrite,
+    reply: oneshot::Sender<Reply>,
+}
+
+/// The SQL engine's handles: the writer thread's queue, the readers, the counters.
+pub struct SqlEngine {
+    pub readers: Readers,
+    queue: Mutex<Option<mpsc::Sender<SqlJob>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    pub stats: Arc<SqlStats>,
+    pub path: PathBuf,
+}
+
+impl SqlEngine {
+    /// Queues a write for the writer thread; the receiver yields its reply once logged.
+    pub fn write(&self, write: SqlWrite) -> Result<oneshot::Receiver<Reply>, CmdError> {
+        let (reply, rx) = oneshot::channel();
+        let queue = lock(&self.queue);
+        let sent = queue
+            .as_ref()
+            .map(|q| q.send(SqlJob { write, reply }).is_ok());
+        if sent != Some(true) {
+            return Err(CmdError::err("server is shutting down"));
+        }
+        Ok(rx)
+    }
+
+    /// Runs `f` on a reader connection.
+    pub fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&sqlite::conn::Conn) -> T + Send + 'static,
+    ) -> Result<oneshot::Receiver<T>, CmdError> {
+        self.readers
+            .run(f)
+            .map_err(|e| CmdError::Other(e.resp_text()))
+    }
+
+    /// Lets the queued writes finish, then stops the writer and the readers.
+    pub fn close(&self) {
+        lock(&self.queue).take();
+        if let Some(thread) = lock(&self.thread).take() {
+            let _ = thread.join();
+        }
+        self.readers.close();
+    }
+
+    /// Size of the database's files (main file and SQLite's WAL).
+    pub fn file_bytes(&self) -> u64 {
+        let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+        size(&self.path) + size(&wal_file(&self.path))
+    }
+}
+
+fn wal_file(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push("-wal");
+    PathBuf::from(name)
+}
+
+/// Makes every committed SQLite transaction durable (checkpoints call it before the unified
+/// WAL is cut: SQLite runs with `synchronous=NORMAL`, so its commits are not fsynced).
+pub fn sync_files(db: &Path) -> std::io::Result<()> {
+    for path in [wal_file(db), db.to_path_buf()] {
+        match std::fs::File::open(&path) {
+            Ok(f) => f.sync_all()?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Starts the writer thread (with the connection replay used) and the readers.
+pub(super) fn start(
+    inner: &Arc<Inner>,
+    writer: Writer,
+    host: Arc<dyn Host>,
+    path: PathBuf,
+    stats: Arc<SqlStats>,
+    readers: usize,
+) -> Result<SqlEngine, sqlite::SqlError> {
+    let readers = Readers::start(&path, host, readers)?;
+    let (tx, rx) = mpsc::channel::<SqlJob>();
+    let duties = inner.clone();
+    let thread_stats = stats.clone();
+    let thread = std::thread::Builder::new()
+        .name("luma-sql-writer".into())
+        .spawn(move || writer_loop(&duties, writer, &rx, &thread_stats))
+        .map_err(|e| sqlite::SqlError::Internal(e.to_string()))?;
+    Ok(SqlEngine {
+        readers,
+        queue: Mutex::new(Some(tx)),
+        thread: Mutex::new(Some(thread)),
+        stats,
+        path,
+    })
+}
+
+fn writer_loop(inner: &Inner, mut writer: Writer, rx: &mpsc::Receiver<SqlJob>, stats: &SqlStats) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        stats.write_groups.fetch_add(1, Ordering::Relaxed);
+        stats
+            .grouped_writes
+            .fetch_add(jobs.len() as u64, Ordering::Relaxed);
+        let mut batch: Vec<(WriteFn, oneshot::Sender<Reply>)> = Vec::with_capacity(jobs.len());
+        // Plain SQL.EXECs up to the first transaction run now, outside the log's lock; what
+        // follows a transaction runs after it, in the batch, so no client's writes reorder.
+        let mut in_order = false;
+        for SqlJob { write, reply } in jobs {
+            match write {
+                SqlWrite::Exec(req) if !in_order => {
+                    stats.execs.fetch_add(1, Ordering::Relaxed);
+                    match writer.exec(&req) {
+                        Ok((outcome, log)) => {
+                            stats
+                                .rows_changed
+                                .fetch_add(outcome.changes, Ordering::Relaxed);
+                            batch.push((
+                                Box::new(move |w| {
+                                    w.log_sql(log);
+                                    Ok(outcome.reply())
+                                }),
+                                reply,
+                            ));
+                        }
+                        Err(e) => {
+                            stats.count_error(&e);
+                            let _ = reply.send(Reply::Error(e.resp_text()));
+                        }
+                    }
+                }
+                SqlWrite::Exec(req) => {
+                    stats.execs.fetch_add(1, Ordering::Relaxed);
+                    batch.push((Box::new(move |w| w.sql_exec(&req)), reply));
+                }
+                SqlWrite::Txn(f) => {
+                    in_order = true;
+                    batch.push((f, reply));
+                }
+            }
+        }
+        if !batch.is_empty() {
+            let mut guard = lock(&inner.wal);
+            match guard.as_mut() {
+                Some(wal) => run_batch(inner, wal, &mut batch, Some(&mut writer)),
+                None => {
+                    for (_, reply) in batch {
+                        let _ = reply.send(Reply::Error("ERR server is shutting down".into()));
+                    }
+                }
+            }
+        }
+        // Nothing logged (or the batch failed): nothing of the group may stay.
+        writer.rollback();
+        stats
+            .applied_lsn
+            .store(writer.applied_lsn, Ordering::Relaxed);
+    }
+}
+
+/// What SQL reads of the KV and vector engines, and how it publishes.
+pub(super) struct EngineHost {
+    pub store: Arc<KvStore>,
+    pub vectors: Arc<Vectors>,
+    pub bus: Arc<Bus>,
+}
+
+fn text(e: impl std::fmt::Display) -> String {
+    let s = e.to_string();
+    s.strip_prefix("ERR ").map(str::to_string).unwrap_or(s)
+}
+
+impl Host for EngineHost {
+    fn kv_get(&self, db: u32, key: &[u8]) -> Result<Option<Vec<u8>>, String> {
+        let tables = self.store.read().map_err(text)?;
+        let mut view = SnapshotView {
+            tables: &tables,
+            now_ms: super::now_ms(),
+        };
+        crate::cmd::string::read_string(&mut view, db, key).map_err(|e| text(e.to_resp_text()))
+    }
+
+    fn kv_hget(&self, db: u32, key: &[u8], field: &[u8]) -> Result<Option<Vec<u8>>, String> {
+        let tables = self.store.read().map_err(text)?;
+        let mut view = SnapshotView {
+            tables: &tables,
+            now_ms: super::now_ms(),
+        };
+        let Some(c) = hash::load_hash(&mut view, db, key).map_err(|e| text(e.to_resp_text()))?
+        else {
+            return Ok(None);
+        };
+        hash::get(&mut view, &c, field).map_err(|e| text(e.to_resp_text()))
+    }
+
+    fn publish(&self, channel: &[u8], message: &[u8]) -> i64 {
+        let channel = bytes::Bytes::copy_from_slice(channel);
+        let message = bytes::Bytes::copy_from_slice(message);
+        self.bus.publish(ChannelKind::Global, &channel, &message) as i64
+    }
+
+    fn vsearch(
+        &self,
+        db: u32,
+        key: &[u8],
+        query: &[f32],
+        k: usize,
+        filter: Option<&str>,
+    ) -> Result<Vec<VectorHit>, String> {
+        let c = {
+            let tables = self.store.read().map_err(text)?;
+            let mut view = SnapshotView {
+                tables: &tables,
+                now_ms: super::now_ms(),
+            };
+            vset::load_vset(&mut view, db, key).map_err(|e| text(e.to_resp_text()))?
+        };
+        let Some(c) = c else {
+            return Ok(Vec::new());
+        };
+        let handle = self
+            .vectors
+            .get(c.version)
+            .ok_or("vector set index is not loaded")?;
+        // Searches see every acknowledged write, as VSIM's do.
+        let started = Instant::now();
+        while !handle.is_caught_up() {
+            if started.elapsed() > CATCH_UP_WAIT {
+                return Err("vector index is still catching up; try again".into());
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let filter = filter.map(Filter::parse).transpose().map_err(text)?;
+        let set = handle.read();
+        let config = set.config();
+        if query.len() != config.dim && !(config.projected() && query.len() == config.input_dim) {
+            return Err(format!(
+                "Vector dimension mismatch - got {} but set has {}",
+                query.len(),
+                config.dim
+            ));
+        }
+        let q = Query {
+            count: k,
+            ef: VSEARCH_EF.max(k),
+            epsilon: 2.0,
+            filter_ef: k.saturating_mul(100),
+            truth: false,
+        };
+        let matches = filter
+            .as_ref()
+            .map(|f| move |attrs: Option<&[u8]>| f.matches(attrs));
+        let matches: Option<crate::vector::set::AttrFilter<'_>> = match &matches {
+            Some(f) => Some(f),
+            None => None,
+        };
+        let hits = set.search(query, &q, matches).map_err(text)?;
+        Ok(hits
+            .iter()
+            .map(|h| VectorHit {
+                element: set.name(h.id).unwrap_or_default().to_vec(),
+                score: h.score,
+                attributes: set.attrs(h.id).map(<[u8]>::to_vec),
+            })
+            .collect())
+    }
+}

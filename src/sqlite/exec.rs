@@ -1,0 +1,376 @@
+//! Running SQL: the writer (statements captured as changesets inside savepoints of one open
+//! transaction) and read-only queries (on a reader, or on the writer inside MULTI/EXEC).
+
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use fallible_iterator::FallibleIterator;
+use rusqlite::config::DbConfig;
+use rusqlite::types::{ToSqlOutput, Value, ValueRef};
+use rusqlite::{ffi, Batch, Statement, ToSql};
+
+use super::changes::{self, Capture, Change};
+use super::conn::{sqlite_err, Conn, SEEN_CREATE_TABLE, SEEN_SCHEMA, SEEN_SELECT, STATE_TABLE};
+use super::{Host, Limits, Param, Params, Request, SqlError};
+use crate::resp::Reply;
+
+impl ToSql for Param {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match self {
+            Param::Null => ValueRef::Null,
+            Param::Int(i) => ValueRef::Integer(*i),
+            Param::Real(r) => ValueRef::Real(*r),
+            Param::Text(t) => ValueRef::Text(t.as_bytes()),
+            Param::Blob(b) => ValueRef::Blob(b),
+        }))
+    }
+}
+
+/// What SQL.EXEC answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExecOutcome {
+    /// Rows inserted, updated or deleted by the statements (not by triggers).
+    pub changes: u64,
+    /// Rowid of the last row the statements inserted (0 if none).
+    pub last_insert_rowid: i64,
+}
+
+impl ExecOutcome {
+    pub fn reply(&self) -> Reply {
+        Reply::Map(vec![
+            (Reply::bulk("changes"), Reply::Int(self.changes as i64)),
+            (
+                Reply::bulk("last_insert_rowid"),
+                Reply::Int(self.last_insert_rowid),
+            ),
+        ])
+    }
+}
+
+/// A query's result.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rows {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Value>>,
+}
+
+/// Maps SQLite's errors, naming the guard that stopped a statement.
+fn failure(conn: &Conn, e: rusqlite::Error, limits: &Limits) -> SqlError {
+    if let Some(why) = conn.state.take_refusal() {
+        return SqlError::Refused(why);
+    }
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == rusqlite::ErrorCode::OperationInterrupted =>
+        {
+            SqlError::Timeout(u64::try_from(limits.timeout.as_millis()).unwrap_or(u64::MAX))
+        }
+        rusqlite::Error::MultipleStatement => {
+            SqlError::Refused("SQL.QUERY takes one statement".into())
+        }
+        _ => sqlite_err(e),
+    }
+}
+
+/// Binds `params` to the statement's parameters: by name when they came as pairs, else by
+/// number (SQLite numbers named parameters too).
+fn bind(stmt: &mut Statement<'_>, params: &Params) -> Result<(), SqlError> {
+    for i in 1..=stmt.parameter_count() {
+        let name = stmt.parameter_name(i).map(str::to_string);
+        let value = match params {
+            Params::Named(pairs) => name
+                .as_deref()
+                .and_then(|n| pairs.iter().find(|(k, _)| k == n).map(|(_, v)| v)),
+            Params::Positional(values) => values.get(i - 1),
+            Params::None => None,
+        };
+        let Some(value) = value else {
+            let name = name.unwrap_or_else(|| format!("?{i}"));
+            return Err(SqlError::Refused(format!(
+                "no value given for parameter {name} (PARAMS n value … or PARAMS n :name value …)"
+            )));
+        };
+        stmt.raw_bind_parameter(i, value).map_err(sqlite_err)?;
+    }
+    Ok(())
+}
+
+/// Prepares the next statement of `batch`, with the authorizer's verdict.
+fn next_statement<'c>(
+    conn: &'c Conn,
+    batch: &mut Batch<'c, '_>,
+    limits: &Limits,
+) -> Result<Option<(Statement<'c>, u32)>, SqlError> {
+    conn.state.seen.store(0, Ordering::Relaxed);
+    conn.state.take_refusal();
+    match batch.next() {
+        Ok(Some(stmt)) => Ok(Some((stmt, conn.state.seen.load(Ordering::Relaxed)))),
+        Ok(None) => Ok(None),
+        Err(e) => Err(failure(conn, e, limits)),
+    }
+}
+
+/// Steps a bound statement to its end, its rows discarded.
+fn run_to_end(conn: &Conn, stmt: &mut Statement<'_>, limits: &Limits) -> Result<(), SqlError> {
+    let mut rows = stmt.raw_query();
+    loop {
+        match rows.next() {
+            Ok(Some(_)) => {}
+            Ok(None) => return Ok(()),
+            Err(e) => return Err(failure(conn, e, limits)),
+        }
+    }
+}
+
+fn owned(v: ValueRef<'_>) -> Value {
+    match v {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => Value::Integer(i),
+        ValueRef::Real(r) => Value::Real(r),
+        ValueRef::Text(t) => match std::str::from_utf8(t) {
+            Ok(text) => Value::Text(text.to_string()),
+            Err(_) => Value::Blob(t.to_vec()),
+        },
+        ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+    }
+}
+
+/// Runs one read-only statement and collects its rows within the limits.
+pub fn query(conn: &Conn, req: &Request) -> Result<Rows, SqlError> {
+    let limits = &req.limits;
+    conn.state.db.store(req.db, Ordering::Relaxed);
+    conn.state.take_refusal();
+    let mut stmt = conn
+        .conn
+        .prepare(&req.sql)
+        .map_err(|e| failure(conn, e, limits))?;
+    if !stmt.readonly() {
+        return Err(SqlError::Refused(
+            "SQL.QUERY only reads: use SQL.EXEC for statements that change data".into(),
+        ));
+    }
+    bind(&mut stmt, &req.params)?;
+    let columns: Vec<String> = stmt.column_names().map(String::from).collect();
+    let width = columns.len();
+    let _clock = conn.state.arm(limits.timeout);
+    let mut out = Rows {
+        columns,
+        rows: Vec::new(),
+    };
+    let mut bytes: u64 = 0;
+    let mut rows = stmt.raw_query();
+    let result = loop {
+        match rows.next() {
+            Ok(Some(row)) => {
+                if out.rows.len() as u64 >= limits.max_rows {
+                    break Err(SqlError::TooManyRows(limits.max_rows));
+                }
+                let mut values = Vec::with_capacity(width);
+                for i in 0..width {
+                    match row.get_ref(i) {
+                        Ok(v) => values.push(owned(v)),
+                        Err(e) => return Err(sqlite_err(e)),
+                    }
+                }
+                bytes += values.iter().map(super::value::size_of).sum::<u64>();
+                if bytes > limits.max_bytes {
+                    break Err(SqlError::TooLarge(limits.max_bytes));
+                }
+                out.rows.push(values);
+            }
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(failure(conn, e, limits)),
+        }
+    };
+    result.map(|()| out)
+}
+
+/// The session's own statements (schema lookups, row reads) pass the authorizer.
+fn start_capture(conn: &Conn) -> Result<Capture<'_>, SqlError> {
+    conn.state.internal.store(true, Ordering::Relaxed);
+    let capture = Capture::start(&conn.conn);
+    conn.state.internal.store(false, Ordering::Relaxed);
+    capture
+}
+
+/// Ends a capture, logging its changeset if anything changed.
+fn push_rows(conn: &Conn, mut capture: Capture<'_>, log: &mut Vec<Change>) -> Result<(), SqlError> {
+    conn.state.internal.store(true, Ordering::Relaxed);
+    let set = capture.take();
+    conn.state.internal.store(false, Ordering::Relaxed);
+    let set = set?;
+    if !set.is_empty() {
+        log.push(Change::Rows(set));
+    }
+    Ok(())
+}
+
+/// The writer connection and its open transaction.
+pub struct Writer {
+    conn: Conn,
+    in_txn: bool,
+    /// LSN of the last record committed to SQLite (stored in `_luma_state`).
+    pub applied_lsn: u64,
+}
+
+const APPLIED_KEY: &str = "applied_lsn";
+
+impl Writer {
+    pub fn open(path: &Path, host: Arc<dyn Host>) -> Result<Writer, SqlError> {
+        let conn = Conn::open_writer(path, host)?;
+        let applied_lsn = conn
+            .conn
+            .query_row(
+                &format!("SELECT v FROM {STATE_TABLE} WHERE k = ?1"),
+                [APPLIED_KEY],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_or(0, |v| u64::try_from(v).unwrap_or(0));
+        Ok(Writer {
+            conn,
+            in_txn: false,
+            applied_lsn,
+        })
+    }
+
+    pub fn conn(&self) -> &Conn {
+        &self.conn
+    }
+
+    fn begin(&mut self) -> Result<(), SqlError> {
+        if !self.in_txn {
+            self.conn.internal("BEGIN IMMEDIATE")?;
+            self.in_txn = true;
+        }
+        Ok(())
+    }
+
+    /// Runs one SQL.EXEC (one or more statements) inside the open transaction, as a savepoint:
+    /// all its statements apply or none. Returns its outcome and its logged form.
+    pub fn exec(&mut self, req: &Request) -> Result<(ExecOutcome, Vec<u8>), SqlError> {
+        self.begin()?;
+        self.conn.internal("SAVEPOINT luma_write")?;
+        self.conn.state.db.store(req.db, Ordering::Relaxed);
+        let clock = self.conn.state.arm(req.limits.timeout);
+        let result = self.run_statements(req);
+        drop(clock);
+        match result {
+            Ok(done) => {
+                self.conn.internal("RELEASE luma_write")?;
+                Ok(done)
+            }
+            Err(e) => {
+                self.conn
+                    .internal("ROLLBACK TO luma_write; RELEASE luma_write")?;
+                Err(e)
+            }
+        }
+    }
+
+    fn run_statements(&self, req: &Request) -> Result<(ExecOutcome, Vec<u8>), SqlError> {
+        let conn = &self.conn;
+        let limits = &req.limits;
+        // SAFETY: the connection is live and used by this thread only.
+        unsafe { ffi::sqlite3_set_last_insert_rowid(conn.conn.handle(), 0) };
+        let mut log: Vec<Change> = Vec::new();
+        let mut changed = 0u64;
+        let mut capture = Some(start_capture(conn)?);
+        let mut batch = Batch::new(&conn.conn, &req.sql);
+        while let Some((mut stmt, seen)) = next_statement(conn, &mut batch, limits)? {
+            bind(&mut stmt, &req.params)?;
+            if seen & SEEN_SCHEMA == 0 {
+                run_to_end(conn, &mut stmt, limits)?;
+                if !stmt.readonly() {
+                    changed += conn.conn.changes();
+                }
+                continue;
+            }
+            if seen & SEEN_CREATE_TABLE != 0 && seen & SEEN_SELECT != 0 {
+                return Err(SqlError::Refused(
+                    "CREATE TABLE … AS SELECT is not supported (its rows could not be \
+                     logged): create the table, then INSERT … SELECT"
+                        .into(),
+                ));
+            }
+            // Schema statements are logged as text between the changesets around them.
+            if let Some(before) = capture.take() {
+                push_rows(conn, before, &mut log)?;
+            }
+            let text = stmt.expanded_sql().unwrap_or_default();
+            run_to_end(conn, &mut stmt, limits)?;
+            log.push(Change::Schema(text));
+            capture = Some(start_capture(conn)?);
+        }
+        if let Some(last) = capture.take() {
+            push_rows(conn, last, &mut log)?;
+        }
+        let outcome = ExecOutcome {
+            changes: changed,
+            last_insert_rowid: conn.conn.last_insert_rowid(),
+        };
+        Ok((outcome, changes::encode(&log)))
+    }
+
+    /// A read inside the open transaction (SQL.QUERY queued in MULTI sees the EXEC's writes).
+    pub fn query(&mut self, req: &Request) -> Result<Rows, SqlError> {
+        query(&self.conn, req)
+    }
+
+    /// Commits the open transaction as the effect of WAL record `lsn`.
+    pub fn commit(&mut self, lsn: u64) -> Result<(), SqlError> {
+        if !self.in_txn {
+            return Ok(());
+        }
+        let result = self.conn.internal(&format!(
+            "INSERT OR REPLACE INTO {STATE_TABLE}(k, v) VALUES ('{APPLIED_KEY}', {lsn}); COMMIT"
+        ));
+        if result.is_err() {
+            self.rollback();
+        }
+        result?;
+        self.in_txn = false;
+        self.applied_lsn = lsn;
+        Ok(())
+    }
+
+    /// Drops the open transaction (its batch was not logged).
+    pub fn rollback(&mut self) {
+        if self.in_txn {
+            if let Err(e) = self.conn.internal("ROLLBACK") {
+                tracing::error!("SQL rollback failed: {e}");
+            }
+            self.in_txn = false;
+        }
+    }
+
+    /// Replay: applies the logged changes of record `lsn` (triggers and foreign-key actions
+    /// off, see `changes::apply`), in the open replay transaction.
+    pub fn replay(&mut self, changes: &[u8]) -> Result<(), SqlError> {
+        if !self.in_txn {
+            self.conn.internal("PRAGMA foreign_keys=OFF")?;
+            self.conn
+                .conn
+                .set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_TRIGGER, false)
+                .map_err(sqlite_err)?;
+            self.begin()?;
+        }
+        self.conn.state.internal.store(true, Ordering::Relaxed);
+        let result = changes::decode(changes).and_then(|c| changes::apply(&self.conn.conn, &c));
+        self.conn.state.internal.store(false, Ordering::Relaxed);
+        result
+    }
+
+    /// Ends a replay: commits through `lsn` and turns triggers and foreign keys back on.
+    pub fn finish_replay(&mut self, lsn: u64) -> Result<(), SqlError> {
+        if !self.in_txn {
+            return Ok(());
+        }
+        self.commit(lsn)?;
+        self.conn
+            .conn
+            .set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_TRIGGER, true)
+            .map_err(sqlite_err)?;
+        self.conn.internal("PRAGMA foreign_keys=ON")
+    }
+}
