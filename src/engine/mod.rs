@@ -1031,6 +1031,13 @@ fn run_batch(
                 );
             }
         }
+        if sql.as_deref().is_some_and(Writer::lost_txn) {
+            // SQLite dropped the transaction under a write of this batch (an interrupted
+            // statement in a MULTI): nothing may be logged.
+            return Err(EngineError::Other(
+                "a SQL statement rolled back its transaction".into(),
+            ));
+        }
         if !out.payloads.is_empty() {
             let refs: Vec<&[u8]> = out.payloads.iter().map(Vec::as_slice).collect();
             wal.append(&refs)?;

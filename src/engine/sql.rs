@@ -157,42 +157,22 @@ fn writer_loop(inner: &Inner, mut writer: Writer, rx: &mpsc::Receiver<SqlJob>, s
         stats
             .grouped_writes
             .fetch_add(jobs.len() as u64, Ordering::Relaxed);
-        let mut batch: Vec<(WriteFn, oneshot::Sender<Reply>)> = Vec::with_capacity(jobs.len());
         // Plain SQL.EXECs up to the first transaction run now, outside the log's lock; what
         // follows a transaction runs after it, in the batch, so no client's writes reorder.
-        let mut in_order = false;
-        for SqlJob { write, reply } in jobs {
-            match write {
-                SqlWrite::Exec(req) if !in_order => {
-                    stats.execs.fetch_add(1, Ordering::Relaxed);
-                    match writer.exec(&req) {
-                        Ok((outcome, log)) => {
-                            stats
-                                .rows_changed
-                                .fetch_add(outcome.changes, Ordering::Relaxed);
-                            batch.push((
-                                Box::new(move |w| {
-                                    w.log_sql(log);
-                                    Ok(outcome.reply())
-                                }),
-                                reply,
-                            ));
-                        }
-                        Err(e) => {
-                            stats.count_error(&e);
-                            let _ = reply.send(Reply::Error(e.resp_text()));
-                        }
-                    }
-                }
+        let split = jobs
+            .iter()
+            .position(|j| matches!(j.write, SqlWrite::Txn(_)))
+            .unwrap_or(jobs.len());
+        let rest = jobs.split_off(split);
+        let mut batch = run_plain(&mut writer, jobs, stats);
+        for SqlJob { write, reply } in rest {
+            batch.push(match write {
                 SqlWrite::Exec(req) => {
                     stats.execs.fetch_add(1, Ordering::Relaxed);
-                    batch.push((Box::new(move |w| w.sql_exec(&req)), reply));
+                    (Box::new(move |w| w.sql_exec(&req)), reply)
                 }
-                SqlWrite::Txn(f) => {
-                    in_order = true;
-                    batch.push((f, reply));
-                }
-            }
+                SqlWrite::Txn(f) => (f, reply),
+            });
         }
         if !batch.is_empty() {
             let mut guard = lock(&inner.wal);
@@ -210,6 +190,65 @@ fn writer_loop(inner: &Inner, mut writer: Writer, rx: &mpsc::Receiver<SqlJob>, s
         stats
             .applied_lsn
             .store(writer.applied_lsn, Ordering::Relaxed);
+    }
+}
+
+/// Runs plain SQL.EXECs in savepoints of the open transaction; returns the batch writes that
+/// log them. A failing one answers its error at once; if SQLite rolled the whole transaction
+/// back with it, the ones before it (not yet acknowledged) run again.
+fn run_plain(
+    writer: &mut Writer,
+    jobs: Vec<SqlJob>,
+    stats: &SqlStats,
+) -> Vec<(WriteFn, oneshot::Sender<Reply>)> {
+    let mut pending: Vec<(Request, oneshot::Sender<Reply>)> = jobs
+        .into_iter()
+        .filter_map(|j| match j.write {
+            SqlWrite::Exec(req) => Some((req, j.reply)),
+            SqlWrite::Txn(_) => None,
+        })
+        .collect();
+    stats
+        .execs
+        .fetch_add(pending.len() as u64, Ordering::Relaxed);
+    loop {
+        let mut done = Vec::with_capacity(pending.len());
+        let mut queue = pending.into_iter();
+        let mut lost = false;
+        for (req, reply) in queue.by_ref() {
+            match writer.exec(&req) {
+                Ok(result) => done.push((req, reply, result)),
+                Err(e) => {
+                    stats.count_error(&e);
+                    let _ = reply.send(Reply::Error(e.resp_text()));
+                    if !writer.in_txn() && !done.is_empty() {
+                        lost = true;
+                        break;
+                    }
+                }
+            }
+        }
+        if lost {
+            pending = done
+                .into_iter()
+                .map(|(req, reply, _)| (req, reply))
+                .chain(queue)
+                .collect();
+            continue;
+        }
+        return done
+            .into_iter()
+            .map(|(_, reply, (outcome, log))| {
+                stats
+                    .rows_changed
+                    .fetch_add(outcome.changes, Ordering::Relaxed);
+                let write: WriteFn = Box::new(move |w| {
+                    w.log_sql(log);
+                    Ok(outcome.reply())
+                });
+                (write, reply)
+            })
+            .collect();
     }
 }
 

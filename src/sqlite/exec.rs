@@ -151,21 +151,22 @@ pub fn query(conn: &Conn, req: &Request) -> Result<Rows, SqlError> {
         ));
     }
     bind(&mut stmt, &req.params)?;
-    let columns: Vec<String> = stmt.column_names().map(String::from).collect();
-    let width = columns.len();
     let _clock = conn.state.arm(limits.timeout);
-    let mut out = Rows {
-        columns,
-        rows: Vec::new(),
-    };
+    // Columns are read once the statement has run: the first step re-prepares it if the
+    // schema changed since (another connection's ALTER TABLE), and the columns with it.
+    let names =
+        |stmt: &Statement<'_>| -> Vec<String> { stmt.column_names().map(String::from).collect() };
+    let mut columns: Option<Vec<String>> = None;
+    let mut out = Vec::new();
     let mut bytes: u64 = 0;
     let mut rows = stmt.raw_query();
     let result = loop {
         match rows.next() {
             Ok(Some(row)) => {
-                if out.rows.len() as u64 >= limits.max_rows {
+                if out.len() as u64 >= limits.max_rows {
                     break Err(SqlError::TooManyRows(limits.max_rows));
                 }
+                let width = columns.get_or_insert_with(|| names(row.as_ref())).len();
                 let mut values = Vec::with_capacity(width);
                 for i in 0..width {
                     match row.get_ref(i) {
@@ -177,11 +178,16 @@ pub fn query(conn: &Conn, req: &Request) -> Result<Rows, SqlError> {
                 if bytes > limits.max_bytes {
                     break Err(SqlError::TooLarge(limits.max_bytes));
                 }
-                out.rows.push(values);
+                out.push(values);
             }
             Ok(None) => break Ok(()),
             Err(e) => break Err(failure(conn, e, limits)),
         }
+    };
+    drop(rows);
+    let out = Rows {
+        columns: columns.unwrap_or_else(|| names(&stmt)),
+        rows: out,
     };
     result.map(|()| out)
 }
@@ -238,6 +244,17 @@ impl Writer {
         &self.conn
     }
 
+    /// Whether SQLite ended the open transaction on its own (it rolls a whole transaction
+    /// back when a write is interrupted or fails with ON CONFLICT ROLLBACK).
+    pub fn lost_txn(&self) -> bool {
+        self.in_txn && self.conn.conn.is_autocommit()
+    }
+
+    /// Whether a transaction is open (nothing run since the last commit or rollback).
+    pub fn in_txn(&self) -> bool {
+        self.in_txn
+    }
+
     fn begin(&mut self) -> Result<(), SqlError> {
         if !self.in_txn {
             self.conn.internal("BEGIN IMMEDIATE")?;
@@ -261,8 +278,14 @@ impl Writer {
                 Ok(done)
             }
             Err(e) => {
-                self.conn
-                    .internal("ROLLBACK TO luma_write; RELEASE luma_write")?;
+                if self.lost_txn() {
+                    // SQLite rolled the whole transaction back (an interrupt, ON CONFLICT
+                    // ROLLBACK, I/O): the caller must redo what the group had done in it.
+                    self.in_txn = false;
+                } else {
+                    self.conn
+                        .internal("ROLLBACK TO luma_write; RELEASE luma_write")?;
+                }
                 Err(e)
             }
         }
@@ -322,6 +345,12 @@ impl Writer {
         if !self.in_txn {
             return Ok(());
         }
+        if self.lost_txn() {
+            self.in_txn = false;
+            return Err(SqlError::Internal(
+                "the SQL transaction was rolled back before it could commit".into(),
+            ));
+        }
         let result = self.conn.internal(&format!(
             "INSERT OR REPLACE INTO {STATE_TABLE}(k, v) VALUES ('{APPLIED_KEY}', {lsn}); COMMIT"
         ));
@@ -336,6 +365,9 @@ impl Writer {
 
     /// Drops the open transaction (its batch was not logged).
     pub fn rollback(&mut self) {
+        if self.lost_txn() {
+            self.in_txn = false;
+        }
         if self.in_txn {
             if let Err(e) = self.conn.internal("ROLLBACK") {
                 tracing::error!("SQL rollback failed: {e}");

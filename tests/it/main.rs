@@ -13,6 +13,7 @@ mod protocol;
 mod pubsub;
 mod scan;
 mod server;
+mod sql;
 mod string;
 mod txn;
 mod vector;
