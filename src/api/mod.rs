@@ -7,7 +7,8 @@
 //! (arrays of commands; the second atomic), `GET|POST /<cmd>/<arg>/…` (URL-decoded segments,
 //! a request body as the last argument), `GET|POST /subscribe/<channel>` and
 //! `/psubscribe/<pattern>` (text/event-stream), `POST /vsearch/<key>` (vector search with JSON
-//! in and out), `GET /metrics`, `GET /healthz`.
+//! in and out), `POST /sql/query` and `POST /sql/exec` (SQL with JSON parameters and rows),
+//! `GET /metrics`, `GET /healthz`.
 
 pub mod auth;
 pub mod command;
@@ -86,6 +87,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
             get(sse::psubscribe).post(sse::psubscribe),
         )
         .route("/vsearch/{*key}", post(native::vsearch))
+        .route("/sql/query", post(native::sql_query))
+        .route("/sql/exec", post(native::sql_exec))
         .route("/metrics", get(metrics::metrics))
         .route("/healthz", get(metrics::healthz))
         .route("/{*path}", any(command::path_form))

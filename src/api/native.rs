@@ -1,6 +1,9 @@
 //! JSON-native endpoints, for callers without a Redis client: `POST /vsearch/<key>` takes
 //! `{"vector": [numbers] | "element": name, "count": n, "ef": n, "filter": expr}` and answers
 //! `{"result": [{"element", "score", "attributes"}]}`, best first (VSIM underneath).
+//! `POST /sql/query` and `POST /sql/exec` take `{"sql": text, "params": [values] | {name:
+//! value}}` and answer `{"result": [{column: value}, …]}` (rows) or `{"result": {"changes": n,
+//! "last_insert_rowid": r}}` (SQL.QUERY … FORMAT JSON and SQL.EXEC underneath).
 
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -102,6 +105,85 @@ pub async fn vsearch(request: Admitted) -> Result<Response, ApiError> {
     let args = vsim_args(key, &request).map_err(ApiError::bad_request)?;
     let found = hits(session.run(&args).await).map_err(ApiError::bad_request)?;
     Ok(json_response(StatusCode::OK, json!({ "result": found })))
+}
+
+/// The SQL arguments of a request body.
+fn sql_args(command: &'static str, body: &[u8]) -> Result<Vec<Bytes>, String> {
+    let request: Value =
+        serde_json::from_slice(body).map_err(|e| format!("ERR the body is not JSON: {e}"))?;
+    let Some(Value::String(sql)) = request.get("sql") else {
+        return Err("ERR \"sql\" must be a string".into());
+    };
+    let mut args = vec![
+        Bytes::from_static(command.as_bytes()),
+        Bytes::from(sql.clone()),
+    ];
+    match request.get("params") {
+        None | Some(Value::Null) => {}
+        Some(p @ (Value::Array(_) | Value::Object(_))) => {
+            args.push(Bytes::from_static(b"PARAMS"));
+            args.push(Bytes::from_static(b"JSON"));
+            args.push(Bytes::from(p.to_string()));
+        }
+        Some(_) => return Err("ERR \"params\" must be an array or an object".into()),
+    }
+    Ok(args)
+}
+
+/// An error reply as the HTTP error it is.
+fn refused(e: String) -> ApiError {
+    let status = if e.starts_with("NOPERM") {
+        StatusCode::FORBIDDEN
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    ApiError::new(status, e)
+}
+
+/// `POST /sql/query`: rows as JSON objects.
+pub async fn sql_query(request: Admitted) -> Result<Response, ApiError> {
+    let Admitted {
+        mut session, body, ..
+    } = request;
+    let mut args = sql_args("SQL.QUERY", &body).map_err(ApiError::bad_request)?;
+    args.push(Bytes::from_static(b"FORMAT"));
+    args.push(Bytes::from_static(b"JSON"));
+    match session.run(&args).await {
+        Reply::Bulk(json) => {
+            let rows: Value = serde_json::from_slice(&json)
+                .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+            Ok(json_response(StatusCode::OK, json!({ "result": rows })))
+        }
+        Reply::Error(e) => Err(refused(e)),
+        other => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("ERR unexpected reply {other:?}"),
+        )),
+    }
+}
+
+/// `POST /sql/exec`: the changes count and the last rowid inserted.
+pub async fn sql_exec(request: Admitted) -> Result<Response, ApiError> {
+    let Admitted {
+        mut session, body, ..
+    } = request;
+    let args = sql_args("SQL.EXEC", &body).map_err(ApiError::bad_request)?;
+    match session.run(&args).await {
+        Reply::Map(pairs) => {
+            let mut result = serde_json::Map::new();
+            for (k, v) in pairs {
+                if let (Reply::Bulk(k), Reply::Int(v)) = (k, v) {
+                    result.insert(String::from_utf8_lossy(&k).into_owned(), json!(v));
+                }
+            }
+            Ok(json_response(StatusCode::OK, json!({ "result": result })))
+        }
+        Reply::Error(e) => Err(refused(e)),
+        other => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("ERR unexpected reply {other:?}"),
+        )),
+    }
 }
 
 #[cfg(test)]

@@ -32,7 +32,8 @@ pub fn limits(ctx: &Ctx<'_>) -> Limits {
     }
 }
 
-/// `sql [PARAMS n p1 … pn]` and the options after it (`extra` handles those it knows).
+/// `sql [PARAMS n p1 … pn | PARAMS JSON doc]` and the options after it (`extra` handles those
+/// it knows).
 fn parse_request(
     args: &mut ArgCursor<'_>,
     db: u32,
@@ -43,6 +44,10 @@ fn parse_request(
     let mut params = Params::None;
     while !args.is_empty() {
         if args.eat("PARAMS") {
+            if args.remaining() >= 2 && args.eat("JSON") {
+                params = Params::from_json(args.next_bytes()?).map_err(CmdError::err)?;
+                continue;
+            }
             let n = args.next_i64()?;
             let n = usize::try_from(n)
                 .ok()
@@ -66,7 +71,7 @@ fn parse_request(
     })
 }
 
-/// `SQL.EXEC sql [PARAMS n p1 … pn]`
+/// `SQL.EXEC sql [PARAMS n p1 … pn | PARAMS JSON doc]`
 pub fn run_exec(ctx: &mut Ctx<'_>, args: &mut ArgCursor<'_>) -> Result<Outcome, CmdError> {
     let mut req = parse_request(args, ctx.client.db, |_| Ok(false))?;
     req.limits = limits(ctx);
@@ -86,7 +91,7 @@ pub fn txn_exec(
     w.sql_exec(&req)
 }
 
-/// `SQL.QUERY sql [PARAMS n p1 … pn] [FORMAT RESP|JSON] [PUBLISH channel]`
+/// `SQL.QUERY sql [PARAMS n p1 … pn | PARAMS JSON doc] [FORMAT RESP|JSON] [PUBLISH channel]`
 struct SqlQuery {
     req: Request,
     format: Format,

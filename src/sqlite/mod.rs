@@ -149,6 +149,42 @@ impl Params {
         }
     }
 
+    /// `PARAMS JSON doc`: an array binds by position, an object by name (`{":id": 7}`); JSON
+    /// types are kept (null, integers, reals, strings; booleans as 1/0, arrays and objects as
+    /// their JSON text).
+    pub fn from_json(doc: &[u8]) -> Result<Params, String> {
+        let value: serde_json::Value =
+            serde_json::from_slice(doc).map_err(|e| format!("PARAMS JSON is not JSON: {e}"))?;
+        let param = |v: serde_json::Value| match v {
+            serde_json::Value::Null => Param::Null,
+            serde_json::Value::Bool(b) => Param::Int(i64::from(b)),
+            serde_json::Value::Number(n) => match n.as_i64() {
+                Some(i) => Param::Int(i),
+                None => Param::Real(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            serde_json::Value::String(s) => Param::Text(s),
+            other => Param::Text(other.to_string()),
+        };
+        match value {
+            serde_json::Value::Array(values) => {
+                Ok(Params::Positional(values.into_iter().map(param).collect()))
+            }
+            serde_json::Value::Object(map) => Ok(Params::Named(
+                map.into_iter()
+                    .map(|(k, v)| {
+                        let name = if k.starts_with([':', '@', '$']) {
+                            k
+                        } else {
+                            format!(":{k}")
+                        };
+                        (name, param(v))
+                    })
+                    .collect(),
+            )),
+            _ => Err("PARAMS JSON must be an array or an object".into()),
+        }
+    }
+
     pub fn len(&self) -> usize {
         match self {
             Params::None => 0,

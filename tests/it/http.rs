@@ -526,3 +526,80 @@ fn blocking_pops_wait_a_bounded_time_and_never_lose_an_element() {
     assert_eq!(c.cmd_str(&["RPUSH", "w", "x"]), ":1\r\n");
     assert_eq!(waiter.join().unwrap(), r#"{"result":["w","x"]}"#);
 }
+
+#[test]
+fn sql_with_json_parameters_and_rows() {
+    let server = TestServer::with(|c| {
+        c.requirepass = "s3cret".into();
+        c.http_readonly_token = "peek".into();
+    });
+    let a = server.http_addr();
+    let post = |a, path: &str, body: &str| {
+        let full = [("Authorization", "Bearer s3cret")];
+        request(a, "POST", path.as_bytes(), &full, body.as_bytes())
+    };
+    let r = post(
+        a,
+        "/sql/exec",
+        r#"{"sql":"CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, score REAL, extra)"}"#,
+    );
+    assert_eq!(
+        r.text(),
+        r#"{"result":{"changes":0,"last_insert_rowid":0}}"#
+    );
+    // JSON types are kept: null stays NULL, numbers stay numbers; by position or by name.
+    let r = post(
+        a,
+        "/sql/exec",
+        r#"{"sql":"INSERT INTO t(name, score, extra) VALUES (?1, ?2, ?3), (?4, 0.5, NULL)","params":["ann",2,null,"bob"]}"#,
+    );
+    assert_eq!(
+        r.text(),
+        r#"{"result":{"changes":2,"last_insert_rowid":2}}"#
+    );
+    let r = post(
+        a,
+        "/sql/query",
+        r#"{"sql":"SELECT id, name, score, extra, typeof(score) AS t FROM t WHERE score >= :min ORDER BY id","params":{"min":0.5}}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.text(),
+        r#"{"result":[{"id":1,"name":"ann","score":2.0,"extra":null,"t":"real"},{"id":2,"name":"bob","score":0.5,"extra":null,"t":"real"}]}"#
+    );
+    // Errors: bad SQL and writes through /sql/query are 400; the read-only token may query
+    // but not write.
+    let r = post(a, "/sql/query", r#"{"sql":"SELEC 1"}"#);
+    assert_eq!(r.status, 400);
+    assert!(
+        r.text()
+            .starts_with(r#"{"error":"ERR SQL error: near \"SELEC\""#),
+        "{}",
+        r.text()
+    );
+    let r = post(a, "/sql/query", r#"{"sql":"DELETE FROM t"}"#);
+    assert_eq!(r.status, 400);
+    assert_eq!(post(a, "/sql/query", r#"{"sql":1}"#).status, 400);
+    assert_eq!(
+        post(a, "/sql/query", r#"{"sql":"SELECT 1","params":3}"#).status,
+        400
+    );
+    let ro = [("Authorization", "Bearer peek")];
+    let r = request(
+        a,
+        "POST",
+        b"/sql/query",
+        &ro,
+        br#"{"sql":"SELECT count(*) AS n FROM t"}"#,
+    );
+    assert_eq!(r.text(), r#"{"result":[{"n":2}]}"#);
+    let r = request(a, "POST", b"/sql/exec", &ro, br#"{"sql":"DELETE FROM t"}"#);
+    assert_eq!(r.status, 403, "{}", r.text());
+    // The same typed parameters over RESP.
+    let mut c = server.raw();
+    assert_eq!(c.cmd_str(&["AUTH", "s3cret"]), "+OK\r\n");
+    assert_eq!(
+        c.cmd_str(&["SQL.QUERY", "SELECT typeof(?1), typeof(?2), ?3", "PARAMS", "JSON", "[1, null, \"x\"]"]),
+        "*2\r\n*3\r\n$10\r\ntypeof(?1)\r\n$10\r\ntypeof(?2)\r\n$2\r\n?3\r\n*3\r\n$7\r\ninteger\r\n$4\r\nnull\r\n$1\r\nx\r\n"
+    );
+}
