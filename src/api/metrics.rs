@@ -1,5 +1,5 @@
 //! `GET /metrics` (Prometheus text format: commands by name with their time, connections,
-//! memory, WAL, keys, vector sets, pub/sub) and `GET /healthz`.
+//! memory, WAL, keys, vector sets, SQL, pub/sub) and `GET /healthz`.
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
@@ -90,7 +90,8 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     let engine = &shared.engine;
     let stats = &engine.stats;
     let (sets, elements, vector_ram) = engine.vectors.stats();
-    let gauges: [(&str, &str, &str, u64); 13] = [
+    let sql = &engine.sql.stats;
+    let gauges: [(&str, &str, &str, u64); 17] = [
         (
             "luma_connected_clients",
             "gauge",
@@ -163,6 +164,30 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             "gauge",
             "RAM held by vector indexes (mapped files excluded).",
             vector_ram as u64,
+        ),
+        (
+            "luma_sql_queries_total",
+            "counter",
+            "SQL.QUERY calls.",
+            sql.queries.load(Ordering::Relaxed),
+        ),
+        (
+            "luma_sql_execs_total",
+            "counter",
+            "SQL.EXEC calls.",
+            sql.execs.load(Ordering::Relaxed),
+        ),
+        (
+            "luma_sql_errors_total",
+            "counter",
+            "SQL statements that failed (timeouts included).",
+            sql.errors.load(Ordering::Relaxed),
+        ),
+        (
+            "luma_sql_file_bytes",
+            "gauge",
+            "Size of the SQL database's files.",
+            engine.sql.file_bytes(),
         ),
     ];
     for (name, kind, help, value) in gauges {

@@ -432,6 +432,7 @@ fn metrics_and_health() {
     let a = server.http_addr();
     post(a, "/", r#"["SET","k","v"]"#);
     post(a, "/", r#"["GET","k"]"#);
+    post(a, "/sql/query", r#"{"sql":"SELECT 1"}"#);
     let r = request(a, "GET", b"/metrics", &[], b"");
     assert_eq!(r.status, 200);
     let text = r.text();
@@ -441,6 +442,7 @@ fn metrics_and_health() {
     );
     assert!(text.contains("# TYPE luma_wal_last_lsn gauge\n"), "{text}");
     assert!(text.contains("luma_keys{db=\"0\"} 1\n"), "{text}");
+    assert!(text.contains("luma_sql_queries_total 1\n"), "{text}");
     assert!(
         text.contains("# TYPE luma_command_duration_seconds histogram\n"),
         "{text}"
