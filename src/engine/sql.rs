@@ -187,6 +187,7 @@ fn writer_loop(inner: &Inner, mut writer: Writer, rx: &mpsc::Receiver<SqlJob>, s
         }
         // Nothing logged (or the batch failed): nothing of the group may stay.
         writer.rollback();
+        writer.checkpoint_if_due();
         stats
             .applied_lsn
             .store(writer.applied_lsn, Ordering::Relaxed);

@@ -212,9 +212,17 @@ fn push_rows(conn: &Conn, mut capture: Capture<'_>, log: &mut Vec<Change>) -> Re
     Ok(())
 }
 
+/// SQLite WAL pages past which the writer checkpoints SQLite's own log (its default
+/// auto-checkpoint threshold).
+const SQLITE_CHECKPOINT_PAGES: i64 = 1000;
+
 /// The writer connection and its open transaction.
 pub struct Writer {
     conn: Conn,
+    /// Pages in SQLite's own WAL after the last commit (from the WAL hook). Its automatic
+    /// checkpoint would run inside the commit, under Luma's log lock; the writer runs it after
+    /// releasing the lock instead (`checkpoint_if_due`).
+    wal_pages: Arc<std::sync::atomic::AtomicI64>,
     in_txn: bool,
     /// LSN of the last record committed to SQLite (stored in `_luma_state`).
     pub applied_lsn: u64,
@@ -224,7 +232,15 @@ const APPLIED_KEY: &str = "applied_lsn";
 
 impl Writer {
     pub fn open(path: &Path, host: Arc<dyn Host>) -> Result<Writer, SqlError> {
-        let conn = Conn::open_writer(path, host)?;
+        let mut conn = Conn::open_writer(path, host)?;
+        let wal_pages = Arc::new(std::sync::atomic::AtomicI64::new(0));
+        let pages = wal_pages.clone();
+        conn.conn
+            .wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, n: std::ffi::c_int| {
+                pages.store(i64::from(n), Ordering::Relaxed);
+                Ok(())
+            }))
+            .map_err(sqlite_err)?;
         let applied_lsn = conn
             .conn
             .query_row(
@@ -235,6 +251,7 @@ impl Writer {
             .map_or(0, |v| u64::try_from(v).unwrap_or(0));
         Ok(Writer {
             conn,
+            wal_pages,
             in_txn: false,
             applied_lsn,
         })
@@ -361,6 +378,23 @@ impl Writer {
         self.in_txn = false;
         self.applied_lsn = lsn;
         Ok(())
+    }
+
+    /// Copies SQLite's WAL back into the database once it has grown past the threshold
+    /// (passive: readers are never waited for; what they still use is copied next time).
+    pub fn checkpoint_if_due(&mut self) {
+        if self.in_txn || self.wal_pages.load(Ordering::Relaxed) < SQLITE_CHECKPOINT_PAGES {
+            return;
+        }
+        match self
+            .conn
+            .conn
+            .wal_checkpoint_v2(None::<&str>, rusqlite::wal::CheckpointMode::PASSIVE)
+        {
+            Ok((log, done)) if done >= log => self.wal_pages.store(0, Ordering::Relaxed),
+            Ok(_) => {}
+            Err(e) => tracing::warn!("SQLite checkpoint: {e}"),
+        }
     }
 
     /// Drops the open transaction (its batch was not logged).
