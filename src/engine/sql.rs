@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
+use super::wal::Wal;
 use super::{lock, run_batch, Inner, WriteFn};
 use crate::bus::{Bus, ChannelKind};
 use crate::cmd::CmdError;
@@ -24,7 +25,7 @@ use crate::kv::types::{hash, vset};
 use crate::kv::view::SnapshotView;
 use crate::resp::Reply;
 use crate::sqlite::hybrid::VectorHit;
-use crate::sqlite::{self, Host, Readers, Request, SqlStats, Writer};
+use crate::sqlite::{self, Capturing, Host, Readers, Request, SqlStats, Writer};
 use crate::vector::filter::Filter;
 use crate::vector::set::Query;
 
@@ -164,27 +165,49 @@ fn writer_loop(inner: &Inner, mut writer: Writer, rx: &mpsc::Receiver<SqlJob>, s
             .position(|j| matches!(j.write, SqlWrite::Txn(_)))
             .unwrap_or(jobs.len());
         let rest = jobs.split_off(split);
-        let mut batch = run_plain(&mut writer, jobs, stats);
-        for SqlJob { write, reply } in rest {
-            batch.push(match write {
-                SqlWrite::Exec(req) => {
-                    stats.execs.fetch_add(1, Ordering::Relaxed);
-                    (Box::new(move |w| w.sql_exec(&req)), reply)
-                }
-                SqlWrite::Txn(f) => (f, reply),
-            });
-        }
-        if !batch.is_empty() {
-            let mut guard = lock(&inner.wal);
-            match guard.as_mut() {
-                Some(wal) => run_batch(inner, wal, &mut batch, Some(&mut writer)),
-                None => {
-                    for (_, reply) in batch {
-                        let _ = reply.send(Reply::Error("ERR server is shutting down".into()));
-                    }
-                }
+        let plain = run_plain(&mut writer, jobs, stats);
+        let mut guard = lock(&inner.wal);
+        let Some(wal) = guard.as_mut() else {
+            for reply in plain
+                .into_iter()
+                .map(|p| p.reply)
+                .chain(rest.into_iter().map(|j| j.reply))
+            {
+                let _ = reply.send(Reply::Error("ERR server is shutting down".into()));
             }
+            continue;
+        };
+        if rest.is_empty() {
+            log_plain(inner, wal, plain, &mut writer);
+        } else {
+            let mut batch: Vec<(WriteFn, oneshot::Sender<Reply>)> = plain
+                .into_iter()
+                .map(
+                    |Plain {
+                         outcome,
+                         log,
+                         reply,
+                     }| {
+                        let write: WriteFn = Box::new(move |w| {
+                            w.log_sql(log);
+                            Ok(outcome.reply())
+                        });
+                        (write, reply)
+                    },
+                )
+                .collect();
+            for SqlJob { write, reply } in rest {
+                batch.push(match write {
+                    SqlWrite::Exec(req) => {
+                        stats.execs.fetch_add(1, Ordering::Relaxed);
+                        (Box::new(move |w| w.sql_exec(&req)), reply)
+                    }
+                    SqlWrite::Txn(f) => (f, reply),
+                });
+            }
+            run_batch(inner, wal, &mut batch, Some(&mut writer));
         }
+        drop(guard);
         // Nothing logged (or the batch failed): nothing of the group may stay.
         writer.rollback();
         writer.checkpoint_if_due();
@@ -194,14 +217,17 @@ fn writer_loop(inner: &Inner, mut writer: Writer, rx: &mpsc::Receiver<SqlJob>, s
     }
 }
 
-/// Runs plain SQL.EXECs in savepoints of the open transaction; returns the batch writes that
-/// log them. A failing one answers its error at once; if SQLite rolled the whole transaction
-/// back with it, the ones before it (not yet acknowledged) run again.
-fn run_plain(
-    writer: &mut Writer,
-    jobs: Vec<SqlJob>,
-    stats: &SqlStats,
-) -> Vec<(WriteFn, oneshot::Sender<Reply>)> {
+/// A plain SQL.EXEC that ran: its reply and what its record holds.
+struct Plain {
+    outcome: sqlite::ExecOutcome,
+    log: Vec<u8>,
+    reply: oneshot::Sender<Reply>,
+}
+
+/// Runs plain SQL.EXECs in savepoints of the open transaction. A failing one answers its
+/// error at once; if SQLite rolled the whole transaction back with it, the ones before it
+/// (not yet acknowledged) run again.
+fn run_plain(writer: &mut Writer, jobs: Vec<SqlJob>, stats: &SqlStats) -> Vec<Plain> {
     let mut pending: Vec<(Request, oneshot::Sender<Reply>)> = jobs
         .into_iter()
         .filter_map(|j| match j.write {
@@ -217,7 +243,7 @@ fn run_plain(
         let mut queue = pending.into_iter();
         let mut lost = false;
         for (req, reply) in queue.by_ref() {
-            match writer.exec(&req) {
+            match writer.exec(&req, Capturing::Shared) {
                 Ok(result) => done.push((req, reply, result)),
                 Err(e) => {
                     stats.count_error(&e);
@@ -237,19 +263,82 @@ fn run_plain(
                 .collect();
             continue;
         }
+        // The shared session's changes go into the last write's record (the group's records
+        // are appended and acknowledged together).
+        let rest = match writer.finish_shared() {
+            Ok(rest) => rest,
+            Err(e) => {
+                tracing::error!("SQL writer: reading the group's changes failed: {e}");
+                writer.rollback();
+                for (_, reply, _) in done {
+                    let _ = reply.send(Reply::Error(e.resp_text()));
+                }
+                return Vec::new();
+            }
+        };
+        if let Some((_, _, (_, log))) = done.last_mut() {
+            log.extend_from_slice(&rest);
+        }
         return done
             .into_iter()
             .map(|(_, reply, (outcome, log))| {
                 stats
                     .rows_changed
                     .fetch_add(outcome.changes, Ordering::Relaxed);
-                let write: WriteFn = Box::new(move |w| {
-                    w.log_sql(log);
-                    Ok(outcome.reply())
-                });
-                (write, reply)
+                Plain {
+                    outcome,
+                    log,
+                    reply,
+                }
             })
             .collect();
+    }
+}
+
+/// Logs a group of plain SQL writes: their records appended in one write (fsynced under
+/// `always`), the SQLite transaction committed with the last LSN, the replies sent. No KV
+/// transaction: the KV store has nothing to apply, and replay skips these records for it.
+fn log_plain(inner: &Inner, wal: &mut Wal, plain: Vec<Plain>, writer: &mut Writer) {
+    let payloads: Vec<Vec<u8>> = plain
+        .iter()
+        .filter(|p| !p.log.is_empty())
+        .map(|p| {
+            super::record::encode(&[super::record::Op::Sql {
+                changes: p.log.clone(),
+            }])
+        })
+        .collect();
+    let logged = if payloads.is_empty() {
+        Ok(())
+    } else {
+        let refs: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
+        wal.append(&refs)
+            .map_err(|e| e.to_string())
+            .and_then(|_| writer.commit(wal.last_lsn()).map_err(|e| e.to_string()))
+    };
+    let stats = &inner.stats;
+    match logged {
+        Ok(()) => {
+            if !payloads.is_empty() {
+                stats
+                    .changes_since_checkpoint
+                    .fetch_add(payloads.len() as u64, Ordering::Relaxed);
+                stats.last_lsn.store(wal.last_lsn(), Ordering::Relaxed);
+                stats.wal_bytes.store(wal.size(), Ordering::Relaxed);
+            }
+            for p in plain {
+                let _ = p.reply.send(p.outcome.reply());
+            }
+        }
+        Err(e) => {
+            stats.wal_write_errors.fetch_add(1, Ordering::Relaxed);
+            tracing::error!("SQL write group failed, nothing applied: {e}");
+            writer.rollback();
+            let text = format!("ERR write failed, nothing was changed: {e}");
+            for p in plain {
+                let _ = p.reply.send(Reply::Error(text.clone()));
+            }
+        }
     }
 }
 

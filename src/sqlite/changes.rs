@@ -106,11 +106,15 @@ fn apply_changeset(conn: &Connection, set: &[u8]) -> Result<(), SqlError> {
 }
 
 /// A session recording every row change of the connection's main database, rowid tables
-/// included, from its creation until `take`.
-pub struct Capture<'c> {
+/// included, from its creation until `take`. A changeset is the net effect since the session
+/// began: changes undone by a rollback to a savepoint leave nothing in it.
+pub struct Capture {
     raw: *mut ffi::sqlite3_session,
-    _conn: std::marker::PhantomData<&'c Connection>,
 }
+
+// SAFETY: a session is only used together with its connection (rusqlite's `Connection` is
+// `Send`): the writer moves both to its thread, and nothing shares either.
+unsafe impl Send for Capture {}
 
 fn check(rc: c_int) -> Result<(), SqlError> {
     if rc == ffi::SQLITE_OK {
@@ -123,17 +127,18 @@ fn check(rc: c_int) -> Result<(), SqlError> {
     }
 }
 
-impl<'c> Capture<'c> {
-    pub fn start(conn: &'c Connection) -> Result<Capture<'c>, SqlError> {
+impl Capture {
+    /// Starts a session on `conn`.
+    ///
+    /// # Safety
+    /// The capture must be dropped before `conn` is closed, and used only on the thread that
+    /// uses `conn`.
+    pub unsafe fn start(conn: &Connection) -> Result<Capture, SqlError> {
         let mut raw: *mut ffi::sqlite3_session = ptr::null_mut();
-        // SAFETY: `conn.handle()` is the live connection, borrowed for the session's whole
-        // life ('c), so the session (deleted in Drop) never outlives it; the schema name is a
-        // NUL-terminated literal.
+        // SAFETY: `conn.handle()` is the live connection, which outlives the session (the
+        // caller's promise); the schema name is a NUL-terminated literal.
         check(unsafe { ffi::sqlite3session_create(conn.handle(), c"main".as_ptr(), &mut raw) })?;
-        let capture = Capture {
-            raw,
-            _conn: std::marker::PhantomData,
-        };
+        let capture = Capture { raw };
         let mut rowid: c_int = 1;
         // SAFETY: `raw` is the session just created; the option reads one int through the
         // pointer, which lives for the call.
@@ -167,10 +172,10 @@ impl<'c> Capture<'c> {
     }
 }
 
-impl Drop for Capture<'_> {
+impl Drop for Capture {
     fn drop(&mut self) {
         // SAFETY: `raw` was created by sqlite3session_create and is deleted exactly once,
-        // while its connection is still open (the borrow 'c).
+        // while its connection is still open (`start`'s contract).
         unsafe { ffi::sqlite3session_delete(self.raw) };
     }
 }
@@ -204,7 +209,8 @@ mod tests {
         let copy = Connection::open_in_memory().unwrap();
         source.execute_batch(schema).unwrap();
         copy.execute_batch(schema).unwrap();
-        let mut capture = Capture::start(&source).unwrap();
+        // SAFETY: dropped below, before `source`.
+        let mut capture = unsafe { Capture::start(&source) }.unwrap();
         source
             .execute_batch(
                 "INSERT INTO plain VALUES (1, 'one'), (2, randomblob(4));

@@ -141,9 +141,11 @@ pub fn query(conn: &Conn, req: &Request) -> Result<Rows, SqlError> {
     let limits = &req.limits;
     conn.state.db.store(req.db, Ordering::Relaxed);
     conn.state.take_refusal();
+    // Cached: clients repeat the same queries with other parameters (a point select's
+    // parse and plan cost about as much as running it).
     let mut stmt = conn
         .conn
-        .prepare(&req.sql)
+        .prepare_cached(&req.sql)
         .map_err(|e| failure(conn, e, limits))?;
     if !stmt.readonly() {
         return Err(SqlError::Refused(
@@ -192,16 +194,19 @@ pub fn query(conn: &Conn, req: &Request) -> Result<Rows, SqlError> {
     result.map(|()| out)
 }
 
-/// The session's own statements (schema lookups, row reads) pass the authorizer.
-fn start_capture(conn: &Conn) -> Result<Capture<'_>, SqlError> {
+/// Starts a session on the writer's connection; the session's own statements (schema lookups,
+/// row reads) pass the authorizer. Every capture is dropped before the connection: the
+/// writer's field order, or a local of a method borrowing the writer.
+fn start_capture(conn: &Conn) -> Result<Capture, SqlError> {
     conn.state.internal.store(true, Ordering::Relaxed);
-    let capture = Capture::start(&conn.conn);
+    // SAFETY: see above; the writer's connection is used by its thread only.
+    let capture = unsafe { Capture::start(&conn.conn) };
     conn.state.internal.store(false, Ordering::Relaxed);
     capture
 }
 
 /// Ends a capture, logging its changeset if anything changed.
-fn push_rows(conn: &Conn, mut capture: Capture<'_>, log: &mut Vec<Change>) -> Result<(), SqlError> {
+fn push_rows(conn: &Conn, mut capture: Capture, log: &mut Vec<Change>) -> Result<(), SqlError> {
     conn.state.internal.store(true, Ordering::Relaxed);
     let set = capture.take();
     conn.state.internal.store(false, Ordering::Relaxed);
@@ -216,8 +221,21 @@ fn push_rows(conn: &Conn, mut capture: Capture<'_>, log: &mut Vec<Change>) -> Re
 /// auto-checkpoint threshold).
 const SQLITE_CHECKPOINT_PAGES: i64 = 1000;
 
+/// How a write's row changes are captured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capturing {
+    /// A session of its own: the write's record holds its changes (MULTI, replay order).
+    Own,
+    /// The group's shared session (plain SQL.EXECs): a session costs more to open and read
+    /// than a small insert costs to run, so consecutive writes share one, and their changes go
+    /// into the record of whichever write closes it (`finish_shared`, or a schema statement).
+    Shared,
+}
+
 /// The writer connection and its open transaction.
 pub struct Writer {
+    /// The group's shared session (declared before `conn`: dropped first).
+    shared: Option<Capture>,
     conn: Conn,
     /// Pages in SQLite's own WAL after the last commit (from the WAL hook). Its automatic
     /// checkpoint would run inside the commit, under Luma's log lock; the writer runs it after
@@ -236,10 +254,12 @@ impl Writer {
         let wal_pages = Arc::new(std::sync::atomic::AtomicI64::new(0));
         let pages = wal_pages.clone();
         conn.conn
-            .wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, n: std::ffi::c_int| {
-                pages.store(i64::from(n), Ordering::Relaxed);
-                Ok(())
-            }))
+            .wal_hook(Some(
+                move |_: &mut rusqlite::hooks::Wal, n: std::ffi::c_int| {
+                    pages.store(i64::from(n), Ordering::Relaxed);
+                    Ok(())
+                },
+            ))
             .map_err(sqlite_err)?;
         let applied_lsn = conn
             .conn
@@ -250,6 +270,7 @@ impl Writer {
             )
             .map_or(0, |v| u64::try_from(v).unwrap_or(0));
         Ok(Writer {
+            shared: None,
             conn,
             wal_pages,
             in_txn: false,
@@ -281,13 +302,52 @@ impl Writer {
     }
 
     /// Runs one SQL.EXEC (one or more statements) inside the open transaction, as a savepoint:
-    /// all its statements apply or none. Returns its outcome and its logged form.
-    pub fn exec(&mut self, req: &Request) -> Result<(ExecOutcome, Vec<u8>), SqlError> {
+    /// all its statements apply or none. Returns its outcome and its logged form (with
+    /// `Capturing::Shared`, what the shared session had to hand over, often nothing).
+    pub fn exec(
+        &mut self,
+        req: &Request,
+        capturing: Capturing,
+    ) -> Result<(ExecOutcome, Vec<u8>), SqlError> {
+        if capturing == Capturing::Own {
+            // Changes before this write belong to the writes before it.
+            let before = self.finish_shared()?;
+            let (outcome, own) = self.exec_once(req, false)?;
+            return Ok((outcome, [before, own].concat()));
+        }
+        if self.shared.is_none() {
+            self.shared = Some(start_capture(&self.conn)?);
+        }
+        match self.exec_once(req, true) {
+            Err(SqlError::NeedsOwnCapture) => {
+                // A schema statement: the writes before this one are logged ahead of it, and
+                // this one runs again with sessions of its own around its schema statements.
+                self.exec(req, Capturing::Own)
+            }
+            done => done,
+        }
+    }
+
+    /// Hands over the shared session's changes (encoded), ending it.
+    pub fn finish_shared(&mut self) -> Result<Vec<u8>, SqlError> {
+        let Some(capture) = self.shared.take() else {
+            return Ok(Vec::new());
+        };
+        let mut log = Vec::new();
+        push_rows(&self.conn, capture, &mut log)?;
+        Ok(changes::encode(&log))
+    }
+
+    fn exec_once(
+        &mut self,
+        req: &Request,
+        shared: bool,
+    ) -> Result<(ExecOutcome, Vec<u8>), SqlError> {
         self.begin()?;
         self.conn.internal("SAVEPOINT luma_write")?;
         self.conn.state.db.store(req.db, Ordering::Relaxed);
         let clock = self.conn.state.arm(req.limits.timeout);
-        let result = self.run_statements(req);
+        let result = self.run_statements(req, shared);
         drop(clock);
         match result {
             Ok(done) => {
@@ -299,6 +359,7 @@ impl Writer {
                     // SQLite rolled the whole transaction back (an interrupt, ON CONFLICT
                     // ROLLBACK, I/O): the caller must redo what the group had done in it.
                     self.in_txn = false;
+                    self.shared = None;
                 } else {
                     self.conn
                         .internal("ROLLBACK TO luma_write; RELEASE luma_write")?;
@@ -308,18 +369,28 @@ impl Writer {
         }
     }
 
-    fn run_statements(&self, req: &Request) -> Result<(ExecOutcome, Vec<u8>), SqlError> {
+    /// Runs the statements; with `shared`, under the shared session, and a schema statement
+    /// stops with `NeedsOwnCapture` before it runs.
+    fn run_statements(
+        &self,
+        req: &Request,
+        shared: bool,
+    ) -> Result<(ExecOutcome, Vec<u8>), SqlError> {
         let conn = &self.conn;
         let limits = &req.limits;
         // SAFETY: the connection is live and used by this thread only.
         unsafe { ffi::sqlite3_set_last_insert_rowid(conn.conn.handle(), 0) };
         let mut log: Vec<Change> = Vec::new();
         let mut changed = 0u64;
-        let mut capture = Some(start_capture(conn)?);
+        let mut capture = if shared {
+            None
+        } else {
+            Some(start_capture(conn)?)
+        };
         let mut batch = Batch::new(&conn.conn, &req.sql);
         while let Some((mut stmt, seen)) = next_statement(conn, &mut batch, limits)? {
-            bind(&mut stmt, &req.params)?;
             if seen & SEEN_SCHEMA == 0 {
+                bind(&mut stmt, &req.params)?;
                 run_to_end(conn, &mut stmt, limits)?;
                 if !stmt.readonly() {
                     changed += conn.conn.changes();
@@ -333,6 +404,10 @@ impl Writer {
                         .into(),
                 ));
             }
+            if shared {
+                return Err(SqlError::NeedsOwnCapture);
+            }
+            bind(&mut stmt, &req.params)?;
             // Schema statements are logged as text between the changesets around them.
             if let Some(before) = capture.take() {
                 push_rows(conn, before, &mut log)?;
@@ -399,6 +474,7 @@ impl Writer {
 
     /// Drops the open transaction (its batch was not logged).
     pub fn rollback(&mut self) {
+        self.shared = None;
         if self.lost_txn() {
             self.in_txn = false;
         }

@@ -41,7 +41,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-pub use exec::{ExecOutcome, Writer};
+pub use exec::{Capturing, ExecOutcome, Writer};
 pub use hybrid::Host;
 pub use pool::Readers;
 
@@ -62,6 +62,10 @@ pub enum SqlError {
     TooLarge(u64),
     #[error("SQL engine: {0}")]
     Internal(String),
+    /// Inside the writer only: a write under the group's shared session reached a schema
+    /// statement and must run again with sessions of its own.
+    #[error("SQL engine: schema statement under a shared session")]
+    NeedsOwnCapture,
 }
 
 impl SqlError {
