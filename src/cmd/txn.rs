@@ -243,7 +243,11 @@ pub fn run_exec(ctx: &mut Ctx<'_>, _args: &mut ArgCursor<'_>) -> Result<Outcome,
     });
     let engine = &ctx.server.engine;
     let rx = if uses_sql {
-        engine.sql.write(crate::engine::sql::SqlWrite::Txn(run))?
+        let limits = super::sql::limits(ctx);
+        let engine = &ctx.server.engine;
+        engine
+            .sql
+            .write(crate::engine::sql::SqlWrite::Txn(run, limits))?
     } else {
         engine.submit(run)?
     };

@@ -923,9 +923,13 @@ impl WriteCtx<'_, '_> {
 
     /// SQL.EXEC inside this write (MULTI/EXEC): applied, logged with the write's record.
     pub fn sql_exec(&mut self, req: &sqlite::Request) -> Result<Reply, CmdError> {
-        let (outcome, changes) = self
-            .sql_writer()?
-            .exec(req, sqlite::Capturing::Own)
+        let writer = self.sql_writer()?;
+        let req = sqlite::Request {
+            limits: writer.limits,
+            ..req.clone()
+        };
+        let (outcome, changes) = writer
+            .exec(&req, sqlite::Capturing::Own)
             .map_err(|e| CmdError::Other(e.resp_text()))?;
         self.log_sql(changes);
         Ok(outcome.reply())
@@ -933,8 +937,13 @@ impl WriteCtx<'_, '_> {
 
     /// SQL.QUERY inside this write: sees the transaction's own SQL writes.
     pub fn sql_query(&mut self, req: &sqlite::Request) -> Result<sqlite::exec::Rows, CmdError> {
-        self.sql_writer()?
-            .query(req)
+        let writer = self.sql_writer()?;
+        let req = sqlite::Request {
+            limits: writer.limits,
+            ..req.clone()
+        };
+        writer
+            .query(&req)
             .map_err(|e| CmdError::Other(e.resp_text()))
     }
 }

@@ -42,8 +42,9 @@ const CATCH_UP_WAIT: Duration = Duration::from_secs(10);
 pub enum SqlWrite {
     /// SQL.EXEC on its own.
     Exec(Request),
-    /// A MULTI/EXEC holding SQL commands: runs whole in the group's batch.
-    Txn(WriteFn),
+    /// A MULTI/EXEC holding SQL commands: runs whole in the group's batch, its SQL under
+    /// these limits.
+    Txn(WriteFn, sqlite::Limits),
 }
 
 struct SqlJob {
@@ -162,7 +163,7 @@ fn writer_loop(inner: &Inner, mut writer: Writer, rx: &mpsc::Receiver<SqlJob>, s
         // follows a transaction runs after it, in the batch, so no client's writes reorder.
         let split = jobs
             .iter()
-            .position(|j| matches!(j.write, SqlWrite::Txn(_)))
+            .position(|j| matches!(j.write, SqlWrite::Txn(..)))
             .unwrap_or(jobs.len());
         let rest = jobs.split_off(split);
         let plain = run_plain(&mut writer, jobs, stats);
@@ -202,7 +203,10 @@ fn writer_loop(inner: &Inner, mut writer: Writer, rx: &mpsc::Receiver<SqlJob>, s
                         stats.execs.fetch_add(1, Ordering::Relaxed);
                         (Box::new(move |w| w.sql_exec(&req)), reply)
                     }
-                    SqlWrite::Txn(f) => (f, reply),
+                    SqlWrite::Txn(f, limits) => {
+                        writer.limits = limits;
+                        (f, reply)
+                    }
                 });
             }
             run_batch(inner, wal, &mut batch, Some(&mut writer));
@@ -232,7 +236,7 @@ fn run_plain(writer: &mut Writer, jobs: Vec<SqlJob>, stats: &SqlStats) -> Vec<Pl
         .into_iter()
         .filter_map(|j| match j.write {
             SqlWrite::Exec(req) => Some((req, j.reply)),
-            SqlWrite::Txn(_) => None,
+            SqlWrite::Txn(..) => None,
         })
         .collect();
     stats

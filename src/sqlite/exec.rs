@@ -237,6 +237,9 @@ pub struct Writer {
     /// The group's shared session (declared before `conn`: dropped first).
     shared: Option<Capture>,
     conn: Conn,
+    /// Limits of the SQL commands queued in the MULTI/EXEC that runs (set from the settings
+    /// when the EXEC was sent).
+    pub limits: Limits,
     /// Pages in SQLite's own WAL after the last commit (from the WAL hook). Its automatic
     /// checkpoint would run inside the commit, under Luma's log lock; the writer runs it after
     /// releasing the lock instead (`checkpoint_if_due`).
@@ -272,6 +275,7 @@ impl Writer {
         Ok(Writer {
             shared: None,
             conn,
+            limits: Limits::default(),
             wal_pages,
             in_txn: false,
             applied_lsn,

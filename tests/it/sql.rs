@@ -332,6 +332,20 @@ fn multi_exec_commits_sql_with_kv_writes() {
         c.cmd_str(&["SQL.QUERY", "SELECT count(*) FROM docs"]),
         arr(&[bulks(&["count(*)"]), arr(&[int(3)])])
     );
+    // The settings' limits hold inside a transaction too.
+    assert_eq!(c.cmd_str(&["CONFIG", "SET", "sql-timeout", "100"]), OK);
+    assert_eq!(c.cmd_str(&["MULTI"]), OK);
+    let runaway =
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c";
+    c.cmd_str(&["SQL.QUERY", runaway]);
+    c.cmd_str(&["INCR", "k"]);
+    assert_eq!(
+        c.cmd_str(&["EXEC"]),
+        arr(&[
+            err("ERR SQL statement exceeded sql-timeout (100 ms) and was stopped"),
+            int(10),
+        ])
+    );
 }
 
 fn fp32(v: &[f32]) -> Vec<u8> {
