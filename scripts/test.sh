@@ -49,6 +49,7 @@ python3 tests/scripts/redis_py_basics.py target/debug/luma || status=1
 python3 tests/scripts/differential.py target/debug/luma || status=1
 python3 tests/scripts/redis_py_pubsub.py target/debug/luma || status=1
 python3 tests/scripts/redis_py_vectors.py target/debug/luma || status=1
+python3 tests/scripts/redis_py_sql.py target/debug/luma || status=1
 node tests/scripts/upstash/check.mjs target/debug/luma || status=1
 bash tests/scripts/redis_cli.sh target/debug/luma || status=1
 bash tests/scripts/protected_mode.sh target/debug/luma || status=1
