@@ -41,6 +41,10 @@ fn parse_request(
 ) -> Result<Request, CmdError> {
     let sql = String::from_utf8(args.next_bytes()?.to_vec())
         .map_err(|_| CmdError::err("SQL text must be UTF-8"))?;
+    // SQLite stops reading at a NUL: `DELETE FROM t\0 WHERE …` would delete every row.
+    if sql.contains('\0') {
+        return Err(CmdError::err("SQL text may not contain NUL bytes"));
+    }
     let mut params = Params::None;
     while !args.is_empty() {
         if args.eat("PARAMS") {

@@ -212,6 +212,15 @@ fn bad_sql_gets_a_clear_error_and_changes_nothing() {
             "{args:?} → {reply:?}"
         );
     }
+    // SQLite would stop reading at a NUL byte (and delete every row here).
+    assert_eq!(
+        String::from_utf8_lossy(&c.cmd(&[b"SQL.EXEC", b"DELETE FROM docs\0 WHERE id = 99"])),
+        err("ERR SQL text may not contain NUL bytes")
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&c.cmd(&[b"SQL.QUERY", b"SELECT \xff"])),
+        err("ERR SQL text must be UTF-8")
+    );
     // A failing statement undoes the whole SQL.EXEC.
     let reply = c.cmd_str(&[
         "SQL.EXEC",
