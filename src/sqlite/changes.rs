@@ -248,11 +248,6 @@ mod tests {
         assert_eq!(expected.len(), 2 + 1 + 2, "{expected:?}");
         assert_eq!(dump(&copy), expected);
     }
-}
-
-#[cfg(test)]
-mod fts_tests {
-    use super::*;
 
     /// Full-text tables keep their index in shadow tables, which the session captures like any
     /// table: a replayed copy answers MATCH queries the same.
