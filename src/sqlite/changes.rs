@@ -196,6 +196,27 @@ mod tests {
         assert!(decode(&[7, 0, 0, 0, 0]).is_err());
     }
 
+    /// Runs `statements` under a capture on a database with `schema`, and applies the
+    /// changeset to a second one with the same schema, as replay does: (source, copy).
+    fn captured_and_replayed(schema: &str, statements: &str) -> (Connection, Connection) {
+        let source = Connection::open_in_memory().unwrap();
+        let copy = Connection::open_in_memory().unwrap();
+        source.execute_batch(schema).unwrap();
+        copy.execute_batch(schema).unwrap();
+        // SAFETY: dropped below, before `source`.
+        let mut capture = unsafe { Capture::start(&source) }.unwrap();
+        source.execute_batch(statements).unwrap();
+        let set = capture.take().unwrap();
+        drop(capture);
+        copy.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_TRIGGER,
+            false,
+        )
+        .unwrap();
+        apply(&copy, &[Change::Rows(set)]).unwrap();
+        (source, copy)
+    }
+
     /// A changeset captured on one database, applied to a copy, gives the same rows: rowid
     /// tables, defaults computed at insert time and trigger effects included.
     #[test]
@@ -205,28 +226,13 @@ mod tests {
                       CREATE TABLE audit(n INTEGER PRIMARY KEY AUTOINCREMENT, what);
                       CREATE TRIGGER log AFTER INSERT ON keyed BEGIN
                         INSERT INTO audit(what) VALUES ('keyed ' || new.id); END;";
-        let source = Connection::open_in_memory().unwrap();
-        let copy = Connection::open_in_memory().unwrap();
-        source.execute_batch(schema).unwrap();
-        copy.execute_batch(schema).unwrap();
-        // SAFETY: dropped below, before `source`.
-        let mut capture = unsafe { Capture::start(&source) }.unwrap();
-        source
-            .execute_batch(
-                "INSERT INTO plain VALUES (1, 'one'), (2, randomblob(4));
-                 INSERT INTO keyed(id) VALUES (10), (11);
-                 UPDATE plain SET b = 'two' WHERE a = 2;
-                 DELETE FROM keyed WHERE id = 11;",
-            )
-            .unwrap();
-        let set = capture.take().unwrap();
-        drop(capture);
-        copy.set_db_config(
-            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_TRIGGER,
-            false,
-        )
-        .unwrap();
-        apply(&copy, &[Change::Rows(set)]).unwrap();
+        let (source, copy) = captured_and_replayed(
+            schema,
+            "INSERT INTO plain VALUES (1, 'one'), (2, randomblob(4));
+             INSERT INTO keyed(id) VALUES (10), (11);
+             UPDATE plain SET b = 'two' WHERE a = 2;
+             DELETE FROM keyed WHERE id = 11;",
+        );
         let dump = |c: &Connection| -> Vec<String> {
             let mut rows = Vec::new();
             for table in ["plain", "keyed", "audit"] {
@@ -254,27 +260,12 @@ mod tests {
     #[test]
     fn full_text_tables_replay() {
         let schema = "CREATE VIRTUAL TABLE notes USING fts5(body)";
-        let source = Connection::open_in_memory().unwrap();
-        let copy = Connection::open_in_memory().unwrap();
-        source.execute_batch(schema).unwrap();
-        copy.execute_batch(schema).unwrap();
-        // SAFETY: dropped below, before `source`.
-        let mut capture = unsafe { Capture::start(&source) }.unwrap();
-        source
-            .execute_batch(
-                "INSERT INTO notes(body) VALUES ('the quick brown fox'), ('lazy dogs sleep');
-                 DELETE FROM notes WHERE rowid = 2;
-                 INSERT INTO notes(body) VALUES ('quick thinking');",
-            )
-            .unwrap();
-        let set = capture.take().unwrap();
-        drop(capture);
-        copy.set_db_config(
-            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_TRIGGER,
-            false,
-        )
-        .unwrap();
-        apply(&copy, &[Change::Rows(set)]).unwrap();
+        let (source, copy) = captured_and_replayed(
+            schema,
+            "INSERT INTO notes(body) VALUES ('the quick brown fox'), ('lazy dogs sleep');
+             DELETE FROM notes WHERE rowid = 2;
+             INSERT INTO notes(body) VALUES ('quick thinking');",
+        );
         let matches = |c: &Connection, q: &str| -> Vec<i64> {
             let mut s = c
                 .prepare("SELECT rowid FROM notes WHERE notes MATCH ?1 ORDER BY rowid")
