@@ -217,21 +217,24 @@ fn introspect(
 const USER_OBJECTS: &str =
     "name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_luma\\_%' ESCAPE '\\'";
 
+/// The one column of an introspection query, as a flat array.
+fn first_column(rows: Rows) -> Reply {
+    Reply::Array(
+        rows.rows
+            .into_iter()
+            .flatten()
+            .map(crate::sqlite::value::to_reply)
+            .collect(),
+    )
+}
+
 /// `SQL.TABLES`: the tables' names, sorted.
 pub fn run_tables(ctx: &mut Ctx<'_>, args: &mut ArgCursor<'_>) -> Result<Outcome, CmdError> {
     args.finish()?;
     let sql = format!(
         "SELECT name FROM sqlite_schema WHERE type = 'table' AND {USER_OBJECTS} ORDER BY name"
     );
-    introspect(ctx, &sql, Params::None, |rows| {
-        Reply::Array(
-            rows.rows
-                .into_iter()
-                .flatten()
-                .map(crate::sqlite::value::to_reply)
-                .collect(),
-        )
-    })
+    introspect(ctx, &sql, Params::None, first_column)
 }
 
 /// `SQL.SCHEMA [table]`: the CREATE statements of every object (or of one table and its
@@ -262,12 +265,6 @@ pub fn run_schema(ctx: &mut Ctx<'_>, args: &mut ArgCursor<'_>) -> Result<Outcome
                 return Reply::Error(format!("ERR SQL error: no such table: {t}"));
             }
         }
-        Reply::Array(
-            rows.rows
-                .into_iter()
-                .flatten()
-                .map(crate::sqlite::value::to_reply)
-                .collect(),
-        )
+        first_column(rows)
     })
 }
