@@ -2,7 +2,7 @@
 # Vector index benchmark: Luma's Vamana and IVF (benches/vector_recall.rs) and hnswlib 0.8
 # (scripts/hnswlib_bench.py, M=16, efConstruction=200) on the same generated data, then a
 # recall/QPS plot (SVG) of both. Usage: scripts/bench_vectors.sh [vector_recall options]
-# e.g. --n 1000000 --dim 96 --resident-mib 32 --skip-ivf
+# e.g. --n 1000000 --dim 96 --skip-ivf
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-$(mktemp -d)}

@@ -162,7 +162,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         (
             "luma_vector_index_ram_bytes",
             "gauge",
-            "RAM held by vector indexes (mapped files excluded).",
+            "RAM held by vector indexes (their node files excluded).",
             vector_ram as u64,
         ),
         (

@@ -56,7 +56,7 @@ pub trait VectorIndex: Send + Sync {
         false
     }
     /// The stored (prepared) vector of an element, deleted or not.
-    fn vector(&self, id: u32) -> Option<&[f32]>;
+    fn vector(&self, id: u32) -> Option<Vec<f32>>;
     /// An element's out-links in the graph (none for indexes without a graph).
     fn links(&self, _id: u32) -> Vec<u32> {
         Vec::new()
@@ -72,7 +72,7 @@ pub trait VectorIndex: Send + Sync {
     fn tidy(&mut self) -> bool {
         false
     }
-    /// Bytes held in RAM (mapped files not counted).
+    /// Bytes held in RAM (node files not counted).
     fn memory_bytes(&self) -> usize;
     /// The graph walk's start, for indexes with a graph.
     fn entry(&self) -> Option<u32> {
@@ -128,8 +128,8 @@ impl VectorIndex for Flat {
     ) -> Result<Vec<Neighbor>, VectorError> {
         Flat::search(self, query, k, filter)
     }
-    fn vector(&self, id: u32) -> Option<&[f32]> {
-        Flat::vector(self, id)
+    fn vector(&self, id: u32) -> Option<Vec<f32>> {
+        Flat::vector(self, id).map(<[f32]>::to_vec)
     }
     fn exact(
         &self,
@@ -181,7 +181,7 @@ impl VectorIndex for Vamana {
     fn needs_links(&self) -> bool {
         true
     }
-    fn vector(&self, id: u32) -> Option<&[f32]> {
+    fn vector(&self, id: u32) -> Option<Vec<f32>> {
         Vamana::vector(self, id)
     }
     fn links(&self, id: u32) -> Vec<u32> {
@@ -194,7 +194,7 @@ impl VectorIndex for Vamana {
         filter: Option<&dyn Fn(u32) -> bool>,
     ) -> Result<Vec<Neighbor>, VectorError> {
         let q = self.metric().prepared(self.dim(), query)?;
-        Ok(self.scan(&q, k, filter))
+        self.scan(&q, k, filter)
     }
     fn tidy(&mut self) -> bool {
         // FreshDiskANN consolidates once deletes reach a share of the index; below that,
@@ -243,7 +243,7 @@ impl VectorIndex for Ivf {
         let rerank = params.list.max(k * params.rerank_factor);
         Ivf::search(self, query, k, params.nprobe, rerank, filter)
     }
-    fn vector(&self, id: u32) -> Option<&[f32]> {
+    fn vector(&self, id: u32) -> Option<Vec<f32>> {
         Ivf::vector(self, id)
     }
     fn exact(
@@ -347,7 +347,7 @@ impl AutoIndex {
         let mut deleted = Vec::new();
         let mut id = 0u32;
         while let Some(v) = self.inner.vector(id) {
-            all.extend_from_slice(v);
+            all.extend_from_slice(&v);
             // A deleted element keeps its id (ids never move); it is deleted again below.
             if !self.inner.contains(id) {
                 deleted.push(id);
@@ -427,7 +427,7 @@ impl VectorIndex for AutoIndex {
     fn needs_links(&self) -> bool {
         self.inner.needs_links()
     }
-    fn vector(&self, id: u32) -> Option<&[f32]> {
+    fn vector(&self, id: u32) -> Option<Vec<f32>> {
         self.inner.vector(id)
     }
     fn links(&self, id: u32) -> Vec<u32> {

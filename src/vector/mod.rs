@@ -3,7 +3,8 @@
 //! - `distance`: kernels (f32 dot / L2, int8 dot, Hamming) with run-time SIMD selection and
 //!   scalar twins; `metric`: cosine / L2 / inner product conventions.
 //! - `quant`: the in-RAM navigation codes (Q8, BIN, none).
-//! - `vamana`: the DiskANN/FreshDiskANN graph over a memory-mapped node file (`storage`).
+//! - `vamana`: the DiskANN/FreshDiskANN graph over a node file (`storage`): codes
+//!   and (up to a budget) adjacency lists in RAM, vectors read from disk.
 //! - `ivf`: k-means lists of Q8 codes (bulk loads); `flat`: exact search (small sets, ground
 //!   truth); `index`: the one trait over them and the chooser.
 //!
@@ -66,7 +67,8 @@ pub fn closest(mut candidates: Vec<Neighbor>, k: usize) -> Vec<Neighbor> {
 pub struct SearchParams {
     /// List size L of the walk (at least k).
     pub list: usize,
-    /// Candidates re-ranked with full precision: max(L, k · this).
+    /// Q8: the walk's best k · this candidates are re-ranked with full precision (BIN: the
+    /// whole list; NOQUANT walks at full precision).
     pub rerank_factor: usize,
     /// A filter expected to accept at most this many elements is answered by an exact scan.
     pub exact_below: usize,
@@ -80,7 +82,7 @@ impl Default for SearchParams {
     fn default() -> Self {
         SearchParams {
             list: 100,
-            rerank_factor: 4,
+            rerank_factor: 2,
             exact_below: 2_000,
             max_list: 2_000,
             nprobe: 16,

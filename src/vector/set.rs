@@ -16,7 +16,7 @@ use super::metric::Metric;
 use super::quant::{q8, Quantization};
 use super::testutil::Rng;
 use super::vamana::build::Planned;
-use super::vamana::{Vamana, VamanaParams};
+use super::vamana::{Vamana, VamanaParams, DEFAULT_LIST_BUDGET};
 use super::{distance, SearchParams, VectorError};
 
 /// What the first VADD fixes.
@@ -317,6 +317,7 @@ impl VectorSet {
             // 0.9989 instead of 1.0, 6,900 instead of 3,900 inserts/s).
             build_list: (config.ef_build / 2).max(config.m * 2),
             alpha: 1.2,
+            list_budget: DEFAULT_LIST_BUDGET,
         }
     }
 
@@ -366,7 +367,7 @@ impl VectorSet {
         self.index.kind()
     }
 
-    /// Bytes of RAM held (index codes, names, attributes; mapped files not counted).
+    /// Bytes of RAM held (index codes and lists, names, attributes; node files not counted).
     pub fn memory_bytes(&self) -> usize {
         let names: usize = self.ids.keys().map(|n| n.len() + 16 + 40).sum();
         let attrs: usize = self.attrs.values().map(|a| a.len() + 32).sum();
@@ -545,11 +546,7 @@ impl VectorSet {
         query: &Query,
         filter: Option<AttrFilter<'_>>,
     ) -> Result<Vec<Hit>, VectorError> {
-        let q = self
-            .index
-            .vector(id)
-            .map(<[f32]>::to_vec)
-            .unwrap_or_default();
+        let q = self.index.vector(id).unwrap_or_default();
         self.search_prepared(&q, query, filter, None)
     }
 
@@ -604,7 +601,7 @@ impl VectorSet {
                 truth: true,
             };
             return self
-                .search_prepared(v, &query, None, Some(id))
+                .search_prepared(&v, &query, None, Some(id))
                 .unwrap_or_default();
         }
         self.index
@@ -612,7 +609,7 @@ impl VectorSet {
             .into_iter()
             .filter(|&n| self.index.contains(n))
             .filter_map(|n| {
-                let d = metric.distance(v, self.index.vector(n)?);
+                let d = metric.distance(&v, &self.index.vector(n)?);
                 Some(Hit {
                     id: n,
                     score: self.score(d),

@@ -1,58 +1,77 @@
 //! The node file: every element's full-precision vector and adjacency list in fixed-size,
-//! 64-byte-aligned records after a 4 KiB header, read and written through `memmap2`. The
-//! navigation codes stay in RAM (`quant`); this file is only touched for the hops of a walk
-//! and the final re-rank, and opening it is an mmap, not a rebuild.
+//! 64-byte-aligned records after a 4 KiB header. The vectors are read with positioned reads
+//! (`pread`) only where full precision is needed (re-ranking, VEMB, start-up), so they live in
+//! the OS page cache, which the kernel may evict, and never in the process's RSS. The
+//! adjacency lists, which every hop of a walk reads, are held in RAM while they fit the
+//! index's list budget (written back to their records at each `sync`); past it they stay in
+//! the file too and each hop reads one (DiskANN's layout: then only the codes are in RAM).
+//! Opening is one sequential read of the file, not a rebuild.
+//!
+//! Why not `mmap`: every mapped page a walk touches counts in RSS (100k × 128 dims: 70 MiB of
+//! file-backed RSS after a few thousand searches, 1.4× the raw vectors), and capping it with
+//! MADV_DONTNEED turned reads into minor faults (3,700 → 1,300 QPS, RSS not lower, as the
+//! kernel maps pages around each fault). A 512-byte `pread` costs about 1 µs here, and a
+//! search reads only the few vectors it re-ranks.
 //!
 //! Layout (little-endian): header `LUMAVEC1`, dim u32, degree u32, record u32, len u64;
 //! record i at 4096 + i·record: `dim` f32, then the neighbour count u32 and `degree` u32 ids.
 
+use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
 use std::path::Path;
-
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-use memmap2::{Advice, MmapMut, UncheckedAdvice};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::VectorError;
 
 const MAGIC: &[u8; 8] = b"LUMAVEC1";
 const HEADER: usize = 4096;
-
-/// Mapped bytes a process may keep resident before the mapping is dropped from its page
-/// tables (see `NodeFile::note_reads`); 0 = no cap. Off by default: a cap below a search's
-/// working set turns its reads into minor faults (100k × 96 with a 16 MiB cap: 6,500 → 1,050
-/// QPS at L = 100), so it is for indexes larger than RAM.
-pub const DEFAULT_RESIDENT_BUDGET: usize = 0;
+/// Bytes read at a time by sequential passes (start-up, exact scans).
+const SCAN_CHUNK: usize = 4 << 20;
 
 #[derive(Debug)]
 pub struct NodeFile {
     file: File,
-    map: MmapMut,
     dim: usize,
     degree: usize,
     record: usize,
     len: usize,
-    capacity: usize,
-    /// Records read since the resident size was last looked at.
-    reads: AtomicUsize,
-    resident_budget: usize,
+    /// The adjacency lists in RAM; `None`: read from the file at each use.
+    lists: Option<Lists>,
+    /// Most bytes of lists held in RAM (past it they move to the file for good).
+    list_budget: usize,
+}
+
+#[derive(Debug, Default)]
+struct Lists {
+    /// `degree` slots per element, the first `counts[id]` in use.
+    ids: Vec<u32>,
+    counts: Vec<u16>,
+    /// Elements whose list changed since the last `sync`, one bit each (atomic so that a
+    /// checkpoint under a shared lock can take them).
+    dirty: Vec<AtomicU64>,
 }
 
 fn io(e: std::io::Error) -> VectorError {
     VectorError::Io(e.to_string())
 }
 
-/// Resident file-backed memory of this process (the "shared" field of /proc/self/statm).
-fn resident_file_bytes() -> Option<usize> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: usize = statm.split_whitespace().nth(2)?.parse().ok()?;
-    Some(pages * 4096)
+fn f32s_from_le(bytes: &[u8], out: &mut [f32]) {
+    for (x, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+        *x = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    }
+}
+
+fn u32_at(bytes: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
 }
 
 impl NodeFile {
     /// Creates (or truncates) the file at `path` for vectors of `dim` and `degree` neighbours.
     pub fn create(path: &Path, dim: usize, degree: usize) -> Result<NodeFile, VectorError> {
-        let record = (dim * 4 + 4 + degree * 4).next_multiple_of(64);
+        if degree > u16::MAX as usize {
+            return Err(VectorError::Parameter("graph degree too large".into()));
+        }
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -60,72 +79,140 @@ impl NodeFile {
             .truncate(true)
             .open(path)
             .map_err(io)?;
-        let capacity = 1024;
-        file.set_len((HEADER + capacity * record) as u64)
-            .map_err(io)?;
-        // SAFETY: the file is ours (just created, opened read-write); nothing else maps or
-        // truncates it while this mapping lives.
-        let map = unsafe { MmapMut::map_mut(&file) }.map_err(io)?;
-        let mut f = NodeFile {
+        let f = NodeFile {
             file,
-            map,
             dim,
             degree,
-            record,
+            record: (dim * 4 + 4 + degree * 4).next_multiple_of(64),
             len: 0,
-            capacity,
-            reads: AtomicUsize::new(0),
-            resident_budget: DEFAULT_RESIDENT_BUDGET,
+            lists: Some(Lists::default()),
+            list_budget: usize::MAX,
         };
-        f.write_header();
+        f.write_header()?;
         Ok(f)
     }
 
-    /// Maps an existing node file.
-    pub fn open(path: &Path) -> Result<NodeFile, VectorError> {
+    /// Opens an existing node file, keeping its first `slots` records (`None`: all that its
+    /// header counts), reading them in one sequential pass: the adjacency lists into RAM if
+    /// they fit `list_budget` bytes, each vector handed to `visit` (to rebuild what is derived
+    /// from it, such as codes).
+    pub fn open(
+        path: &Path,
+        slots: Option<usize>,
+        list_budget: usize,
+        mut visit: impl FnMut(u32, &[f32]),
+    ) -> Result<NodeFile, VectorError> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .open(path)
             .map_err(io)?;
-        // SAFETY: as in `create`: the file belongs to this index alone.
-        let map = unsafe { MmapMut::map_mut(&file) }.map_err(io)?;
-        if map.len() < HEADER || &map[..8] != MAGIC {
+        let mut header = [0u8; 28];
+        file.read_exact_at(&mut header, 0)
+            .map_err(|_| VectorError::Corrupt("not a Luma vector file".into()))?;
+        if &header[..8] != MAGIC {
             return Err(VectorError::Corrupt("not a Luma vector file".into()));
         }
-        let u32_at = |o: usize| u32::from_le_bytes([map[o], map[o + 1], map[o + 2], map[o + 3]]);
-        let (dim, degree, record) = (u32_at(8) as usize, u32_at(12) as usize, u32_at(16) as usize);
+        let (dim, degree, record) = (
+            u32_at(&header, 8) as usize,
+            u32_at(&header, 12) as usize,
+            u32_at(&header, 16) as usize,
+        );
         let mut len_bytes = [0u8; 8];
-        len_bytes.copy_from_slice(&map[20..28]);
-        let len = u64::from_le_bytes(len_bytes) as usize;
-        if dim == 0 || record < dim * 4 + 4 + degree * 4 || record % 64 != 0 {
+        len_bytes.copy_from_slice(&header[20..28]);
+        let counted = u64::from_le_bytes(len_bytes) as usize;
+        if dim == 0
+            || degree > u16::MAX as usize
+            || record < dim * 4 + 4 + degree * 4
+            || record % 64 != 0
+        {
             return Err(VectorError::Corrupt("bad vector file header".into()));
         }
-        let capacity = (map.len() - HEADER) / record;
-        if len > capacity {
+        let on_disk = (file.metadata().map_err(io)?.len() as usize).saturating_sub(HEADER) / record;
+        let len = slots.unwrap_or(counted);
+        if len > counted.min(on_disk) {
             return Err(VectorError::Corrupt(
                 "vector file shorter than its count".into(),
             ));
         }
-        Ok(NodeFile {
+        let in_ram = len.saturating_mul(degree * 4) <= list_budget;
+        let mut lists = Lists {
+            ids: Vec::with_capacity(if in_ram { len * degree } else { 0 }),
+            counts: Vec::with_capacity(if in_ram { len } else { 0 }),
+            dirty: dirty_bits(if in_ram { len } else { 0 }),
+        };
+        let mut stale = Vec::new();
+        let mut vector = vec![0f32; dim];
+        let mut list = Vec::with_capacity(degree);
+        scan_file(&file, record, 0, len, |id, bytes| {
+            f32s_from_le(&bytes[..dim * 4], &mut vector);
+            visit(id, &vector);
+            let count = (u32_at(bytes, dim * 4) as usize).min(degree);
+            // Links to records past the kept ones (written after the checkpoint) are dropped,
+            // and the list rewritten: those ids will name other elements.
+            list.clear();
+            list.extend(
+                (0..count)
+                    .map(|i| u32_at(bytes, dim * 4 + 4 + i * 4))
+                    .filter(|&n| (n as usize) < len && n != id),
+            );
+            if in_ram {
+                lists.ids.extend_from_slice(&list);
+                lists.ids.resize(lists.ids.len() + degree - list.len(), 0);
+                lists.counts.push(list.len() as u16);
+                if list.len() != count {
+                    mark(&mut lists.dirty, id);
+                }
+            } else if list.len() != count {
+                stale.push((id, list.clone()));
+            }
+        })?;
+        let f = NodeFile {
             file,
-            map,
             dim,
             degree,
             record,
             len,
-            capacity,
-            reads: AtomicUsize::new(0),
-            resident_budget: DEFAULT_RESIDENT_BUDGET,
-        })
+            lists: in_ram.then_some(lists),
+            list_budget,
+        };
+        for (id, list) in stale {
+            f.write_list(id, &list)?;
+        }
+        if len != counted {
+            f.write_header()?;
+        }
+        Ok(f)
     }
 
-    fn write_header(&mut self) {
-        self.map[..8].copy_from_slice(MAGIC);
-        self.map[8..12].copy_from_slice(&(self.dim as u32).to_le_bytes());
-        self.map[12..16].copy_from_slice(&(self.degree as u32).to_le_bytes());
-        self.map[16..20].copy_from_slice(&(self.record as u32).to_le_bytes());
-        self.map[20..28].copy_from_slice(&(self.len as u64).to_le_bytes());
+    /// Sets the most bytes of lists kept in RAM; lists past it move to the file.
+    pub fn set_list_budget(&mut self, bytes: usize) -> Result<(), VectorError> {
+        self.list_budget = bytes;
+        self.fit_budget()
+    }
+
+    /// Moves the lists to the file once they outgrow the budget.
+    fn fit_budget(&mut self) -> Result<(), VectorError> {
+        if self.lists.is_some() && self.len.saturating_mul(self.degree * 4) > self.list_budget {
+            self.write_dirty_lists()?;
+            self.lists = None;
+        }
+        Ok(())
+    }
+
+    /// Whether the lists are held in RAM.
+    pub fn lists_in_ram(&self) -> bool {
+        self.lists.is_some()
+    }
+
+    fn write_header(&self) -> Result<(), VectorError> {
+        let mut h = [0u8; 28];
+        h[..8].copy_from_slice(MAGIC);
+        h[8..12].copy_from_slice(&(self.dim as u32).to_le_bytes());
+        h[12..16].copy_from_slice(&(self.degree as u32).to_le_bytes());
+        h[16..20].copy_from_slice(&(self.record as u32).to_le_bytes());
+        h[20..28].copy_from_slice(&(self.len as u64).to_le_bytes());
+        self.file.write_all_at(&h, 0).map_err(io)
     }
 
     pub fn len(&self) -> usize {
@@ -144,93 +231,115 @@ impl NodeFile {
         self.degree
     }
 
-    fn offset(&self, id: u32) -> usize {
-        HEADER + id as usize * self.record
+    fn offset(&self, id: u32) -> u64 {
+        (HEADER + id as usize * self.record) as u64
     }
 
-    /// The full-precision vector of element `id` (< len).
+    /// Reads the full-precision vector of element `id` (< len) into `out` (`dim` long).
+    pub fn read_vector(&self, id: u32, out: &mut [f32]) -> Result<(), VectorError> {
+        if id as usize >= self.len || out.len() != self.dim {
+            return Err(VectorError::Corrupt(format!("no vector record {id}")));
+        }
+        let mut bytes = vec![0u8; self.dim * 4];
+        self.file
+            .read_exact_at(&mut bytes, self.offset(id))
+            .map_err(io)?;
+        f32s_from_le(&bytes, out);
+        Ok(())
+    }
+
+    /// Calls `f` with every vector from `from` on, in id order, reading the file sequentially.
+    pub fn scan_vectors(
+        &self,
+        from: u32,
+        mut f: impl FnMut(u32, &[f32]),
+    ) -> Result<(), VectorError> {
+        let mut vector = vec![0f32; self.dim];
+        scan_file(
+            &self.file,
+            self.record,
+            from as usize,
+            self.len,
+            |id, bytes| {
+                f32s_from_le(&bytes[..self.dim * 4], &mut vector);
+                f(id, &vector);
+            },
+        )
+    }
+
+    /// The neighbour ids of element `id`: borrowed from RAM, or read from the file (an
+    /// unreadable list reads as empty: the walk goes around it, and the error surfaces at the
+    /// next checkpoint).
     #[inline]
-    pub fn vector(&self, id: u32) -> &[f32] {
-        let at = self.offset(id);
-        let bytes = &self.map[at..at + self.dim * 4];
-        // SAFETY: the mapping is page-aligned and records start at 4096 + i·record with
-        // record a multiple of 64, so `bytes` is 4-byte aligned; it holds exactly `dim`
-        // f32 values (any bit pattern is a valid f32), and it lives as long as `&self`.
-        unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<f32>(), self.dim) }
-    }
-
-    /// The neighbour ids of element `id`.
-    #[inline]
-    pub fn neighbors(&self, id: u32) -> &[u32] {
-        let at = self.offset(id) + self.dim * 4;
-        let count = u32::from_le_bytes([
-            self.map[at],
-            self.map[at + 1],
-            self.map[at + 2],
-            self.map[at + 3],
-        ]) as usize;
-        let count = count.min(self.degree);
-        let bytes = &self.map[at + 4..at + 4 + count * 4];
-        // SAFETY: 4-byte aligned as in `vector` (dim·4 + 4 is a multiple of 4), `count`
-        // u32 values inside the record, borrowed for the life of `&self`.
-        unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<u32>(), count) }
-    }
-
-    /// Turns read-ahead off for serving: walks read records in no useful order, and read-ahead
-    /// would make a whole 128 KiB window resident for every record touched. (Not during a
-    /// build: its sequential writes gain from the kernel mapping pages in batches; measured
-    /// 100k x 128 builds went from ~5,000 to ~3,300 points/s with read-ahead off.)
-    pub fn advise_random(&self) {
-        let _ = self.map.advise(Advice::Random);
-    }
-
-    /// Caps the mapped bytes kept resident by reads (0 = no cap).
-    pub fn set_resident_budget(&mut self, bytes: usize) {
-        self.resident_budget = bytes;
-    }
-
-    /// A search read `records` records. Once reads since the last look could have made a
-    /// quarter of the budget resident (a page each), the process's resident file-backed pages
-    /// are looked at (`/proc/self/statm`); past the budget, the whole mapping is released from
-    /// the process's page tables: the pages stay in the OS page cache (the next touch is a
-    /// minor fault) but no longer count in RSS, so an index larger than RAM serves with a
-    /// bounded RSS. A file within the budget is never released.
-    pub fn note_reads(&self, records: usize) {
-        if self.resident_budget == 0 || self.map.len() <= self.resident_budget {
-            return;
-        }
-        let reads = self.reads.fetch_add(records, Ordering::Relaxed) + records;
-        if reads * 4096 < self.resident_budget / 4 {
-            return;
-        }
-        self.reads.store(0, Ordering::Relaxed);
-        if resident_file_bytes().is_some_and(|b| b > self.resident_budget) {
-            // SAFETY: a MAP_SHARED file mapping: MADV_DONTNEED only unmaps the pages from this
-            // process; their contents (dirty ones included) stay in the page cache and come
-            // back on the next access, so no data is lost and concurrent readers just fault.
-            let _ = unsafe { self.map.unchecked_advise(UncheckedAdvice::DontNeed) };
+    pub fn neighbors(&self, id: u32) -> Cow<'_, [u32]> {
+        let i = id as usize;
+        match &self.lists {
+            Some(l) => match l.counts.get(i) {
+                Some(&count) => {
+                    Cow::Borrowed(&l.ids[i * self.degree..i * self.degree + count as usize])
+                }
+                None => Cow::Borrowed(&[]),
+            },
+            None => Cow::Owned(self.read_list(id).unwrap_or_default()),
         }
     }
 
-    /// Starts loading element `id`'s neighbour list into the cache.
+    fn read_list(&self, id: u32) -> Result<Vec<u32>, VectorError> {
+        if id as usize >= self.len {
+            return Ok(Vec::new());
+        }
+        let mut bytes = vec![0u8; 4 + self.degree * 4];
+        self.file
+            .read_exact_at(&mut bytes, self.offset(id) + (self.dim * 4) as u64)
+            .map_err(io)?;
+        let count = (u32_at(&bytes, 0) as usize).min(self.degree);
+        Ok((0..count).map(|i| u32_at(&bytes, 4 + i * 4)).collect())
+    }
+
+    fn write_list(&self, id: u32, list: &[u32]) -> Result<(), VectorError> {
+        let mut bytes = Vec::with_capacity(4 + list.len() * 4);
+        bytes.extend_from_slice(&(list.len() as u32).to_le_bytes());
+        for n in list {
+            bytes.extend_from_slice(&n.to_le_bytes());
+        }
+        self.file
+            .write_all_at(&bytes, self.offset(id) + (self.dim * 4) as u64)
+            .map_err(io)
+    }
+
+    /// Starts loading element `id`'s neighbour list into the cache (lists in RAM).
     #[inline]
     pub fn prefetch_neighbors(&self, id: u32) {
-        if (id as usize) < self.len {
-            let at = self.offset(id) + self.dim * 4;
-            super::distance::prefetch(self.map[at..].as_ptr());
-            if self.degree > 15 {
-                super::distance::prefetch(self.map[at + 64..].as_ptr());
+        let i = id as usize;
+        if let Some(l) = &self.lists {
+            if i < self.len {
+                super::distance::prefetch(l.ids[i * self.degree..].as_ptr());
+                if self.degree > 16 {
+                    super::distance::prefetch(l.ids[i * self.degree + 16..].as_ptr());
+                }
             }
         }
     }
 
+    /// Replaces element `id`'s list (cut at the degree). With the lists in the file, the write
+    /// goes straight there; a failed write leaves the old list (the graph stays walkable).
     pub fn set_neighbors(&mut self, id: u32, ids: &[u32]) {
+        let i = id as usize;
+        if i >= self.len {
+            return;
+        }
         let count = ids.len().min(self.degree);
-        let at = self.offset(id) + self.dim * 4;
-        self.map[at..at + 4].copy_from_slice(&(count as u32).to_le_bytes());
-        for (i, n) in ids[..count].iter().enumerate() {
-            let o = at + 4 + i * 4;
-            self.map[o..o + 4].copy_from_slice(&n.to_le_bytes());
+        match &mut self.lists {
+            Some(l) => {
+                l.ids[i * self.degree..i * self.degree + count].copy_from_slice(&ids[..count]);
+                l.counts[i] = count as u16;
+                mark(&mut l.dirty, id);
+            }
+            None => {
+                if let Err(e) = self.write_list(id, &ids[..count]) {
+                    tracing::warn!("vector node file: list of {id} not written: {e}");
+                }
+            }
         }
     }
 
@@ -242,57 +351,110 @@ impl NodeFile {
                 got: v.len(),
             });
         }
-        if self.len == self.capacity {
-            self.grow(self.capacity * 2)?;
+        let id = u32::try_from(self.len)
+            .map_err(|_| VectorError::Parameter("too many elements".into()))?;
+        let mut record = vec![0u8; self.record];
+        for (b, x) in record.chunks_exact_mut(4).zip(v) {
+            b.copy_from_slice(&x.to_le_bytes());
         }
-        let id = self.len as u32;
-        let at = self.offset(id);
-        for (i, x) in v.iter().enumerate() {
-            self.map[at + i * 4..at + i * 4 + 4].copy_from_slice(&x.to_le_bytes());
-        }
+        self.file
+            .write_all_at(&record, self.offset(id))
+            .map_err(io)?;
         self.len += 1;
-        self.set_neighbors(id, &[]);
-        self.map[20..28].copy_from_slice(&(self.len as u64).to_le_bytes());
+        if let Some(l) = &mut self.lists {
+            l.ids.resize(self.len * self.degree, 0);
+            l.counts.push(0);
+            if l.dirty.len() * 64 < self.len {
+                l.dirty.push(AtomicU64::new(0));
+            }
+        }
+        self.fit_budget()?;
         Ok(id)
     }
 
-    /// Forgets every record from `len` on (records a checkpoint did not cover).
-    pub fn truncate(&mut self, len: usize) {
-        if len < self.len {
-            self.len = len;
-            self.map[20..28].copy_from_slice(&(len as u64).to_le_bytes());
+    /// Makes room in RAM for `capacity` elements.
+    pub fn reserve(&mut self, capacity: usize) {
+        if let Some(l) = &mut self.lists {
+            let more = capacity.saturating_sub(self.len);
+            l.ids.reserve(more * self.degree);
+            l.counts.reserve(more);
         }
     }
 
-    /// Makes room for `capacity` records (one remap).
-    pub fn reserve(&mut self, capacity: usize) -> Result<(), VectorError> {
-        if capacity > self.capacity {
-            self.grow(capacity)?;
-        }
-        Ok(())
-    }
-
-    fn grow(&mut self, capacity: usize) -> Result<(), VectorError> {
-        self.map.flush_async().map_err(io)?;
-        self.file
-            .set_len((HEADER + capacity * self.record) as u64)
-            .map_err(io)?;
-        // SAFETY: as in `create`; the old mapping is replaced (and unmapped) here while
-        // `&mut self` guarantees no slice into it is alive.
-        self.map = unsafe { MmapMut::map_mut(&self.file) }.map_err(io)?;
-        self.capacity = capacity;
-        Ok(())
-    }
-
-    /// Writes every change to disk (a checkpoint).
+    /// Writes the lists changed since the last sync and the header to their records, then
+    /// makes the file durable (a checkpoint).
     pub fn sync(&self) -> Result<(), VectorError> {
-        self.map.flush().map_err(io)
+        self.write_dirty_lists()?;
+        self.write_header()?;
+        self.file.sync_data().map_err(io)
+    }
+
+    fn write_dirty_lists(&self) -> Result<(), VectorError> {
+        let Some(l) = &self.lists else {
+            return Ok(());
+        };
+        for (w, word) in l.dirty.iter().enumerate() {
+            let mut bits = word.swap(0, Ordering::AcqRel);
+            let taken = bits;
+            while bits != 0 {
+                let id = (w * 64 + bits.trailing_zeros() as usize) as u32;
+                bits &= bits - 1;
+                if let Err(e) = self.write_list(id, &self.neighbors(id)) {
+                    // Not written: the next sync tries again.
+                    word.fetch_or(taken, Ordering::AcqRel);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Bytes of the file.
     pub fn file_bytes(&self) -> usize {
-        HEADER + self.capacity * self.record
+        HEADER + self.len * self.record
     }
+
+    /// Bytes held in RAM (the adjacency lists, if there).
+    pub fn memory_bytes(&self) -> usize {
+        self.lists.as_ref().map_or(0, |l| {
+            l.ids.capacity() * 4 + l.counts.capacity() * 2 + l.dirty.capacity() * 8
+        })
+    }
+}
+
+fn dirty_bits(len: usize) -> Vec<AtomicU64> {
+    (0..len.div_ceil(64)).map(|_| AtomicU64::new(0)).collect()
+}
+
+fn mark(dirty: &mut [AtomicU64], id: u32) {
+    if let Some(w) = dirty.get_mut(id as usize / 64) {
+        *w.get_mut() |= 1 << (id % 64);
+    }
+}
+
+/// Reads records `from..to` of a node file in large sequential chunks, calling `f` with each
+/// record's id and bytes.
+fn scan_file(
+    file: &File,
+    record: usize,
+    from: usize,
+    to: usize,
+    mut f: impl FnMut(u32, &[u8]),
+) -> Result<(), VectorError> {
+    let per_chunk = (SCAN_CHUNK / record).max(1);
+    let mut buf = vec![0u8; per_chunk.min(to.saturating_sub(from)) * record];
+    let mut id = from;
+    while id < to {
+        let n = per_chunk.min(to - id);
+        let bytes = &mut buf[..n * record];
+        file.read_exact_at(bytes, (HEADER + id * record) as u64)
+            .map_err(io)?;
+        for (i, r) in bytes.chunks_exact(record).enumerate() {
+            f((id + i) as u32, r);
+        }
+        id += n;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -300,22 +462,103 @@ mod tests {
     use super::*;
 
     #[test]
-    fn records_survive_growth_and_reopening() {
+    fn records_survive_reopening() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v.luma");
         let mut f = NodeFile::create(&path, 3, 4).unwrap();
         for i in 0..3000u32 {
             let id = f.push(&[i as f32, -1.0, 0.5]).unwrap();
-            f.set_neighbors(id, &[i, i + 1, i + 2, i + 3, i + 4]);
+            f.set_neighbors(id, &[i + 1, i + 2, i + 3, i + 4, i + 5]);
         }
         assert!(matches!(f.push(&[1.0]), Err(VectorError::Dimension { .. })));
+        let mut v = [0f32; 3];
+        f.read_vector(2999, &mut v).unwrap();
+        assert_eq!(v, [2999.0, -1.0, 0.5]);
+        assert!(f.read_vector(3000, &mut v).is_err());
         f.sync().unwrap();
         drop(f);
-        let f = NodeFile::open(&path).unwrap();
+        let mut seen = Vec::new();
+        let f = NodeFile::open(&path, None, usize::MAX, |id, v| seen.push((id, v[0]))).unwrap();
         assert_eq!(f.len(), 3000);
-        assert_eq!(f.vector(2999), [2999.0, -1.0, 0.5]);
+        assert_eq!(seen.len(), 3000);
+        assert!(seen.iter().all(|&(id, x)| x == id as f32));
         // The list was cut at the degree.
-        assert_eq!(f.neighbors(7), [7, 8, 9, 10]);
+        assert_eq!(*f.neighbors(7), [8, 9, 10, 11]);
+        // Links past the last record are dropped.
+        assert_eq!(*f.neighbors(2998), [2999]);
+        let mut scanned = 0;
+        f.scan_vectors(1000, |id, v| {
+            assert_eq!(v[0], id as f32);
+            scanned += 1;
+        })
+        .unwrap();
+        assert_eq!(scanned, 2000);
+    }
+
+    #[test]
+    fn opening_at_a_checkpoint_drops_later_records_and_links_to_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.luma");
+        let mut f = NodeFile::create(&path, 2, 4).unwrap();
+        for i in 0..10u32 {
+            f.push(&[i as f32, 0.0]).unwrap();
+        }
+        f.set_neighbors(2, &[1, 8, 3]);
+        f.sync().unwrap();
+        drop(f);
+        let mut f = NodeFile::open(&path, Some(5), usize::MAX, |_, _| {}).unwrap();
+        assert_eq!(f.len(), 5);
+        assert_eq!(*f.neighbors(2), [1, 3]);
+        // Id 5 now names a new element; the stale link to 8 is gone from the file too.
+        for i in 0..5u32 {
+            f.push(&[100.0 + i as f32, 0.0]).unwrap();
+        }
+        f.sync().unwrap();
+        drop(f);
+        let f = NodeFile::open(&path, None, usize::MAX, |_, _| {}).unwrap();
+        assert_eq!(*f.neighbors(2), [1, 3]);
+        let mut v = [0f32; 2];
+        f.read_vector(8, &mut v).unwrap();
+        assert_eq!(v, [103.0, 0.0]);
+        assert!(NodeFile::open(&path, Some(11), usize::MAX, |_, _| {}).is_err());
+    }
+
+    #[test]
+    fn lists_past_the_budget_move_to_the_file_and_read_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.luma");
+        let mut f = NodeFile::create(&path, 2, 4).unwrap();
+        // Room for 10 lists of 4 ids in RAM.
+        f.set_list_budget(10 * 16).unwrap();
+        for i in 0..10u32 {
+            let id = f.push(&[i as f32, 0.0]).unwrap();
+            f.set_neighbors(id, &[(i + 1) % 10, (i + 2) % 10]);
+        }
+        assert!(f.lists_in_ram());
+        assert!(f.memory_bytes() > 0);
+        f.push(&[10.0, 0.0]).unwrap();
+        assert!(!f.lists_in_ram());
+        assert_eq!(f.memory_bytes(), 0);
+        // The lists written while in RAM read back from the file, and new ones go there.
+        assert_eq!(*f.neighbors(3), [4, 5]);
+        f.set_neighbors(10, &[0, 1, 2, 3, 4, 5]);
+        assert_eq!(*f.neighbors(10), [0, 1, 2, 3]);
+        f.sync().unwrap();
+        drop(f);
+        // Reopened: in the file under a small budget, in RAM under a large one.
+        let f = NodeFile::open(&path, None, 16, |_, _| {}).unwrap();
+        assert!(!f.lists_in_ram());
+        assert_eq!(*f.neighbors(9), [0, 1]);
+        // A checkpoint before element 10: the link to it is dropped from the file as well.
+        drop(f);
+        let f = NodeFile::open(&path, Some(10), 16, |_, _| {}).unwrap();
+        assert_eq!(*f.neighbors(9), [0, 1]);
+        drop(f);
+        // That open cut the count at the checkpoint.
+        let f = NodeFile::open(&path, None, usize::MAX, |_, _| {}).unwrap();
+        assert!(f.lists_in_ram());
+        assert_eq!(f.len(), 10);
+        assert_eq!(*f.neighbors(9), [0, 1]);
     }
 
     #[test]
@@ -324,47 +567,10 @@ mod tests {
         let path = dir.path().join("junk");
         std::fs::write(&path, vec![7u8; 8192]).unwrap();
         assert!(matches!(
-            NodeFile::open(&path),
+            NodeFile::open(&path, None, usize::MAX, |_, _| {}),
             Err(VectorError::Corrupt(_))
         ));
-    }
-}
-
-#[cfg(test)]
-mod residency_tests {
-    use super::*;
-
-    fn rss_file_kib() -> u64 {
-        std::fs::read_to_string("/proc/self/status")
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with("RssFile:"))
-                    .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-            })
-            .unwrap_or(0)
-    }
-
-    #[test]
-    fn reads_past_the_budget_release_the_mapping() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut f = NodeFile::create(&dir.path().join("v"), 256, 32).unwrap();
-        let v = vec![0.5f32; 256];
-        for _ in 0..40_000 {
-            f.push(&v).unwrap();
-        }
-        let sum: f32 = (0..40_000u32).map(|i| f.vector(i)[0]).sum();
-        assert_eq!(sum, 20_000.0);
-        let before = rss_file_kib();
-        f.set_resident_budget(4 * 1024 * 1024);
-        f.note_reads(1024);
-        let after = rss_file_kib();
-        eprintln!("RssFile {before} KiB -> {after} KiB");
-        assert!(
-            after + 20_000 < before,
-            "RssFile {before} KiB -> {after} KiB"
-        );
-        // The data is still there.
-        assert_eq!(f.vector(39_999)[255], 0.5);
+        std::fs::write(&path, b"LUMA").unwrap();
+        assert!(NodeFile::open(&path, None, usize::MAX, |_, _| {}).is_err());
     }
 }

@@ -74,7 +74,7 @@ impl Ivf {
             deleted: Vec::new(),
             live: 0,
         };
-        index.vectors.reserve(n)?;
+        index.vectors.reserve(n);
         // Assignment in parallel, then appended in id order.
         let (metric, cents) = (index.metric, &index.centroids);
         let rows: Vec<&[f32]> = prepared.chunks_exact(dim).collect();
@@ -175,13 +175,15 @@ impl Ivf {
             scored.select_nth_unstable_by(keep - 1, |a, b| a.0.total_cmp(&b.0));
         }
         scored.truncate(keep);
-        let out: Vec<Neighbor> = scored
-            .into_iter()
-            .map(|(_, id)| Neighbor {
+        let mut v = vec![0.0; self.dim];
+        let mut out = Vec::with_capacity(keep);
+        for (_, id) in scored {
+            self.vectors.read_vector(id, &mut v)?;
+            out.push(Neighbor {
                 id,
-                distance: self.metric.distance(&q, self.vectors.vector(id)),
-            })
-            .collect();
+                distance: self.metric.distance(&q, &v),
+            });
+        }
         Ok(super::closest(out, k))
     }
 
@@ -190,12 +192,15 @@ impl Ivf {
     }
 
     /// The stored (prepared) vector of an element.
-    pub fn vector(&self, id: u32) -> Option<&[f32]> {
-        ((id as usize) < self.deleted.len()).then(|| self.vectors.vector(id))
+    pub fn vector(&self, id: u32) -> Option<Vec<f32>> {
+        let mut v = vec![0.0; self.dim];
+        self.vectors.read_vector(id, &mut v).ok()?;
+        Some(v)
     }
 
     pub fn memory_bytes(&self) -> usize {
         self.codes.memory_bytes()
+            + self.vectors.memory_bytes()
             + self.centroids.capacity() * 4
             + self.lists.iter().map(|l| l.capacity() * 4).sum::<usize>()
     }

@@ -1,6 +1,6 @@
-//! Compressed codes the graph walk navigates on, kept in RAM: int8 with a per-vector scale
-//! (Q8, as Redis vector sets do), sign bits (BIN), or none (NOQUANT: the walk reads the
-//! full-precision vectors). Candidates are re-ranked with full precision afterwards.
+//! The codes the graph walk navigates on, kept in RAM: int8 with a per-vector scale (Q8, as
+//! Redis vector sets do), sign bits (BIN), or the f32 vectors themselves (NOQUANT). Candidates
+//! are re-ranked with the full-precision vectors of the node file afterwards.
 
 pub mod binary;
 pub mod q8;
@@ -18,7 +18,11 @@ pub enum Quantization {
 /// The codes of every element, indexed by element id.
 #[derive(Debug, Clone)]
 pub enum Codes {
-    None,
+    /// NOQUANT: `dim` f32 per element.
+    Full {
+        dim: usize,
+        vectors: Vec<f32>,
+    },
     Q8(q8::Q8Codes),
     Bin(binary::BinCodes),
 }
@@ -26,7 +30,8 @@ pub enum Codes {
 /// A query encoded for fast comparison with the codes.
 #[derive(Debug, Clone)]
 pub enum QueryCode {
-    None,
+    /// NOQUANT: the query itself.
+    Full(Vec<f32>),
     Q8(q8::Q8Query),
     Bin(Vec<u64>),
 }
@@ -34,7 +39,10 @@ pub enum QueryCode {
 impl Codes {
     pub fn new(q: Quantization, dim: usize) -> Codes {
         match q {
-            Quantization::NoQuant => Codes::None,
+            Quantization::NoQuant => Codes::Full {
+                dim,
+                vectors: Vec::new(),
+            },
             Quantization::Q8 => Codes::Q8(q8::Q8Codes::new(dim)),
             Quantization::Bin => Codes::Bin(binary::BinCodes::new(dim)),
         }
@@ -42,7 +50,7 @@ impl Codes {
 
     pub fn quantization(&self) -> Quantization {
         match self {
-            Codes::None => Quantization::NoQuant,
+            Codes::Full { .. } => Quantization::NoQuant,
             Codes::Q8(_) => Quantization::Q8,
             Codes::Bin(_) => Quantization::Bin,
         }
@@ -51,7 +59,7 @@ impl Codes {
     /// Appends the code of a prepared vector (element id = previous count).
     pub fn push(&mut self, v: &[f32]) {
         match self {
-            Codes::None => {}
+            Codes::Full { vectors, .. } => vectors.extend_from_slice(v),
             Codes::Q8(c) => c.push(v),
             Codes::Bin(c) => c.push(v),
         }
@@ -59,22 +67,43 @@ impl Codes {
 
     pub fn encode_query(&self, v: &[f32]) -> QueryCode {
         match self {
-            Codes::None => QueryCode::None,
+            Codes::Full { .. } => QueryCode::Full(v.to_vec()),
             Codes::Q8(_) => QueryCode::Q8(q8::Q8Query::new(v)),
             Codes::Bin(c) => QueryCode::Bin(c.encode(v)),
         }
     }
 
-    /// Approximate distance (same convention as `Metric::distance`) between the query and
-    /// element `id`; `None` when there are no codes (the caller uses full precision).
+    /// Approximate distance (same convention as `Metric::distance`; Hamming for BIN) between
+    /// the query and element `id`.
     #[inline]
-    pub fn distance(&self, metric: Metric, q: &QueryCode, id: u32) -> Option<f32> {
+    pub fn distance(&self, metric: Metric, q: &QueryCode, id: u32) -> f32 {
+        let id = id as usize;
         match (self, q) {
-            (Codes::Q8(c), QueryCode::Q8(q)) => Some(c.distance(metric, q, id as usize)),
-            (Codes::Bin(c), QueryCode::Bin(q)) => {
-                Some(distance::hamming(q, c.code(id as usize)) as f32)
+            (Codes::Q8(c), QueryCode::Q8(q)) => c.distance(metric, q, id),
+            (Codes::Bin(c), QueryCode::Bin(q)) => distance::hamming(q, c.code(id)) as f32,
+            (Codes::Full { dim, vectors }, QueryCode::Full(q)) => {
+                metric.distance(q, &vectors[id * dim..(id + 1) * dim])
             }
-            _ => None,
+            // A query encoded by other codes: ranks nothing.
+            _ => f32::INFINITY,
+        }
+    }
+
+    /// Writes element `id`'s vector as the codes give it back into `out`: exact for
+    /// NOQUANT, decoded for Q8 (within half a quantization step per component, close enough
+    /// to prune with); false for BIN, whose sign bits are too coarse (read the node file).
+    pub fn vector_into(&self, id: u32, out: &mut [f32]) -> bool {
+        let id = id as usize;
+        match self {
+            Codes::Full { dim, vectors } => {
+                out.copy_from_slice(&vectors[id * dim..(id + 1) * dim]);
+                true
+            }
+            Codes::Q8(c) => {
+                c.decode_into(id, out);
+                true
+            }
+            Codes::Bin(_) => false,
         }
     }
 
@@ -82,7 +111,9 @@ impl Codes {
     #[inline]
     pub fn prefetch(&self, id: u32) {
         match self {
-            Codes::None => {}
+            Codes::Full { dim, vectors } => {
+                distance::prefetch(vectors[id as usize * dim..].as_ptr())
+            }
             Codes::Q8(c) => c.prefetch(id as usize),
             Codes::Bin(c) => distance::prefetch(c.code(id as usize).as_ptr()),
         }
@@ -91,7 +122,7 @@ impl Codes {
     /// Bytes held in RAM.
     pub fn memory_bytes(&self) -> usize {
         match self {
-            Codes::None => 0,
+            Codes::Full { vectors, .. } => vectors.capacity() * 4,
             Codes::Q8(c) => c.memory_bytes(),
             Codes::Bin(c) => c.memory_bytes(),
         }

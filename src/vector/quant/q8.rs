@@ -77,8 +77,17 @@ impl Q8Codes {
 
     /// The decoded vector of element `id`.
     pub fn decode(&self, id: usize) -> Vec<f32> {
+        let mut out = vec![0.0; self.dim];
+        self.decode_into(id, &mut out);
+        out
+    }
+
+    /// Writes the decoded vector of element `id` into `out` (`dim` long).
+    pub fn decode_into(&self, id: usize, out: &mut [f32]) {
         let s = self.scales[id];
-        self.code(id).iter().map(|&c| f32::from(c) * s).collect()
+        for (x, &c) in out.iter_mut().zip(self.code(id)) {
+            *x = f32::from(c) * s;
+        }
     }
 
     #[inline]

@@ -9,7 +9,6 @@ use std::collections::HashMap;
 
 use super::Vamana;
 use crate::vector::parallel;
-use crate::vector::quant::{Quantization, QueryCode};
 use crate::vector::testutil::Rng;
 use crate::vector::VectorError;
 
@@ -23,16 +22,30 @@ impl Vamana {
     /// RobustPrune(p, candidates, alpha, R): closest first, skipping every candidate that a
     /// kept neighbour already covers (d(p, c) > bar · d(kept, c)).
     pub(crate) fn robust_prune(&self, p: u32, candidates: &[u32], alpha: f32) -> Vec<u32> {
-        let pv = self.nodes.vector(p);
+        let dim = self.dim();
         let metric = self.metric.prune_metric();
-        let mut pool: Vec<(f32, u32)> = candidates
+        let mut ids: Vec<u32> = candidates
             .iter()
             .copied()
             .filter(|&c| c != p && !self.is_deleted(c))
-            .map(|c| (metric.distance(pv, self.nodes.vector(c)), c))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        // Every vector the prune compares, fetched once: p's first, then the candidates'.
+        let mut vectors = vec![0.0f32; (ids.len() + 1) * dim];
+        let (pv, rest) = vectors.split_at_mut(dim);
+        self.build_vector(p, pv);
+        for (&c, out) in ids.iter().zip(rest.chunks_exact_mut(dim)) {
+            self.build_vector(c, out);
+        }
+        let (pv, rest) = vectors.split_at(dim);
+        let vector_of: HashMap<u32, &[f32]> =
+            ids.iter().copied().zip(rest.chunks_exact(dim)).collect();
+        let mut pool: Vec<(f32, u32)> = ids
+            .iter()
+            .map(|&c| (metric.distance(pv, vector_of[&c]), c))
             .collect();
         pool.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        pool.dedup_by_key(|x| x.1);
         let r = self.params.degree;
         let mut kept: Vec<u32> = Vec::with_capacity(r);
         let mut taken = vec![false; pool.len()];
@@ -53,10 +66,10 @@ impl Vamana {
                 taken[i] = true;
                 let star = pool[i].1;
                 kept.push(star);
-                let sv = self.nodes.vector(star);
+                let sv = vector_of[&star];
                 for j in i + 1..pool.len() {
                     if !taken[j] && occlusion[j] <= alpha {
-                        let d_kc = metric.distance(sv, self.nodes.vector(pool[j].1));
+                        let d_kc = metric.distance(sv, vector_of[&pool[j].1]);
                         let ratio = if d_kc > 0.0 {
                             pool[j].0 / d_kc
                         } else {
@@ -76,17 +89,14 @@ impl Vamana {
 
     /// Walks from the entry to `id` (already stored) and prunes what the walk expanded.
     pub(crate) fn plan(&self, id: u32, alpha: f32) -> Planned {
-        let v = self.nodes.vector(id);
-        // Q8 codes are close enough to walk on (and much faster); sign bits are not: a BIN
-        // index builds with full precision, as DiskANN does.
-        let qc = match self.codes.quantization() {
-            Quantization::Q8 => self.codes.encode_query(v),
-            _ => QueryCode::None,
-        };
-        let walk = self.walk(v, &qc, self.params.build_list, None, true);
+        let mut v = vec![0.0; self.dim()];
+        self.build_vector(id, &mut v);
+        // The walk navigates on the codes, as searches do.
+        let qc = self.codes.encode_query(&v);
+        let walk = self.walk(&qc, self.params.build_list, None, true);
         let mut candidates = walk.expanded;
         candidates.extend(walk.beam.iter().map(|c| c.id));
-        candidates.extend_from_slice(self.nodes.neighbors(id));
+        candidates.extend_from_slice(&self.nodes.neighbors(id));
         Planned {
             id,
             neighbors: self.robust_prune(id, &candidates, alpha),
@@ -210,7 +220,7 @@ impl Vamana {
             .collect();
         let this = &*self;
         let trimmed = parallel::map(&long, threads, |&id| {
-            (id, this.robust_prune(id, this.nodes.neighbors(id), alpha))
+            (id, this.robust_prune(id, &this.nodes.neighbors(id), alpha))
         });
         for (id, list) in trimmed {
             self.nodes.set_neighbors(id, &list);
@@ -220,25 +230,26 @@ impl Vamana {
     /// The stored element closest to the mean of a sample (the walk's start).
     fn approximate_medoid(&self) -> u32 {
         let n = self.nodes.len();
-        let dim = self.nodes.dim();
+        let dim = self.dim();
         let step = (n / 10_000).max(1);
+        let sample: Vec<u32> = (0..n).step_by(step).map(|id| id as u32).collect();
+        let mut vectors = vec![0.0f32; sample.len() * dim];
+        for (&id, out) in sample.iter().zip(vectors.chunks_exact_mut(dim)) {
+            self.build_vector(id, out);
+        }
         let mut mean = vec![0.0f32; dim];
-        let mut count = 0.0;
-        for id in (0..n).step_by(step) {
-            for (m, x) in mean.iter_mut().zip(self.nodes.vector(id as u32)) {
+        for v in vectors.chunks_exact(dim) {
+            for (m, x) in mean.iter_mut().zip(v) {
                 *m += x;
             }
-            count += 1.0;
         }
-        mean.iter_mut().for_each(|m| *m /= count);
-        (0..n)
-            .step_by(step)
-            .map(|id| id as u32)
-            .min_by(|&a, &b| {
-                let da = crate::vector::distance::l2sq_f32(&mean, self.nodes.vector(a));
-                let db = crate::vector::distance::l2sq_f32(&mean, self.nodes.vector(b));
-                da.total_cmp(&db)
-            })
-            .unwrap_or(0)
+        mean.iter_mut()
+            .for_each(|m| *m /= sample.len().max(1) as f32);
+        sample
+            .iter()
+            .zip(vectors.chunks_exact(dim))
+            .map(|(&id, v)| (crate::vector::distance::l2sq_f32(&mean, v), id))
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+            .map_or(0, |(_, id)| id)
     }
 }

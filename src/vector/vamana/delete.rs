@@ -59,7 +59,7 @@ impl Vamana {
                 continue;
             }
             let mut candidates: Vec<u32> = Vec::new();
-            for &n in list {
+            for &n in list.iter() {
                 if self.is_deleted(n) {
                     candidates.extend(
                         self.nodes

@@ -77,20 +77,16 @@ pub struct Walk {
 }
 
 impl Vamana {
-    /// Approximate distance used to walk: the codes, or full precision under NOQUANT.
+    /// Distance used to walk: the codes (full precision under NOQUANT).
     #[inline]
-    pub(crate) fn walk_distance(&self, q: &[f32], qc: &QueryCode, id: u32) -> f32 {
-        match self.codes.distance(self.metric, qc, id) {
-            Some(d) => d,
-            None => self.metric.distance(q, self.nodes.vector(id)),
-        }
+    pub(crate) fn walk_distance(&self, qc: &QueryCode, id: u32) -> f32 {
+        self.codes.distance(self.metric, qc, id)
     }
 
     /// Walks from the entry point with a list of size `l`. With `filter`, the walk also keeps
     /// the best `l` accepted elements. `record_expanded` keeps the expanded set (builds).
     pub fn walk(
         &self,
-        q: &[f32],
         qc: &QueryCode,
         l: usize,
         filter: Option<&dyn Fn(u32) -> bool>,
@@ -126,7 +122,7 @@ impl Vamana {
                 }
             };
             visited.insert(entry);
-            let d = self.walk_distance(q, qc, entry);
+            let d = self.walk_distance(qc, entry);
             consider(&mut walk, &mut cursor, entry, d);
             loop {
                 while cursor < walk.beam.len() && walk.beam[cursor].expanded {
@@ -150,7 +146,7 @@ impl Vamana {
                 // waits on memory more than it computes.
                 let mut fresh = [0u32; MAX_DEGREE];
                 let mut count = 0;
-                for &nb in self.nodes.neighbors(id) {
+                for &nb in self.nodes.neighbors(id).iter() {
                     if (nb as usize) < n && count < MAX_DEGREE && visited.insert(nb) {
                         self.codes.prefetch(nb);
                         fresh[count] = nb;
@@ -158,7 +154,7 @@ impl Vamana {
                     }
                 }
                 for &nb in &fresh[..count] {
-                    let d = self.walk_distance(q, qc, nb);
+                    let d = self.walk_distance(qc, nb);
                     consider(&mut walk, &mut cursor, nb, d);
                 }
             }

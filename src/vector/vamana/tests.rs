@@ -211,6 +211,58 @@ fn an_index_reopens_from_its_file_without_rebuilding() {
 }
 
 #[test]
+fn a_graph_past_its_list_budget_walks_from_the_file_with_the_same_results() {
+    let (dir, index, flat, queries) = setup(3000, 16, Metric::L2, Quantization::Q8);
+    assert!(index.lists_in_ram());
+    let expected: Vec<Vec<Neighbor>> = queries
+        .chunks_exact(16)
+        .map(|q| index.search(q, 10, &SearchParams::default(), None).unwrap())
+        .collect();
+    let entry = index.entry();
+    index.sync().unwrap();
+    drop(index);
+    let small = VamanaParams {
+        list_budget: 4096,
+        ..VamanaParams::default()
+    };
+    let mut on_disk = Vamana::open(
+        &dir.path().join("g"),
+        Metric::L2,
+        Quantization::Q8,
+        small,
+        entry,
+        None,
+        &[],
+    )
+    .unwrap();
+    assert!(!on_disk.lists_in_ram());
+    for (q, want) in queries.chunks_exact(16).zip(&expected) {
+        assert_eq!(
+            &on_disk
+                .search(q, 10, &SearchParams::default(), None)
+                .unwrap(),
+            want
+        );
+    }
+    // Inserts and deletes keep working with the lists in the file.
+    let clusters = Clusters::new(20, 16, 1);
+    let extra = clusters.sample(300, 9);
+    let mut flat = flat;
+    for v in extra.chunks_exact(16) {
+        on_disk.insert(v).unwrap();
+        flat.insert(v).unwrap();
+    }
+    for id in (0..3300).step_by(10) {
+        on_disk.delete(id);
+        flat.delete(id);
+    }
+    on_disk.consolidate();
+    assert!(!on_disk.lists_in_ram());
+    let r = recall(&on_disk, &flat, &queries, 16, 10, 100);
+    assert!(r > 0.95, "recall {r}");
+}
+
+#[test]
 fn bad_input_gets_errors_not_panics() {
     let dir = tempfile::tempdir().unwrap();
     let mut index = Vamana::create(
