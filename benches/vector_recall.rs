@@ -6,7 +6,7 @@
 //!
 //! `cargo bench --bench vector_recall -- [--n 100000] [--dim 128] [--centres 100]
 //!   [--queries 1000] [--metric cosine|l2|ip] [--quant q8|bin|noquant] [--degree 32]
-//!   [--build-list 100] [--alpha 1.2] [--list-budget-mib 64] [--threads 2] [--out DIR]
+//!   [--build-list 100] [--alpha 1.2] [--memory-budget-mib 128] [--threads 2] [--out DIR]
 //!   [--filter-percent 1] [--rerank 2 (Q8: k x this re-ranked)] [--skip-ivf]`
 
 use std::fs::File;
@@ -122,9 +122,9 @@ fn main() {
             "--degree" => params.degree = value().parse().expect("--degree"),
             "--build-list" => params.build_list = value().parse().expect("--build-list"),
             "--alpha" => params.alpha = value().parse().expect("--alpha"),
-            "--list-budget-mib" => {
-                params.list_budget =
-                    value().parse::<usize>().expect("--list-budget-mib") * 1024 * 1024
+            "--memory-budget-mib" => {
+                params.memory_budget =
+                    value().parse::<usize>().expect("--memory-budget-mib") * 1024 * 1024
             }
             "--threads" => threads = value().parse().expect("--threads"),
             "--out" => out = PathBuf::from(value()),
@@ -152,11 +152,11 @@ fn main() {
     let k = 10;
     println!(
         "data: {n} x {dim} from {centres} Gaussian centres, {nq} queries, {metric:?}, {quant:?}, \
-         R={} L_build={} alpha={}, list budget {} MiB, {threads} build threads, kernels: {}",
+         R={} L_build={} alpha={}, memory budget {} MiB, {threads} build threads, kernels: {}",
         params.degree,
         params.build_list,
         params.alpha,
-        params.list_budget >> 20,
+        params.memory_budget >> 20,
         luma::vector::distance::kernels().name
     );
     let clusters = Clusters::new(centres, dim, 42);
@@ -222,7 +222,11 @@ fn main() {
         build_secs,
         n as f64 / build_secs,
         index.memory_bytes() as f64 / 1048576.0,
-        if index.lists_in_ram() { "in RAM" } else { "read from the file" },
+        match (index.lists_in_ram(), index.vectors_in_ram()) {
+            (true, true) => "and vectors in RAM",
+            (true, false) => "in RAM, vectors read from the file",
+            _ => "and vectors read from the file",
+        },
         (n * dim * 4) as f64 / 1048576.0,
         index.file_bytes() as f64 / 1048576.0,
         rss_kib().saturating_sub(rss_before) as f64 / 1024.0

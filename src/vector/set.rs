@@ -16,7 +16,7 @@ use super::metric::Metric;
 use super::quant::{q8, Quantization};
 use super::testutil::Rng;
 use super::vamana::build::Planned;
-use super::vamana::{Vamana, VamanaParams, DEFAULT_LIST_BUDGET};
+use super::vamana::{Vamana, VamanaParams, DEFAULT_MEMORY_BUDGET};
 use super::{distance, SearchParams, VectorError};
 
 /// What the first VADD fixes.
@@ -317,7 +317,7 @@ impl VectorSet {
             // 0.9989 instead of 1.0, 6,900 instead of 3,900 inserts/s).
             build_list: (config.ef_build / 2).max(config.m * 2),
             alpha: 1.2,
-            list_budget: DEFAULT_LIST_BUDGET,
+            memory_budget: DEFAULT_MEMORY_BUDGET,
         }
     }
 

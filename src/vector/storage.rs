@@ -1,10 +1,11 @@
 //! The node file: every element's full-precision vector and adjacency list in fixed-size,
 //! 64-byte-aligned records after a 4 KiB header. The vectors are read with positioned reads
 //! (`pread`) only where full precision is needed (re-ranking, VEMB, start-up), so they live in
-//! the OS page cache, which the kernel may evict, and never in the process's RSS. The
-//! adjacency lists, which every hop of a walk reads, are held in RAM while they fit the
-//! index's list budget (written back to their records at each `sync`); past it they stay in
-//! the file too and each hop reads one (DiskANN's layout: then only the codes are in RAM).
+//! the OS page cache, which the kernel may evict, and never in the process's RSS. What the
+//! index's memory budget allows is held in RAM as well: first the adjacency lists, which every
+//! hop of a walk reads (written back to their records at each `sync`), then a copy of the
+//! vectors, which spares re-ranking its reads. Past the budget the vectors, then the lists,
+//! are read from the file at each use (DiskANN's layout: then only the codes are in RAM).
 //! Opening is one sequential read of the file, not a rebuild.
 //!
 //! Why not `mmap`: every mapped page a walk touches counts in RSS (100k × 128 dims: 70 MiB of
@@ -38,8 +39,11 @@ pub struct NodeFile {
     len: usize,
     /// The adjacency lists in RAM; `None`: read from the file at each use.
     lists: Option<Lists>,
-    /// Most bytes of lists held in RAM (past it they move to the file for good).
-    list_budget: usize,
+    /// A copy of the vectors in RAM (row-major); `None`: read from the file.
+    vectors: Option<Vec<f32>>,
+    /// Most bytes of lists and vectors held in RAM; what passes it is read from the file
+    /// from then on.
+    budget: usize,
 }
 
 #[derive(Debug, Default)]
@@ -86,20 +90,21 @@ impl NodeFile {
             record: (dim * 4 + 4 + degree * 4).next_multiple_of(64),
             len: 0,
             lists: Some(Lists::default()),
-            list_budget: usize::MAX,
+            vectors: Some(Vec::new()),
+            budget: usize::MAX,
         };
         f.write_header()?;
         Ok(f)
     }
 
     /// Opens an existing node file, keeping its first `slots` records (`None`: all that its
-    /// header counts), reading them in one sequential pass: the adjacency lists into RAM if
-    /// they fit `list_budget` bytes, each vector handed to `visit` (to rebuild what is derived
-    /// from it, such as codes).
+    /// header counts), reading them in one sequential pass: the adjacency lists (then the
+    /// vectors) into RAM as far as `budget` bytes allow, each vector handed to `visit` (to
+    /// rebuild what is derived from it, such as codes).
     pub fn open(
         path: &Path,
         slots: Option<usize>,
-        list_budget: usize,
+        budget: usize,
         mut visit: impl FnMut(u32, &[f32]),
     ) -> Result<NodeFile, VectorError> {
         let file = OpenOptions::new()
@@ -135,7 +140,8 @@ impl NodeFile {
                 "vector file shorter than its count".into(),
             ));
         }
-        let in_ram = len.saturating_mul(degree * 4) <= list_budget;
+        let (in_ram, vectors_in_ram) = fitting(len, dim, degree, budget);
+        let mut vectors = Vec::with_capacity(if vectors_in_ram { len * dim } else { 0 });
         let mut lists = Lists {
             ids: Vec::with_capacity(if in_ram { len * degree } else { 0 }),
             counts: Vec::with_capacity(if in_ram { len } else { 0 }),
@@ -147,6 +153,9 @@ impl NodeFile {
         scan_file(&file, record, 0, len, |id, bytes| {
             f32s_from_le(&bytes[..dim * 4], &mut vector);
             visit(id, &vector);
+            if vectors_in_ram {
+                vectors.extend_from_slice(&vector);
+            }
             let count = (u32_at(bytes, dim * 4) as usize).min(degree);
             // Links to records past the kept ones (written after the checkpoint) are dropped,
             // and the list rewritten: those ids will name other elements.
@@ -174,7 +183,8 @@ impl NodeFile {
             record,
             len,
             lists: in_ram.then_some(lists),
-            list_budget,
+            vectors: vectors_in_ram.then_some(vectors),
+            budget,
         };
         for (id, list) in stale {
             f.write_list(id, &list)?;
@@ -185,15 +195,19 @@ impl NodeFile {
         Ok(f)
     }
 
-    /// Sets the most bytes of lists kept in RAM; lists past it move to the file.
-    pub fn set_list_budget(&mut self, bytes: usize) -> Result<(), VectorError> {
-        self.list_budget = bytes;
+    /// Sets the most bytes of lists and vectors kept in RAM.
+    pub fn set_budget(&mut self, bytes: usize) -> Result<(), VectorError> {
+        self.budget = bytes;
         self.fit_budget()
     }
 
-    /// Moves the lists to the file once they outgrow the budget.
+    /// Leaves to the file what outgrew the budget: the vectors' copy first, then the lists.
     fn fit_budget(&mut self) -> Result<(), VectorError> {
-        if self.lists.is_some() && self.len.saturating_mul(self.degree * 4) > self.list_budget {
+        let (lists_fit, vectors_fit) = fitting(self.len, self.dim, self.degree, self.budget);
+        if !vectors_fit {
+            self.vectors = None;
+        }
+        if !lists_fit && self.lists.is_some() {
             self.write_dirty_lists()?;
             self.lists = None;
         }
@@ -203,6 +217,11 @@ impl NodeFile {
     /// Whether the lists are held in RAM.
     pub fn lists_in_ram(&self) -> bool {
         self.lists.is_some()
+    }
+
+    /// Whether a copy of the vectors is held in RAM.
+    pub fn vectors_in_ram(&self) -> bool {
+        self.vectors.is_some()
     }
 
     fn write_header(&self) -> Result<(), VectorError> {
@@ -237,8 +256,13 @@ impl NodeFile {
 
     /// Reads the full-precision vector of element `id` (< len) into `out` (`dim` long).
     pub fn read_vector(&self, id: u32, out: &mut [f32]) -> Result<(), VectorError> {
-        if id as usize >= self.len || out.len() != self.dim {
+        let i = id as usize;
+        if i >= self.len || out.len() != self.dim {
             return Err(VectorError::Corrupt(format!("no vector record {id}")));
+        }
+        if let Some(v) = &self.vectors {
+            out.copy_from_slice(&v[i * self.dim..(i + 1) * self.dim]);
+            return Ok(());
         }
         let mut bytes = vec![0u8; self.dim * 4];
         self.file
@@ -248,12 +272,27 @@ impl NodeFile {
         Ok(())
     }
 
+    /// Element `id`'s vector, borrowed, while the vectors are held in RAM.
+    #[inline]
+    pub fn vector_in_ram(&self, id: u32) -> Option<&[f32]> {
+        let i = id as usize;
+        self.vectors
+            .as_ref()
+            .and_then(|v| v.get(i * self.dim..(i + 1) * self.dim))
+    }
+
     /// Calls `f` with every vector from `from` on, in id order, reading the file sequentially.
     pub fn scan_vectors(
         &self,
         from: u32,
         mut f: impl FnMut(u32, &[f32]),
     ) -> Result<(), VectorError> {
+        if let Some(v) = &self.vectors {
+            for (i, row) in v.chunks_exact(self.dim).enumerate().skip(from as usize) {
+                f(i as u32, row);
+            }
+            return Ok(());
+        }
         let mut vector = vec![0f32; self.dim];
         scan_file(
             &self.file,
@@ -361,6 +400,9 @@ impl NodeFile {
             .write_all_at(&record, self.offset(id))
             .map_err(io)?;
         self.len += 1;
+        if let Some(vectors) = &mut self.vectors {
+            vectors.extend_from_slice(v);
+        }
         if let Some(l) = &mut self.lists {
             l.ids.resize(self.len * self.degree, 0);
             l.counts.push(0);
@@ -374,8 +416,11 @@ impl NodeFile {
 
     /// Makes room in RAM for `capacity` elements.
     pub fn reserve(&mut self, capacity: usize) {
+        let more = capacity.saturating_sub(self.len);
+        if let Some(v) = &mut self.vectors {
+            v.reserve(more * self.dim);
+        }
         if let Some(l) = &mut self.lists {
-            let more = capacity.saturating_sub(self.len);
             l.ids.reserve(more * self.degree);
             l.counts.reserve(more);
         }
@@ -414,12 +459,20 @@ impl NodeFile {
         HEADER + self.len * self.record
     }
 
-    /// Bytes held in RAM (the adjacency lists, if there).
+    /// Bytes held in RAM (the lists and vectors kept there).
     pub fn memory_bytes(&self) -> usize {
-        self.lists.as_ref().map_or(0, |l| {
+        let lists = self.lists.as_ref().map_or(0, |l| {
             l.ids.capacity() * 4 + l.counts.capacity() * 2 + l.dirty.capacity() * 8
-        })
+        });
+        lists + self.vectors.as_ref().map_or(0, |v| v.capacity() * 4)
     }
+}
+
+/// Whether `len` elements' lists, and then also their vectors, fit `budget` bytes of RAM.
+fn fitting(len: usize, dim: usize, degree: usize, budget: usize) -> (bool, bool) {
+    let lists = len.saturating_mul(degree * 4 + 2);
+    let vectors = len.saturating_mul(dim * 4);
+    (lists <= budget, lists.saturating_add(vectors) <= budget)
 }
 
 fn dirty_bits(len: usize) -> Vec<AtomicU64> {
@@ -524,19 +577,26 @@ mod tests {
     }
 
     #[test]
-    fn lists_past_the_budget_move_to_the_file_and_read_the_same() {
+    fn what_passes_the_budget_is_read_from_the_file_with_the_same_results() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v.luma");
         let mut f = NodeFile::create(&path, 2, 4).unwrap();
-        // Room for 10 lists of 4 ids in RAM.
-        f.set_list_budget(10 * 16).unwrap();
+        // A record's list takes 4·4 + 2 bytes, its vector 8: 10 of both fit 260 bytes.
+        f.set_budget(260).unwrap();
         for i in 0..10u32 {
             let id = f.push(&[i as f32, 0.0]).unwrap();
             f.set_neighbors(id, &[(i + 1) % 10, (i + 2) % 10]);
         }
-        assert!(f.lists_in_ram());
-        assert!(f.memory_bytes() > 0);
+        assert!(f.lists_in_ram() && f.vectors_in_ram());
+        // The 11th: the vectors leave RAM, the lists still fit.
         f.push(&[10.0, 0.0]).unwrap();
+        assert!(f.lists_in_ram() && !f.vectors_in_ram());
+        let mut v = [0f32; 2];
+        f.read_vector(3, &mut v).unwrap();
+        assert_eq!(v, [3.0, 0.0]);
+        for i in 11..15u32 {
+            f.push(&[i as f32, 0.0]).unwrap();
+        }
         assert!(!f.lists_in_ram());
         assert_eq!(f.memory_bytes(), 0);
         // The lists written while in RAM read back from the file, and new ones go there.
@@ -547,8 +607,10 @@ mod tests {
         drop(f);
         // Reopened: in the file under a small budget, in RAM under a large one.
         let f = NodeFile::open(&path, None, 16, |_, _| {}).unwrap();
-        assert!(!f.lists_in_ram());
+        assert!(!f.lists_in_ram() && !f.vectors_in_ram());
         assert_eq!(*f.neighbors(9), [0, 1]);
+        f.read_vector(14, &mut v).unwrap();
+        assert_eq!(v, [14.0, 0.0]);
         // A checkpoint before element 10: the link to it is dropped from the file as well.
         drop(f);
         let f = NodeFile::open(&path, Some(10), 16, |_, _| {}).unwrap();
@@ -556,9 +618,16 @@ mod tests {
         drop(f);
         // That open cut the count at the checkpoint.
         let f = NodeFile::open(&path, None, usize::MAX, |_, _| {}).unwrap();
-        assert!(f.lists_in_ram());
+        assert!(f.lists_in_ram() && f.vectors_in_ram());
         assert_eq!(f.len(), 10);
         assert_eq!(*f.neighbors(9), [0, 1]);
+        let mut seen = 0;
+        f.scan_vectors(4, |id, v| {
+            assert_eq!(v[0], id as f32);
+            seen += 1;
+        })
+        .unwrap();
+        assert_eq!(seen, 6);
     }
 
     #[test]

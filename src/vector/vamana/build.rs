@@ -31,19 +31,32 @@ impl Vamana {
             .collect();
         ids.sort_unstable();
         ids.dedup();
-        // Every vector the prune compares, fetched once: p's first, then the candidates'.
-        let mut vectors = vec![0.0f32; (ids.len() + 1) * dim];
-        let (pv, rest) = vectors.split_at_mut(dim);
-        self.build_vector(p, pv);
-        for (&c, out) in ids.iter().zip(rest.chunks_exact_mut(dim)) {
-            self.build_vector(c, out);
-        }
-        let (pv, rest) = vectors.split_at(dim);
-        let vector_of: HashMap<u32, &[f32]> =
-            ids.iter().copied().zip(rest.chunks_exact(dim)).collect();
-        let mut pool: Vec<(f32, u32)> = ids
+        // Every vector the prune compares: borrowed while the vectors are in RAM, else
+        // fetched once into a buffer (p's first, then the candidates').
+        let mut fetched: Vec<f32>;
+        let vectors: Vec<&[f32]> = match std::iter::once(p)
+            .chain(ids.iter().copied())
+            .map(|id| self.nodes.vector_in_ram(id))
+            .collect::<Option<Vec<&[f32]>>>()
+        {
+            Some(borrowed) => borrowed,
+            None => {
+                fetched = vec![0.0f32; (ids.len() + 1) * dim];
+                for (id, out) in std::iter::once(p)
+                    .chain(ids.iter().copied())
+                    .zip(fetched.chunks_exact_mut(dim))
+                {
+                    self.build_vector(id, out);
+                }
+                fetched.chunks_exact(dim).collect()
+            }
+        };
+        let pv = vectors[0];
+        // (distance to p, id, index in `vectors`)
+        let mut pool: Vec<(f32, u32, usize)> = ids
             .iter()
-            .map(|&c| (metric.distance(pv, vector_of[&c]), c))
+            .enumerate()
+            .map(|(i, &c)| (metric.distance(pv, vectors[i + 1]), c, i + 1))
             .collect();
         pool.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         let r = self.params.degree;
@@ -66,10 +79,10 @@ impl Vamana {
                 taken[i] = true;
                 let star = pool[i].1;
                 kept.push(star);
-                let sv = vector_of[&star];
+                let sv = vectors[pool[i].2];
                 for j in i + 1..pool.len() {
                     if !taken[j] && occlusion[j] <= alpha {
-                        let d_kc = metric.distance(sv, vector_of[&pool[j].1]);
+                        let d_kc = metric.distance(sv, vectors[pool[j].2]);
                         let ratio = if d_kc > 0.0 {
                             pool[j].0 / d_kc
                         } else {

@@ -11,13 +11,12 @@
 //!
 //! Changed: the batch build inserts in parallel batches of doubling size (ParlayANN) instead
 //! of DiskANN's locked concurrent inserts, so the graph needs no per-node locks; navigation
-//! codes are Q8 (or BIN) rather than product quantization; the adjacency lists are held in
-//! RAM (written to the node file at checkpoints) and the vectors read with buffered `pread`
-//! rather than direct I/O, so only re-ranking touches the disk; prunes compare the Q8 codes
-//! decoded (full precision for NOQUANT, the node file's vectors for BIN) instead of the
-//! full-precision vectors, which would cost a read each (300k x 96: recall@10 at L = 100
-//! 0.9863 against 0.9878 pruning with the vectors read, building at 1,868 instead of 1,424
-//! points/s). Concurrency: searches take `&self`, changes `&mut self`;
+//! codes are Q8 (or BIN) rather than product quantization; the node file is read with
+//! buffered `pread` rather than direct I/O, and what the memory budget allows (the lists,
+//! then a copy of the vectors) is held in RAM; past the budget, re-ranking reads the vectors
+//! and prunes compare decoded Q8 codes instead of reading them (300k x 96: recall@10 at
+//! L = 100 0.9863 against 0.9878 with the vectors read, 1,868 instead of 1,424 points/s).
+//! Concurrency: searches take `&self`, changes `&mut self`;
 //! an insert's expensive part (`plan`) needs only `&self`, so a caller holding a RwLock can run
 //! it under the read lock and apply under a short write lock.
 
@@ -43,14 +42,15 @@ pub struct VamanaParams {
     pub build_list: usize,
     /// Pruning alpha (> 1 keeps long edges).
     pub alpha: f32,
-    /// Most bytes of adjacency lists held in RAM; a larger graph reads its lists from the
-    /// node file at each hop (DiskANN's layout), so only the codes stay in RAM.
-    pub list_budget: usize,
+    /// Most bytes of RAM for the node file's adjacency lists and then a copy of its vectors
+    /// (beyond the codes, always in RAM). A graph past it re-ranks with reads from the file,
+    /// and past it with its lists alone, reads a list at each hop (DiskANN's layout).
+    pub memory_budget: usize,
 }
 
-/// Default list budget: a 100k-element graph of degree 32 (about 17 MiB of lists) stays in
-/// RAM; a 1M one (172 MiB) reads its lists from the file.
-pub const DEFAULT_LIST_BUDGET: usize = 64 << 20;
+/// Default memory budget: all of a 100k x 128 graph (17 MiB of lists, 49 MiB of vectors)
+/// stays in RAM; a 300k x 96 one keeps its lists (52 MiB); a 1M x 96 one keeps only its codes.
+pub const DEFAULT_MEMORY_BUDGET: usize = 128 << 20;
 
 impl Default for VamanaParams {
     fn default() -> Self {
@@ -58,7 +58,7 @@ impl Default for VamanaParams {
             degree: 32,
             build_list: 100,
             alpha: 1.2,
-            list_budget: DEFAULT_LIST_BUDGET,
+            memory_budget: DEFAULT_MEMORY_BUDGET,
         }
     }
 }
@@ -103,7 +103,7 @@ impl Vamana {
             )));
         }
         let mut nodes = NodeFile::create(path, dim, slack(params.degree))?;
-        nodes.set_list_budget(params.list_budget)?;
+        nodes.set_budget(params.memory_budget)?;
         Ok(Vamana {
             metric,
             params,
@@ -127,10 +127,10 @@ impl Vamana {
         vectors: &[f32],
         threads: usize,
     ) -> Result<Vamana, VectorError> {
-        // The lists stay in RAM while building (each hop would otherwise be a read), then
-        // move to the file if they pass the budget.
+        // Everything stays in RAM while building (each hop would otherwise be a read), then
+        // what passes the budget is left to the file.
         let building = VamanaParams {
-            list_budget: usize::MAX,
+            memory_budget: usize::MAX,
             ..params
         };
         let mut index = Vamana::create(path, dim, metric, quantization, building)?;
@@ -140,7 +140,7 @@ impl Vamana {
         }
         index.build_all(threads)?;
         index.params = params;
-        index.nodes.set_list_budget(params.list_budget)?;
+        index.nodes.set_budget(params.memory_budget)?;
         Ok(index)
     }
 
@@ -159,7 +159,7 @@ impl Vamana {
         deleted: &[u32],
     ) -> Result<Vamana, VectorError> {
         let mut codes: Option<Codes> = None;
-        let nodes = NodeFile::open(path, slots, params.list_budget, |_, v| {
+        let nodes = NodeFile::open(path, slots, params.memory_budget, |_, v| {
             codes
                 .get_or_insert_with(|| Codes::new(quantization, v.len()))
                 .push(v)
@@ -223,12 +223,14 @@ impl Vamana {
         Some(v)
     }
 
-    /// Element `id`'s vector as far as building needs it, into `out`: from the codes where
-    /// they give it back (decoded Q8, NOQUANT), else read from the node file (zeros if it
-    /// cannot be read: the element then ranks far, and the error surfaces at the next
-    /// search or checkpoint).
+    /// Element `id`'s vector as far as building needs it, into `out`: exact while the
+    /// vectors are in RAM, else from the codes where they give it back (decoded Q8), else read
+    /// from the node file (zeros if it cannot be read: the element then ranks far, and the
+    /// error surfaces at the next search or checkpoint).
     pub(crate) fn build_vector(&self, id: u32, out: &mut [f32]) {
-        if !self.codes.vector_into(id, out) && self.nodes.read_vector(id, out).is_err() {
+        let from_ram = self.nodes.vectors_in_ram() && self.nodes.read_vector(id, out).is_ok();
+        if !from_ram && !self.codes.vector_into(id, out) && self.nodes.read_vector(id, out).is_err()
+        {
             out.fill(0.0);
         }
     }
@@ -240,6 +242,11 @@ impl Vamana {
     /// Whether the adjacency lists are held in RAM (else read from the node file).
     pub fn lists_in_ram(&self) -> bool {
         self.nodes.lists_in_ram()
+    }
+
+    /// Whether a copy of the vectors is held in RAM (else re-ranking reads the node file).
+    pub fn vectors_in_ram(&self) -> bool {
+        self.nodes.vectors_in_ram()
     }
 
     /// Bytes held in RAM (codes, adjacency lists, tombstones); the vectors stay on disk.

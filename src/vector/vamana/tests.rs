@@ -211,9 +211,9 @@ fn an_index_reopens_from_its_file_without_rebuilding() {
 }
 
 #[test]
-fn a_graph_past_its_list_budget_walks_from_the_file_with_the_same_results() {
+fn a_graph_past_its_memory_budget_walks_from_the_file_with_the_same_results() {
     let (dir, index, flat, queries) = setup(3000, 16, Metric::L2, Quantization::Q8);
-    assert!(index.lists_in_ram());
+    assert!(index.lists_in_ram() && index.vectors_in_ram());
     let expected: Vec<Vec<Neighbor>> = queries
         .chunks_exact(16)
         .map(|q| index.search(q, 10, &SearchParams::default(), None).unwrap())
@@ -222,7 +222,7 @@ fn a_graph_past_its_list_budget_walks_from_the_file_with_the_same_results() {
     index.sync().unwrap();
     drop(index);
     let small = VamanaParams {
-        list_budget: 4096,
+        memory_budget: 4096,
         ..VamanaParams::default()
     };
     let mut on_disk = Vamana::open(
@@ -235,7 +235,7 @@ fn a_graph_past_its_list_budget_walks_from_the_file_with_the_same_results() {
         &[],
     )
     .unwrap();
-    assert!(!on_disk.lists_in_ram());
+    assert!(!on_disk.lists_in_ram() && !on_disk.vectors_in_ram());
     for (q, want) in queries.chunks_exact(16).zip(&expected) {
         assert_eq!(
             &on_disk
