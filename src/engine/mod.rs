@@ -179,6 +179,8 @@ pub struct EngineOptions<'a> {
     pub row_cache_bytes: usize,
     /// Truncate a corrupt WAL at the first bad record instead of refusing to start.
     pub wal_repair: bool,
+    /// RAM each vector graph may hold beyond its codes (`VamanaParams::memory_budget`).
+    pub vector_graph_bytes: usize,
     /// The WAL's folder; `None` = `<dir>/wal` on the real file system.
     pub wal_dir: Option<Arc<dyn WalDir>>,
     /// Where the store lives.
@@ -208,7 +210,11 @@ impl Engine {
         let applied = store.read()?.applied_lsn()?;
         let bus = Arc::new(Bus::default());
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let vectors = Arc::new(Vectors::new(&options.dir.join("vectors"), threads));
+        let vectors = Arc::new(Vectors::new(
+            &options.dir.join("vectors"),
+            threads,
+            options.vector_graph_bytes,
+        ));
         let host: Arc<dyn sqlite::Host> = Arc::new(EngineHost {
             store: store.clone(),
             vectors: vectors.clone(),

@@ -34,6 +34,7 @@ impl Disks {
             cache_bytes: 1 << 20,
             row_cache_bytes: 1 << 20,
             wal_repair: false,
+            vector_graph_bytes: crate::vector::vamana::DEFAULT_MEMORY_BUDGET,
             wal_dir: Some(Arc::new(self.wal.clone())),
             store: StoreLocation::Simulated(self.kv.clone()),
         })

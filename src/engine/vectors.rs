@@ -221,11 +221,13 @@ pub struct Vectors {
     /// holds up a search of another set.
     pub pool: Pool,
     builders: Pool,
+    /// RAM each graph may hold beyond its codes (`vector-graph-memory`).
+    graph_memory: usize,
 }
 
 impl Vectors {
     /// The registry, with index files under `dir`.
-    pub fn new(dir: &Path, threads: usize) -> Vectors {
+    pub fn new(dir: &Path, threads: usize, graph_memory: usize) -> Vectors {
         if let Err(e) = std::fs::create_dir_all(dir) {
             tracing::error!("vector folder {}: {e}", dir.display());
         }
@@ -236,6 +238,7 @@ impl Vectors {
             sweep_wanted: AtomicBool::new(false),
             pool: Pool::new("luma-vsearch", threads.max(1)),
             builders: Pool::new("luma-vbuild", threads.max(1)),
+            graph_memory,
         }
     }
 
@@ -253,7 +256,11 @@ impl Vectors {
             *lock(&h.home) = (db, key.to_vec());
             return h;
         }
-        let set = VectorSet::new(&self.nodes_path(c.version), vset::config_of(c));
+        let set = VectorSet::new(
+            &self.nodes_path(c.version),
+            vset::config_of(c),
+            self.graph_memory,
+        );
         self.insert(db, key, c.version, set)
     }
 
@@ -414,7 +421,15 @@ impl Vectors {
         let (config, threads) = (vset::config_of(c), self.pool.threads);
         let path = self.nodes_path(c.version);
         if let Some(checkpoint) = read_checkpoint(&self.checkpoint_path(c.version)) {
-            match VectorSet::reopen(&path, config, &checkpoint, elements.clone(), threads) {
+            let reopened = VectorSet::reopen(
+                &path,
+                config,
+                self.graph_memory,
+                &checkpoint,
+                elements.clone(),
+                threads,
+            );
+            match reopened {
                 Ok(set) => return Ok((set, true)),
                 Err(e) => tracing::warn!(
                     "vector set {}: checkpoint not usable ({e}), rebuilding",
@@ -423,7 +438,7 @@ impl Vectors {
             }
         }
         let _ = std::fs::remove_file(self.checkpoint_path(c.version));
-        let mut set = VectorSet::new(&path, config);
+        let mut set = VectorSet::new(&path, config, self.graph_memory);
         set.apply(&elements, threads).map_err(|e| e.to_string())?;
         Ok((set, false))
     }

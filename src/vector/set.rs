@@ -16,7 +16,7 @@ use super::metric::Metric;
 use super::quant::{q8, Quantization};
 use super::testutil::Rng;
 use super::vamana::build::Planned;
-use super::vamana::{Vamana, VamanaParams, DEFAULT_MEMORY_BUDGET};
+use super::vamana::{Vamana, VamanaParams};
 use super::{distance, SearchParams, VectorError};
 
 /// What the first VADD fixes.
@@ -198,14 +198,15 @@ pub struct VectorSet {
 }
 
 impl VectorSet {
-    /// An empty set whose index files live at `path`.
-    pub fn new(path: &Path, config: SetConfig) -> VectorSet {
+    /// An empty set whose index files live at `path`; its graph may hold `memory_budget`
+    /// bytes of RAM beyond its codes (`VamanaParams::memory_budget`).
+    pub fn new(path: &Path, config: SetConfig, memory_budget: usize) -> VectorSet {
         let index = AutoIndex::with_target(
             path,
             config.dim,
             Self::index_metric(&config),
             config.quantization,
-            Self::params(&config),
+            Self::params(&config, memory_budget),
             config.kind,
         );
         Self::around(config, index)
@@ -218,6 +219,7 @@ impl VectorSet {
     pub fn reopen(
         path: &Path,
         config: SetConfig,
+        memory_budget: usize,
         checkpoint: &Checkpoint,
         elements: Vec<Change>,
         threads: usize,
@@ -230,7 +232,7 @@ impl VectorSet {
             path,
             Self::index_metric(&config),
             config.quantization,
-            Self::params(&config),
+            Self::params(&config, memory_budget),
             checkpoint.entry,
             Some(slots),
             &dead,
@@ -242,7 +244,7 @@ impl VectorSet {
             path,
             Self::index_metric(&config),
             config.quantization,
-            Self::params(&config),
+            Self::params(&config, memory_budget),
             graph,
         );
         let mut set = Self::around(config, index);
@@ -309,7 +311,7 @@ impl VectorSet {
         }
     }
 
-    fn params(config: &SetConfig) -> VamanaParams {
+    fn params(config: &SetConfig, memory_budget: usize) -> VamanaParams {
         VamanaParams {
             degree: (config.m * 2).clamp(4, 192),
             // Redis's EF sizes an HNSW candidate list; a Vamana walk with half that list builds
@@ -317,7 +319,7 @@ impl VectorSet {
             // 0.9989 instead of 1.0, 6,900 instead of 3,900 inserts/s).
             build_list: (config.ef_build / 2).max(config.m * 2),
             alpha: 1.2,
-            memory_budget: DEFAULT_MEMORY_BUDGET,
+            memory_budget,
         }
     }
 
@@ -681,6 +683,7 @@ impl VectorSet {
 mod tests {
     use super::*;
     use crate::vector::testutil::Clusters;
+    use crate::vector::vamana::DEFAULT_MEMORY_BUDGET;
 
     fn config(dim: usize, quantization: Quantization) -> SetConfig {
         SetConfig {
@@ -707,7 +710,11 @@ mod tests {
     #[test]
     fn names_replacements_attributes_and_scores() {
         let dir = tempfile::tempdir().unwrap();
-        let mut set = VectorSet::new(&dir.path().join("s"), config(3, Quantization::NoQuant));
+        let mut set = VectorSet::new(
+            &dir.path().join("s"),
+            config(3, Quantization::NoQuant),
+            DEFAULT_MEMORY_BUDGET,
+        );
         set.apply(
             &[
                 put("a", 1, &[1.0, 0.0, 0.0], Some(r#"{"x":1}"#)),
@@ -764,7 +771,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let dim = 16;
         let data = Clusters::new(8, dim, 3).sample(3000, 3);
-        let mut set = VectorSet::new(&dir.path().join("s"), config(dim, Quantization::Q8));
+        let mut set = VectorSet::new(
+            &dir.path().join("s"),
+            config(dim, Quantization::Q8),
+            DEFAULT_MEMORY_BUDGET,
+        );
         let changes: Vec<Change> = data
             .chunks_exact(dim)
             .enumerate()
@@ -812,7 +823,7 @@ mod tests {
         let dim = 16;
         let data = Clusters::new(8, dim, 4).sample(1600, 4);
         let row = |i: usize| &data[i * dim..(i + 1) * dim];
-        let mut set = VectorSet::new(&path, config(dim, Quantization::Q8));
+        let mut set = VectorSet::new(&path, config(dim, Quantization::Q8), DEFAULT_MEMORY_BUDGET);
         let first: Vec<Change> = (0..1500)
             .map(|i| put(&format!("e{i}"), i as u64 + 1, row(i), None))
             .collect();
@@ -840,7 +851,8 @@ mod tests {
         elements.push(put("e4", 5000, row(1599), None));
         elements.push(put("e5", 6, row(5), Some(r#"{"a":1}"#)));
         let cfg = config(dim, Quantization::Q8);
-        let set = VectorSet::reopen(&path, cfg, &checkpoint, elements, 2).unwrap();
+        let set =
+            VectorSet::reopen(&path, cfg, DEFAULT_MEMORY_BUDGET, &checkpoint, elements, 2).unwrap();
         assert_eq!(set.len(), 1599);
         assert_eq!(set.index_kind(), IndexKind::Vamana);
         assert_eq!(set.id_of(b"e3"), None);
@@ -878,10 +890,18 @@ mod tests {
     fn embeddings_follow_the_quantization() {
         let dir = tempfile::tempdir().unwrap();
         let v = [3.0f32, -4.0, 0.0];
-        let f = VectorSet::new(&dir.path().join("f"), config(3, Quantization::NoQuant));
+        let f = VectorSet::new(
+            &dir.path().join("f"),
+            config(3, Quantization::NoQuant),
+            DEFAULT_MEMORY_BUDGET,
+        );
         let e = f.raw_embedding(&v).unwrap().values(3);
         assert!(e.iter().zip(v).all(|(a, b)| (a - b).abs() < 1e-5));
-        let q = VectorSet::new(&dir.path().join("q"), config(3, Quantization::Q8));
+        let q = VectorSet::new(
+            &dir.path().join("q"),
+            config(3, Quantization::Q8),
+            DEFAULT_MEMORY_BUDGET,
+        );
         match q.raw_embedding(&v).unwrap() {
             RawEmbedding::Int8 { codes, norm, range } => {
                 assert_eq!(codes, vec![95, -127, 0]);
@@ -891,7 +911,11 @@ mod tests {
         }
         let e = q.raw_embedding(&v).unwrap().values(3);
         assert!(e.iter().zip(v).all(|(a, b)| (a - b).abs() < 0.05));
-        let b = VectorSet::new(&dir.path().join("b"), config(3, Quantization::Bin));
+        let b = VectorSet::new(
+            &dir.path().join("b"),
+            config(3, Quantization::Bin),
+            DEFAULT_MEMORY_BUDGET,
+        );
         let e = b.raw_embedding(&v).unwrap().values(3);
         assert!(e[0] > 0.0 && e[1] < 0.0 && e[2] < 0.0);
     }
@@ -904,7 +928,7 @@ mod tests {
             input_dim: 64,
             ..config(8, Quantization::NoQuant)
         };
-        let mut set = VectorSet::new(&dir.path().join("p"), cfg);
+        let mut set = VectorSet::new(&dir.path().join("p"), cfg, DEFAULT_MEMORY_BUDGET);
         let data = Clusters::new(4, 64, 5).sample(200, 5);
         let changes: Vec<Change> = data
             .chunks_exact(64)

@@ -595,11 +595,28 @@ fn graph_search_through_the_server_finds_the_true_neighbours() {
 
 #[test]
 fn vector_sets_survive_a_restart_and_kill_9() {
+    survives_restarts(&[]);
+}
+
+/// With no RAM for lists or vectors, every hop and re-rank reads the graph's file: searches,
+/// VEMB and restarts behave the same.
+#[test]
+fn a_graph_past_its_memory_budget_serves_from_its_file_through_restarts() {
+    survives_restarts(&["--vector-graph-memory", "0"]);
+}
+
+fn survives_restarts(extra: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
     let data_arg = data_dir.to_str().unwrap();
     let data = clustered(1200, 16, 5);
-    let mut p = spawn(&["--port", "0", "--dir", data_arg, "--appendfsync", "always"]);
+    let mut p = spawn(
+        &[
+            &["--port", "0", "--dir", data_arg, "--appendfsync", "always"],
+            extra,
+        ]
+        .concat(),
+    );
     let mut c = RawClient::connect(p.addr);
     load(&mut c, "v", &data[..1100], &[]);
     assert_eq!(c.cmd_str(&["VSETATTR", "v", "e3", r#"{"k":1}"#]), int(1));
@@ -608,7 +625,7 @@ fn vector_sets_survive_a_restart_and_kill_9() {
     assert_eq!(c.cmd_str(&["SAVE"]), OK);
     load_from(&mut c, "v", &data[1100..], 1100, &[]);
     p.kill9();
-    let p = spawn(&["--port", "0", "--dir", data_arg]);
+    let p = spawn(&[&["--port", "0", "--dir", data_arg], extra].concat());
     // The graph came back from its checkpoint (the SAVE above), not from a rebuild.
     assert!(p.logged("vector sets: 1 reopened from checkpoints, 0 built, 1199 elements"));
     let mut c = RawClient::connect(p.addr);
@@ -625,11 +642,14 @@ fn vector_sets_survive_a_restart_and_kill_9() {
         }
     };
     probe(&mut c);
+    // The stored vector reads back (Q8: within a quantization step).
+    let emb = c.cmd_str(&["VEMB", "v", "e7"]);
+    assert!(emb.starts_with("*16\r\n"), "{emb}");
     // After a graceful shutdown the graph is reopened again, with the removal made since.
     assert_eq!(c.cmd_str(&["VREM", "v", "e6"]), int(1));
     let mut p = p;
     assert!(p.terminate().success());
-    let p = spawn(&["--port", "0", "--dir", data_arg]);
+    let p = spawn(&[&["--port", "0", "--dir", data_arg], extra].concat());
     assert!(p.logged("vector sets: 1 reopened from checkpoints, 0 built, 1198 elements"));
     let mut c = RawClient::connect(p.addr);
     assert_eq!(c.cmd_str(&["VISMEMBER", "v", "e6"]), int(0));
