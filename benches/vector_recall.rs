@@ -240,16 +240,14 @@ fn main() {
             .sum();
         hits as f64 / want.iter().map(Vec::len).sum::<usize>().max(1) as f64
     };
-    let mut csv = String::from("list,recall,qps\n");
-    println!("{:>6} {:>10} {:>10}", "L", "recall@10", "QPS (1 thread)");
-    for l in [10, 15, 20, 30, 40, 50, 75, 100, 150, 200] {
+    // The ids the graph returns for every query with list size `l` and re-rank factor `f`.
+    let search_all = |l: usize, f: usize| -> Vec<Vec<u32>> {
         let p = SearchParams {
             list: l,
-            rerank_factor,
+            rerank_factor: f,
             ..SearchParams::default()
         };
-        let started = Instant::now();
-        let got: Vec<Vec<u32>> = queries
+        queries
             .chunks_exact(dim)
             .map(|q| {
                 index
@@ -257,7 +255,13 @@ fn main() {
                     .map(|r| r.iter().map(|n| n.id).collect())
                     .unwrap_or_default()
             })
-            .collect();
+            .collect()
+    };
+    let mut csv = String::from("list,recall,qps\n");
+    println!("{:>6} {:>10} {:>10}", "L", "recall@10", "QPS (1 thread)");
+    for l in [10, 15, 20, 30, 40, 50, 75, 100, 150, 200] {
+        let started = Instant::now();
+        let got = search_all(l, rerank_factor);
         let qps = nq as f64 / started.elapsed().as_secs_f64();
         let r = recall_of(&got, &truth);
         println!(
@@ -272,20 +276,7 @@ fn main() {
         let line: Vec<String> = [1, 2, 4, 10]
             .iter()
             .map(|&factor| {
-                let p = SearchParams {
-                    list: l,
-                    rerank_factor: factor,
-                    ..SearchParams::default()
-                };
-                let got: Vec<Vec<u32>> = queries
-                    .chunks_exact(dim)
-                    .map(|q| {
-                        index
-                            .search(q, k, &p, None)
-                            .map(|r| r.iter().map(|n| n.id).collect())
-                            .unwrap_or_default()
-                    })
-                    .collect();
+                let got = search_all(l, factor);
                 format!("{} -> {:.4}", factor * k, recall_of(&got, &truth))
             })
             .collect();
