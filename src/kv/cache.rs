@@ -7,9 +7,8 @@
 //! put the old value back: either its fill lands before the invalidation (which then removes
 //! it) or after it (and is refused, its LSN being below the watermark).
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, VecDeque};
-use std::hash::{Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -37,7 +36,7 @@ fn with_cache_key<R>(db: u32, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
 #[derive(Default)]
 struct Shard {
     /// `None` = the key is known not to exist.
-    map: HashMap<CacheKey, Option<Arc<[u8]>>>,
+    map: HashMap<CacheKey, Option<Arc<[u8]>>, foldhash::quality::RandomState>,
     /// Insertion order, for FIFO eviction (may hold keys already gone).
     order: VecDeque<CacheKey>,
     bytes: usize,
@@ -46,6 +45,8 @@ struct Shard {
 /// The row cache.
 pub struct RowCache {
     shards: Vec<Mutex<Shard>>,
+    /// Picks a key's shard.
+    shard_hasher: foldhash::quality::RandomState,
     shard_budget: usize,
     watermark: AtomicU64,
     pub hits: AtomicU64,
@@ -69,6 +70,7 @@ impl RowCache {
     pub fn new(budget_bytes: usize) -> RowCache {
         RowCache {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            shard_hasher: foldhash::quality::RandomState::default(),
             shard_budget: budget_bytes / SHARDS,
             watermark: AtomicU64::new(0),
             hits: AtomicU64::new(0),
@@ -77,9 +79,7 @@ impl RowCache {
     }
 
     fn shard(&self, cache_key: &[u8]) -> MutexGuard<'_, Shard> {
-        let mut h = DefaultHasher::new();
-        cache_key.hash(&mut h);
-        let index = (h.finish() as usize) % SHARDS;
+        let index = (self.shard_hasher.hash_one(cache_key) as usize) % SHARDS;
         self.shards[index].lock().unwrap_or_else(|p| p.into_inner())
     }
 

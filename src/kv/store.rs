@@ -289,8 +289,8 @@ impl KvStore {
             garbage: txn.open_table(GARBAGE).map_err(StoreError::from)?,
             field_expires: txn.open_table(FIELD_EXPIRES).map_err(StoreError::from)?,
             dead_namespaces: txn.open_table(DEAD_NAMESPACES).map_err(StoreError::from)?,
-            namespaces: HashMap::new(),
-            staged: HashMap::new(),
+            namespaces: HashMap::default(),
+            staged: HashMap::default(),
             written: 0,
         };
         let result = f(&mut tables)?;
@@ -540,8 +540,8 @@ pub struct WriteTables<'t> {
     field_expires: Table<'t, &'static [u8], ()>,
     dead_namespaces: Table<'t, u32, ()>,
     /// Database → namespace, as read in this transaction.
-    namespaces: HashMap<u32, u32>,
-    staged: HashMap<Vec<u8>, Staged>,
+    namespaces: HashMap<u32, u32, foldhash::fast::RandomState>,
+    staged: HashMap<Vec<u8>, Staged, foldhash::quality::RandomState>,
     /// Bytes written to the tables so far (what the pending transaction's size is judged by).
     written: usize,
 }
