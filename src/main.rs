@@ -30,6 +30,8 @@ fn server_args(cmd: Command) -> Command {
                 .long(s.name)
                 .value_name("VALUE")
                 .help(help)
+                // `--http-port -1` (off) is a value, not an unknown flag `-1`.
+                .allow_negative_numbers(true)
                 .action(ArgAction::Set),
         )
     })

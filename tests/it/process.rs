@@ -105,6 +105,27 @@ impl Drop for LumaProcess {
 }
 
 #[test]
+fn a_negative_number_after_a_flag_is_its_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut p = spawn(&[
+        "--port",
+        "0",
+        "--dir",
+        data.to_str().unwrap(),
+        "--http-port",
+        "-1",
+    ]);
+    let mut c = RawClient::connect(p.addr);
+    assert_eq!(
+        c.cmd_str(&["CONFIG", "GET", "http-port"]),
+        "*2\r\n$9\r\nhttp-port\r\n$2\r\n-1\r\n"
+    );
+    drop(c);
+    assert!(p.terminate().success());
+}
+
+#[test]
 fn flags_override_the_config_file() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
