@@ -560,18 +560,7 @@ fn replay(
     let sql_applied = sql.applied_lsn;
     let mut chunk: Vec<(Lsn, Vec<Op>)> = Vec::new();
     let flush = |chunk: &mut Vec<(Lsn, Vec<Op>)>| -> Result<(), EngineError> {
-        let Some(last) = chunk.last().map(|(lsn, _)| *lsn) else {
-            return Ok(());
-        };
-        store.write(false, |t| -> Result<(), EngineError> {
-            for (_, ops) in chunk.iter() {
-                for op in ops {
-                    apply_op(t, op)?;
-                }
-            }
-            t.set_applied_lsn(last)?;
-            Ok(())
-        })?;
+        apply_records(store, chunk)?;
         chunk.clear();
         Ok(())
     };
@@ -615,6 +604,21 @@ fn replay(
         .replayed_records
         .store(sql_records, Ordering::Relaxed);
     Ok(count)
+}
+
+/// Applies logged records to the store in one write, with the last one's LSN (replay at
+/// start-up and after a failed write share this).
+fn apply_records(store: &KvStore, records: &[(Lsn, Vec<Op>)]) -> Result<(), EngineError> {
+    let Some(last) = records.last().map(|(lsn, _)| *lsn) else {
+        return Ok(());
+    };
+    store.write(false, |t| -> Result<(), EngineError> {
+        for op in records.iter().flat_map(|(_, ops)| ops) {
+            apply_op(t, op)?;
+        }
+        t.set_applied_lsn(last)?;
+        Ok(())
+    })
 }
 
 /// Applies one logged operation (replay and live writes share this).
@@ -1310,16 +1314,7 @@ fn restore_lost_batches(store: &KvStore, wal: &Wal) {
             records.push((lsn, record::decode(payload).map_err(|e| e.to_string())?));
             Ok(())
         })?;
-        let Some(last) = records.last().map(|(lsn, _)| *lsn) else {
-            return Ok(0);
-        };
-        store.write(false, |t| -> Result<(), EngineError> {
-            for op in records.iter().flat_map(|(_, ops)| ops) {
-                apply_op(t, op)?;
-            }
-            t.set_applied_lsn(last)?;
-            Ok(())
-        })?;
+        apply_records(store, &records)?;
         Ok(records.len() as u64)
     };
     match redo() {
