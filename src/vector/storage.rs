@@ -352,10 +352,16 @@ impl NodeFile {
         let i = id as usize;
         if let Some(l) = &self.lists {
             if i < self.len {
-                super::distance::prefetch(l.ids[i * self.degree..].as_ptr());
-                if self.degree > 16 {
-                    super::distance::prefetch(l.ids[i * self.degree + 16..].as_ptr());
-                }
+                // The list's count, then every cache line its slots span.
+                let (Some(count), Some(list)) = (
+                    l.counts.get(i),
+                    l.ids.get(i * self.degree..(i + 1) * self.degree),
+                ) else {
+                    return;
+                };
+                super::distance::prefetch(count);
+                // All the slots: reading the count first would wait for it.
+                super::distance::prefetch_slice(list);
             }
         }
     }

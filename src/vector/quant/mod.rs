@@ -112,10 +112,10 @@ impl Codes {
     pub fn prefetch(&self, id: u32) {
         match self {
             Codes::Full { dim, vectors } => {
-                distance::prefetch(vectors[id as usize * dim..].as_ptr())
+                distance::prefetch_slice(&vectors[id as usize * dim..(id as usize + 1) * dim])
             }
             Codes::Q8(c) => c.prefetch(id as usize),
-            Codes::Bin(c) => distance::prefetch(c.code(id as usize).as_ptr()),
+            Codes::Bin(c) => distance::prefetch_slice(c.code(id as usize)),
         }
     }
 

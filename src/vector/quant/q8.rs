@@ -5,10 +5,55 @@
 use crate::vector::distance;
 use crate::vector::metric::Metric;
 
+/// One cache line of codes: the buffer's unit of allocation, so that it starts on a line.
+#[derive(Debug, Clone, Copy)]
+#[repr(C, align(64))]
+struct Line([i8; 64]);
+
+/// Bytes on a cache-line-aligned base: when `dim` is a multiple of 64, every code covers
+/// exactly `dim / 64` lines (a 128-byte code at an arbitrary address spans three lines, and
+/// the walk, bound by memory latency, waits on each).
+#[derive(Debug, Clone, Default)]
+struct AlignedBytes {
+    lines: Vec<Line>,
+    len: usize,
+}
+
+impl AlignedBytes {
+    fn as_slice(&self) -> &[i8] {
+        // SAFETY: `lines` holds `lines.len() * 64` initialised bytes, contiguous (`Line` is
+        // `repr(C)` with no padding: an array of 64 i8 aligned to 64), and `len` never passes
+        // that; the slice borrows `self`, so the buffer outlives it.
+        unsafe { std::slice::from_raw_parts(self.lines.as_ptr().cast::<i8>(), self.len) }
+    }
+
+    fn push(&mut self, bytes: &[i8]) {
+        let need = (self.len + bytes.len()).div_ceil(64);
+        if need > self.lines.len() {
+            self.lines.resize(need, Line([0; 64]));
+        }
+        let mut at = self.len;
+        for chunk in bytes.chunks(64) {
+            let (line, offset) = (at / 64, at % 64);
+            let first = chunk.len().min(64 - offset);
+            self.lines[line].0[offset..offset + first].copy_from_slice(&chunk[..first]);
+            if first < chunk.len() {
+                self.lines[line + 1].0[..chunk.len() - first].copy_from_slice(&chunk[first..]);
+            }
+            at += chunk.len();
+        }
+        self.len = at;
+    }
+
+    fn capacity_bytes(&self) -> usize {
+        self.lines.capacity() * 64
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Q8Codes {
     dim: usize,
-    codes: Vec<i8>,
+    codes: AlignedBytes,
     scales: Vec<f32>,
     /// Squared norm of each original vector (for L2).
     norms: Vec<f32>,
@@ -49,29 +94,28 @@ impl Q8Codes {
     pub fn new(dim: usize) -> Q8Codes {
         Q8Codes {
             dim,
-            codes: Vec::new(),
+            codes: AlignedBytes::default(),
             scales: Vec::new(),
             norms: Vec::new(),
         }
     }
 
     pub fn push(&mut self, v: &[f32]) {
-        let scale = quantize(v, &mut self.codes);
+        let mut code = Vec::with_capacity(v.len());
+        let scale = quantize(v, &mut code);
+        self.codes.push(&code);
         self.scales.push(scale);
         self.norms.push(distance::dot_f32(v, v));
     }
 
     pub fn code(&self, id: usize) -> &[i8] {
-        &self.codes[id * self.dim..(id + 1) * self.dim]
+        &self.codes.as_slice()[id * self.dim..(id + 1) * self.dim]
     }
 
     /// Starts loading element `id`'s code (every cache line of it) and scale.
     #[inline]
     pub fn prefetch(&self, id: usize) {
-        let code = self.code(id);
-        for line in code.chunks(64) {
-            distance::prefetch(line.as_ptr());
-        }
+        distance::prefetch_slice(self.code(id));
         distance::prefetch(&self.scales[id]);
     }
 
@@ -101,7 +145,7 @@ impl Q8Codes {
     }
 
     pub fn memory_bytes(&self) -> usize {
-        self.codes.capacity() + (self.scales.capacity() + self.norms.capacity()) * 4
+        self.codes.capacity_bytes() + (self.scales.capacity() + self.norms.capacity()) * 4
     }
 }
 
@@ -133,6 +177,29 @@ mod tests {
         }
         let back = codes.decode(0);
         assert!(back.iter().zip(&vs[0]).all(|(a, b)| (a - b).abs() < 0.03));
+    }
+
+    #[test]
+    fn codes_start_on_a_cache_line_and_keep_every_byte() {
+        for dim in [1usize, 63, 64, 65, 96, 128, 200] {
+            let mut codes = Q8Codes::new(dim);
+            let vs: Vec<Vec<f32>> = (0..40)
+                .map(|i| {
+                    (0..dim)
+                        .map(|j| ((i * 7 + j * 13) % 255) as f32 - 127.0)
+                        .collect()
+                })
+                .collect();
+            for v in &vs {
+                codes.push(v);
+            }
+            assert_eq!(codes.code(0).as_ptr() as usize % 64, 0);
+            for (i, v) in vs.iter().enumerate() {
+                let mut expected = Vec::new();
+                quantize(v, &mut expected);
+                assert_eq!(codes.code(i), &expected[..], "dim {dim} element {i}");
+            }
+        }
     }
 
     #[test]
