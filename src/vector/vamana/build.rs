@@ -1,16 +1,15 @@
 //! Building the graph: robust prune (DiskANN's RobustPrune with alpha), insertion
 //! (FreshDiskANN: walk, prune, add back-edges, prune neighbours that overflow), and the batch
-//! build: two passes over the points in random order (alpha = 1, then the set's alpha), each
-//! pass inserting in batches of doubling size (ParlayANN's prefix doubling) whose walks and
+//! build: two passes over the points in random order (alpha = 1 with half the list size, then
+//! the set's alpha with the full list), each pass inserting in batches of doubling size (ParlayANN's prefix doubling) whose walks and
 //! prunes run in parallel on every core against the graph as it was before the batch; the
-//! batch's edges are then applied, back-edges grouped per target and pruned in parallel.
-
-use std::collections::HashMap;
+//! batch's edges are then applied, back-edges grouped per target (by sorting, not hashing) and
+//! merged and pruned in parallel.
 
 use super::Vamana;
-use crate::vector::parallel;
 use crate::vector::testutil::Rng;
 use crate::vector::VectorError;
+use crate::vector::{distance, parallel};
 
 /// An element's new out-neighbours, computed without changing the graph.
 pub struct Planned {
@@ -53,10 +52,21 @@ impl Vamana {
         };
         let pv = vectors[0];
         // (distance to p, id, index in `vectors`)
+        // The candidates' vectors are scattered and mostly not in cache: each is prefetched a
+        // few candidates ahead of its distance.
+        const AHEAD: usize = 4;
+        for v in vectors.iter().skip(1).take(AHEAD) {
+            distance::prefetch_slice(v);
+        }
         let mut pool: Vec<(f32, u32, usize)> = ids
             .iter()
             .enumerate()
-            .map(|(i, &c)| (metric.distance(pv, vectors[i + 1]), c, i + 1))
+            .map(|(i, &c)| {
+                if let Some(v) = vectors.get(i + 1 + AHEAD) {
+                    distance::prefetch_slice(v);
+                }
+                (metric.distance(pv, vectors[i + 1]), c, i + 1)
+            })
             .collect();
         pool.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         let r = self.params.degree;
@@ -102,11 +112,16 @@ impl Vamana {
 
     /// Walks from the entry to `id` (already stored) and prunes what the walk expanded.
     pub(crate) fn plan(&self, id: u32, alpha: f32) -> Planned {
+        self.plan_with(id, alpha, self.params.build_list)
+    }
+
+    /// `plan` with a walk of list size `list`.
+    pub(crate) fn plan_with(&self, id: u32, alpha: f32, list: usize) -> Planned {
         let mut v = vec![0.0; self.dim()];
         self.build_vector(id, &mut v);
         // The walk navigates on the codes, as searches do.
         let qc = self.codes.encode_query(&v);
-        let walk = self.walk(&qc, self.params.build_list, None, true);
+        let walk = self.walk(&qc, list, None, true);
         let mut candidates = walk.expanded;
         candidates.extend(walk.beam.iter().map(|c| c.id));
         candidates.extend_from_slice(&self.nodes.neighbors(id));
@@ -133,49 +148,49 @@ impl Vamana {
         alpha: f32,
         threads: usize,
     ) -> Vec<Planned> {
-        let own: HashMap<u32, &[u32]> = plans.iter().map(|p| (p.id, &p.neighbors[..])).collect();
-        let mut incoming: HashMap<u32, Vec<u32>> = HashMap::new();
-        for p in &plans {
-            for &n in &p.neighbors {
-                incoming.entry(n).or_default().push(p.id);
-            }
-        }
-        let room = super::slack(self.params.degree);
-        let mut updates: Vec<Planned> = incoming
-            .into_iter()
-            .map(|(target, sources)| {
-                let mut list = match own.get(&target) {
-                    Some(planned) => planned.to_vec(),
-                    None => self.nodes.neighbors(target).to_vec(),
-                };
-                for s in sources {
-                    if !list.contains(&s) {
-                        list.push(s);
-                    }
-                }
-                Planned {
-                    id: target,
-                    neighbors: list,
-                }
-            })
+        // Every planned edge as (target, source), sorted: each target's back-edges form one
+        // run, and the runs are merged and pruned in parallel.
+        let mut edges: Vec<(u32, u32)> = plans
+            .iter()
+            .flat_map(|p| p.neighbors.iter().map(move |&n| (n, p.id)))
             .collect();
-        // Overflowing lists are pruned in parallel (reads only).
-        let chunk = updates.len().div_ceil(threads.max(1)).max(1);
-        std::thread::scope(|s| {
-            for part in updates.chunks_mut(chunk) {
-                s.spawn(move || {
-                    for u in part.iter_mut() {
-                        if u.neighbors.len() > room {
-                            u.neighbors = self.robust_prune(u.id, &u.neighbors, alpha);
-                        }
-                    }
-                });
+        edges.sort_unstable();
+        let mut own: Vec<(u32, usize)> = plans.iter().enumerate().map(|(i, p)| (p.id, i)).collect();
+        own.sort_unstable();
+        let own_list = |id: u32| {
+            own.binary_search_by_key(&id, |&(id, _)| id)
+                .ok()
+                .map(|i| &plans[own[i].1].neighbors[..])
+        };
+        let runs: Vec<&[(u32, u32)]> = edges.chunk_by(|a, b| a.0 == b.0).collect();
+        let room = super::slack(self.params.degree);
+        let mut lists = parallel::map(&runs, threads, |run| {
+            let target = run[0].0;
+            let mut list = match own_list(target) {
+                Some(planned) => planned.to_vec(),
+                None => self.nodes.neighbors(target).to_vec(),
+            };
+            for &(_, source) in run.iter() {
+                if !list.contains(&source) {
+                    list.push(source);
+                }
+            }
+            if list.len() > room {
+                list = self.robust_prune(target, &list, alpha);
+            }
+            Planned {
+                id: target,
+                neighbors: list,
             }
         });
-        // New elements nobody links back to keep their planned list as it is.
-        let targets: std::collections::HashSet<u32> = updates.iter().map(|u| u.id).collect();
-        updates.extend(plans.into_iter().filter(|p| !targets.contains(&p.id)));
-        updates
+        // New elements nobody links back to keep their planned list as it is (`lists` is in
+        // target order).
+        let unlinked: Vec<Planned> = plans
+            .into_iter()
+            .filter(|p| lists.binary_search_by_key(&p.id, |l| l.id).is_err())
+            .collect();
+        lists.extend(unlinked);
+        lists
     }
 
     /// Writes lists computed by `finish_links`.
@@ -208,14 +223,21 @@ impl Vamana {
             order.swap(i, rng.below(i + 1));
         }
         let max_batch = (n / 50).max(64);
-        for alpha in [1.0, self.params.alpha] {
+        // The alpha = 1 pass only lays a connected scaffold for the second one, which decides
+        // the graph's quality: it walks with half the list (100k x 128: build 1.2x faster,
+        // recall@10 at L = 50 and 100 unchanged within 0.003).
+        let first_list = (self.params.build_list / 2).max(1);
+        for (alpha, list) in [
+            (1.0, first_list),
+            (self.params.alpha, self.params.build_list),
+        ] {
             let mut done = 0;
             let mut batch = 1;
             while done < n {
                 let end = (done + batch).min(n);
                 let ids = &order[done..end];
                 let this = &*self;
-                let plans = parallel::map(ids, threads, |&id| this.plan(id, alpha));
+                let plans = parallel::map(ids, threads, |&id| this.plan_with(id, alpha, list));
                 self.apply(plans, alpha, threads);
                 done = end;
                 batch = (batch * 2).min(max_batch);

@@ -10,7 +10,9 @@
 //! codes in RAM for navigation, full-precision re-ranking of the final list.
 //!
 //! Changed: the batch build inserts in parallel batches of doubling size (ParlayANN) instead
-//! of DiskANN's locked concurrent inserts, so the graph needs no per-node locks; navigation
+//! of DiskANN's locked concurrent inserts, so the graph needs no per-node locks; its first
+//! pass (alpha = 1) walks with half the list size, as it only lays the scaffold the second
+//! pass refines; navigation
 //! codes are Q8 (or BIN) rather than product quantization; the node file is read with
 //! buffered `pread` rather than direct I/O, and what the memory budget allows (the lists,
 //! then a copy of the vectors) is held in RAM; past the budget, re-ranking reads the vectors
