@@ -3,7 +3,7 @@
 # missing, checks formatting and lints, runs the Rust unit and integration tests, then the client
 # script tests (redis-py, redis-cli, redis-benchmark, and a differential run of the same commands
 # against a real redis-server, and the @upstash/redis npm client over the HTTP API) against the
-# built binary.
+# built binary. The AArch64 distance kernels are cross-compiled and tested under qemu-user.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,6 +41,9 @@ fi
 
 echo "== cargo test"
 cargo test
+
+echo "== AArch64 (NEON) distance kernels, cross-compiled and run under qemu-user"
+scripts/test_aarch64.sh
 
 echo "== client script tests"
 cargo build --quiet
