@@ -24,6 +24,10 @@ impl BinCodes {
         out
     }
 
+    pub fn reserve_exact(&mut self, more: usize) {
+        self.codes.reserve_exact(more * self.words);
+    }
+
     pub fn push(&mut self, v: &[f32]) {
         let code = self.encode(v);
         self.codes.extend(code);

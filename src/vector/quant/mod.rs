@@ -56,6 +56,16 @@ impl Codes {
         }
     }
 
+    /// Makes room for `more` codes beyond those held, exactly (a bulk load knows its size;
+    /// growth by doubling would leave up to half the codes' RAM unused).
+    pub fn reserve_exact(&mut self, more: usize) {
+        match self {
+            Codes::Full { dim, vectors } => vectors.reserve_exact(more * *dim),
+            Codes::Q8(c) => c.reserve_exact(more),
+            Codes::Bin(c) => c.reserve_exact(more),
+        }
+    }
+
     /// Appends the code of a prepared vector (element id = previous count).
     pub fn push(&mut self, v: &[f32]) {
         match self {

@@ -45,6 +45,13 @@ impl AlignedBytes {
         self.len = at;
     }
 
+    fn reserve_exact(&mut self, more: usize) {
+        let lines = (self.len + more)
+            .div_ceil(64)
+            .saturating_sub(self.lines.len());
+        self.lines.reserve_exact(lines);
+    }
+
     fn capacity_bytes(&self) -> usize {
         self.lines.capacity() * 64
     }
@@ -98,6 +105,13 @@ impl Q8Codes {
             scales: Vec::new(),
             norms: Vec::new(),
         }
+    }
+
+    /// Makes room for `more` codes, exactly.
+    pub fn reserve_exact(&mut self, more: usize) {
+        self.codes.reserve_exact(more * self.dim);
+        self.scales.reserve_exact(more);
+        self.norms.reserve_exact(more);
     }
 
     pub fn push(&mut self, v: &[f32]) {

@@ -137,6 +137,7 @@ impl Vamana {
         };
         let mut index = Vamana::create(path, dim, metric, quantization, building)?;
         index.nodes.reserve(vectors.len() / dim);
+        index.codes.reserve_exact(vectors.len() / dim);
         for row in vectors.chunks_exact(dim) {
             index.store(row)?;
         }
