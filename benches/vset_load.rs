@@ -5,7 +5,9 @@
 //!
 //! `cargo bench --bench vset_load -- --port 6379 [--pid PID] [--n 100000] [--dim 128]
 //!  [--centres 100] [--queries 1000] [--clients 16] [--batch 1000] [--key bench:vset]
-//!  [--extra "EF 200"] [--efs 100,200]` (scripts/bench_vset.sh starts a release Luma).
+//!  [--extra "EF 200"] [--efs 100,200] [--no-load] [--no-write-phase]`
+//! (scripts/bench_vset.sh starts a release Luma). `--no-load` queries the set already at
+//! `--key` (loaded by an earlier run with the same --n/--dim/--centres).
 //! Each search EF in `--efs` (default: none given, Redis's default) gets a 1-client and a
 //! many-client run.
 
@@ -154,6 +156,7 @@ fn main() {
     let mut key = "bench:vset".to_string();
     let mut extra: Vec<String> = Vec::new();
     let mut efs: Vec<Option<String>> = vec![None];
+    let (mut load_data, mut write_phase) = (true, true);
     while let Some(flag) = args.next() {
         let mut value = || args.next().expect("option value");
         match flag.as_str() {
@@ -168,6 +171,8 @@ fn main() {
             "--key" => key = value(),
             "--extra" => extra = value().split_whitespace().map(String::from).collect(),
             "--efs" => efs = value().split(',').map(|e| Some(e.to_string())).collect(),
+            "--no-load" => load_data = false,
+            "--no-write-phase" => write_phase = false,
             other => panic!("unknown option {other}"),
         }
     }
@@ -192,12 +197,15 @@ fn main() {
     println!("ground truth in {:.1} s", started.elapsed().as_secs_f64());
 
     let (mut w, mut r) = connect(port);
-    w.write_all(&command(&[b"DEL", key.as_bytes()]))
-        .expect("del");
-    r.header();
+    if load_data {
+        w.write_all(&command(&[b"DEL", key.as_bytes()]))
+            .expect("del");
+        r.header();
+    }
     let rss_before = pid.and_then(rss_mib);
     let started = Instant::now();
-    for (b, chunk) in data.chunks(dim * batch).enumerate() {
+    let to_load = if load_data { &data[..] } else { &[] };
+    for (b, chunk) in to_load.chunks(dim * batch).enumerate() {
         let mut out = Vec::new();
         for (i, v) in chunk.chunks_exact(dim).enumerate() {
             let name = format!("e{}", b * batch + i);
@@ -215,12 +223,14 @@ fn main() {
     }
     let load = started.elapsed();
     let rss_loaded = pid.and_then(rss_mib);
-    println!(
-        "insert: {n} VADD in {:.1} s = {:.0} inserts/s (pipelined batches of {batch})",
-        load.as_secs_f64(),
-        n as f64 / load.as_secs_f64()
-    );
-    if let (Some(before), Some(after)) = (rss_before, rss_loaded) {
+    if load_data {
+        println!(
+            "insert: {n} VADD in {:.1} s = {:.0} inserts/s (pipelined batches of {batch})",
+            load.as_secs_f64(),
+            n as f64 / load.as_secs_f64()
+        );
+    }
+    if let (true, Some(before), Some(after)) = (load_data, rss_before, rss_loaded) {
         println!(
             "memory: RSS {after:.1} MiB after load ({:.0} bytes/element over the {before:.1} MiB \
              before; raw f32 is {} bytes/element)",
@@ -255,6 +265,9 @@ fn main() {
                 hits as f64 / (10 * nq) as f64
             );
         }
+    }
+    if !write_phase {
+        return;
     }
     // Searches while a writer keeps adding: one pipelined VADD client (batches of 100 new
     // elements) beside `clients` VSIM clients.

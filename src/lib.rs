@@ -20,6 +20,7 @@ pub mod conn;
 pub mod engine;
 pub mod error;
 pub mod kv;
+pub mod memory;
 pub mod metrics;
 pub mod resp;
 pub mod server;

@@ -64,6 +64,8 @@ const REPLAY_CHUNK: usize = 10_000;
 /// A checkpoint runs when the WAL grows past this, or every `CHECKPOINT_INTERVAL` with changes.
 const CHECKPOINT_WAL_BYTES: u64 = 256 * 1024 * 1024;
 const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(300);
+/// How often freed memory is handed back to the OS (see `memory::release_freed`).
+const RELEASE_FREED_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -494,7 +496,12 @@ fn background_duties(inner: Arc<Inner>) {
     let mut last_expiry = Instant::now();
     let mut last_checkpoint = Instant::now();
     let mut vectors_due = false;
+    let mut last_collect = Instant::now();
     while !inner.stopping.load(Ordering::SeqCst) {
+        if last_collect.elapsed() >= RELEASE_FREED_EVERY {
+            crate::memory::release_freed();
+            last_collect = Instant::now();
+        }
         let mut wait = EXPIRY_TICK.saturating_sub(last_expiry.elapsed());
         let mut sync_job = None;
         {

@@ -80,6 +80,35 @@ fn read_checkpoint(path: &Path) -> Option<Checkpoint> {
     })
 }
 
+/// A set's elements as changes, in name order; an element's vector is decoded only where
+/// `wants_vector(gen)` (else left empty).
+fn read_elements(
+    r: &ReadTables,
+    c: &Collection,
+    wants_vector: impl Fn(u64) -> bool,
+) -> Result<Vec<Change>, String> {
+    let mut elements = Vec::new();
+    let (from, to) = all_members(c.version);
+    let dim = vset::config_of(c).dim;
+    r.sub_scan(&from, &to, false, &mut |k, v| {
+        if let Some(e) = vset::decode(v) {
+            elements.push(Change::Put {
+                name: member_of(k).to_vec(),
+                gen: e.gen,
+                vector: if wants_vector(e.gen) {
+                    e.stored.vector(dim)
+                } else {
+                    Vec::new()
+                },
+                attrs: e.attrs,
+            });
+        }
+        true
+    })
+    .map_err(|e| e.to_string())?;
+    Ok(elements)
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -392,22 +421,7 @@ impl Vectors {
             .map_err(|e| e.to_string())?;
             for (key, c) in found {
                 live.insert(c.version);
-                let mut elements = Vec::new();
-                let (from, to) = all_members(c.version);
-                let dim = vset::config_of(&c).dim;
-                r.sub_scan(&from, &to, false, &mut |k, v| {
-                    if let Some(e) = vset::decode(v) {
-                        elements.push(Change::Put {
-                            name: member_of(k).to_vec(),
-                            gen: e.gen,
-                            vector: e.stored.vector(dim),
-                            attrs: e.attrs,
-                        });
-                    }
-                    true
-                })
-                .map_err(|e| e.to_string())?;
-                let (set, was_reopened) = self.open_set(&c, elements)?;
+                let (set, was_reopened) = self.open_set(r, &c)?;
                 reopened += usize::from(was_reopened);
                 self.insert(db, &key, c.version, set);
             }
@@ -416,17 +430,25 @@ impl Vectors {
         Ok((reopened, live.len() - reopened))
     }
 
-    /// The set's index, and whether it was reopened (rather than built).
-    fn open_set(&self, c: &Collection, elements: Vec<Change>) -> Result<(VectorSet, bool), String> {
+    /// The set's index, and whether it was reopened (rather than built). Reopening needs the
+    /// vectors only of elements written since the checkpoint, so only theirs are decoded.
+    fn open_set(&self, r: &ReadTables, c: &Collection) -> Result<(VectorSet, bool), String> {
         let (config, threads) = (vset::config_of(c), self.pool.threads);
         let path = self.nodes_path(c.version);
         if let Some(checkpoint) = read_checkpoint(&self.checkpoint_path(c.version)) {
+            let covered: HashSet<u64> = checkpoint
+                .gens
+                .iter()
+                .copied()
+                .filter(|&g| g != 0)
+                .collect();
+            let elements = read_elements(r, c, |gen| !covered.contains(&gen))?;
             let reopened = VectorSet::reopen(
                 &path,
                 config,
                 self.graph_memory,
                 &checkpoint,
-                elements.clone(),
+                &elements,
                 threads,
             );
             match reopened {
@@ -438,6 +460,7 @@ impl Vectors {
             }
         }
         let _ = std::fs::remove_file(self.checkpoint_path(c.version));
+        let elements = read_elements(r, c, |_| true)?;
         let mut set = VectorSet::new(&path, config, self.graph_memory);
         set.apply(&elements, threads).map_err(|e| e.to_string())?;
         Ok((set, false))

@@ -5,6 +5,7 @@
 //! - `quant`: the in-RAM navigation codes (Q8, BIN, none).
 //! - `vamana`: the DiskANN/FreshDiskANN graph over a node file (`storage`): codes
 //!   and (up to a budget) adjacency lists in RAM, vectors read from disk.
+//! - `names`: a set's element names (one arena, a table of ids).
 //! - `ivf`: k-means lists of Q8 codes (bulk loads); `flat`: exact search (small sets, ground
 //!   truth); `index`: the one trait over them and the chooser.
 //!
@@ -16,6 +17,7 @@ pub mod flat;
 pub mod index;
 pub mod ivf;
 pub mod metric;
+pub mod names;
 pub mod parallel;
 pub mod quant;
 pub mod set;

@@ -9,10 +9,10 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
 
 use super::index::{AutoIndex, IndexKind, VectorIndex};
 use super::metric::Metric;
+use super::names::Names;
 use super::quant::{q8, Quantization};
 use super::testutil::Rng;
 use super::vamana::build::Planned;
@@ -189,8 +189,7 @@ fn stored_form(quantization: Quantization, raw: &[f32]) -> RawEmbedding {
 pub struct VectorSet {
     config: SetConfig,
     index: AutoIndex,
-    names: Vec<Option<Arc<[u8]>>>,
-    ids: HashMap<Arc<[u8]>, u32>,
+    names: Names,
     gens: Vec<u64>,
     attrs: HashMap<u32, Box<[u8]>>,
     /// Row-major `dim × input_dim` (REDUCE).
@@ -213,15 +212,16 @@ impl VectorSet {
     }
 
     /// Re-opens a set from its node file and `checkpoint`, given every element the key
-    /// space holds (as changes): those the checkpoint has keep their place in the graph, the
-    /// others are inserted, and the graph's elements the key space no longer has are deleted.
-    /// Nothing is rebuilt from scratch.
+    /// space holds (as changes): those the checkpoint has keep their place in the graph (their
+    /// vectors are not looked at and may be left empty), the others are inserted, and the
+    /// graph's elements the key space no longer has are deleted. Nothing is rebuilt from
+    /// scratch.
     pub fn reopen(
         path: &Path,
         config: SetConfig,
         memory_budget: usize,
         checkpoint: &Checkpoint,
-        elements: Vec<Change>,
+        elements: &[Change],
         threads: usize,
     ) -> Result<VectorSet, VectorError> {
         let slots = checkpoint.gens.len();
@@ -248,7 +248,7 @@ impl VectorSet {
             graph,
         );
         let mut set = Self::around(config, index);
-        set.names = vec![None; slots];
+        set.names = Names::with_slots(slots);
         set.gens = vec![0; slots];
         let by_gen: HashMap<u64, u32> = checkpoint
             .gens
@@ -262,20 +262,18 @@ impl VectorSet {
             match change {
                 Change::Put {
                     name, gen, attrs, ..
-                } if by_gen.contains_key(&gen) => {
-                    let id = by_gen[&gen];
-                    let name: Arc<[u8]> = Arc::from(name.as_slice());
-                    set.names[id as usize] = Some(name.clone());
-                    set.gens[id as usize] = gen;
-                    set.ids.insert(name, id);
+                } if by_gen.contains_key(gen) => {
+                    let id = by_gen[gen];
+                    set.names.insert(id, name);
+                    set.gens[id as usize] = *gen;
                     set.set_attrs(id, attrs.as_deref());
                 }
-                other => missing.push(other),
+                other => missing.push(other.clone()),
             }
         }
         // Checkpointed elements the key space no longer has (removed or replaced since).
         for id in 0..slots as u32 {
-            if set.names[id as usize].is_none() && set.index.contains(id) {
+            if !set.names.is_live(id) && set.index.contains(id) {
                 set.index.delete(id);
             }
         }
@@ -289,9 +287,9 @@ impl VectorSet {
         if self.index.kind() != IndexKind::Vamana || !self.index.sync()? {
             return Ok(None);
         }
-        let gens = (0..self.names.len())
+        let gens = (0..self.names.slots())
             .map(|i| {
-                if self.names[i].is_some() {
+                if self.names.is_live(i as u32) {
                     self.gens[i]
                 } else {
                     0
@@ -336,8 +334,7 @@ impl VectorSet {
         VectorSet {
             index,
             config,
-            names: Vec::new(),
-            ids: HashMap::new(),
+            names: Names::default(),
             gens: Vec::new(),
             attrs: HashMap::new(),
             projection,
@@ -349,16 +346,16 @@ impl VectorSet {
     }
 
     pub fn len(&self) -> usize {
-        self.ids.len()
+        self.names.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
+        self.names.is_empty()
     }
 
     /// Ids handed out so far (VINFO's max node uid).
     pub fn slots(&self) -> usize {
-        self.names.len()
+        self.names.slots()
     }
 
     pub fn attributes_count(&self) -> usize {
@@ -371,17 +368,16 @@ impl VectorSet {
 
     /// Bytes of RAM held (index codes and lists, names, attributes; node files not counted).
     pub fn memory_bytes(&self) -> usize {
-        let names: usize = self.ids.keys().map(|n| n.len() + 16 + 40).sum();
         let attrs: usize = self.attrs.values().map(|a| a.len() + 32).sum();
-        self.index.memory_bytes() + names + attrs + self.gens.capacity() * 8
+        self.index.memory_bytes() + self.names.memory_bytes() + attrs + self.gens.capacity() * 8
     }
 
     pub fn id_of(&self, name: &[u8]) -> Option<u32> {
-        self.ids.get(name).copied()
+        self.names.id_of(name)
     }
 
     pub fn name(&self, id: u32) -> Option<&[u8]> {
-        self.names.get(id as usize)?.as_deref()
+        self.names.name(id)
     }
 
     pub fn attrs(&self, id: u32) -> Option<&[u8]> {
@@ -443,15 +439,12 @@ impl VectorSet {
                         self.forget(old);
                     }
                     let id = self.index.stage(&v)?;
-                    let name: Arc<[u8]> = Arc::from(name.as_slice());
                     let slot = id as usize;
-                    if self.names.len() <= slot {
-                        self.names.resize(slot + 1, None);
+                    if self.gens.len() <= slot {
                         self.gens.resize(slot + 1, 0);
                     }
-                    self.names[slot] = Some(name.clone());
+                    self.names.insert(id, name);
                     self.gens[slot] = *gen;
-                    self.ids.insert(name, id);
                     self.set_attrs(id, attrs.as_deref());
                     staged.push(id);
                 }
@@ -470,9 +463,7 @@ impl VectorSet {
 
     fn forget(&mut self, id: u32) {
         self.index.delete(id);
-        if let Some(name) = self.names.get_mut(id as usize).and_then(Option::take) {
-            self.ids.remove(&name);
-        }
+        self.names.remove(id);
         self.attrs.remove(&id);
     }
 
@@ -623,12 +614,7 @@ impl VectorSet {
     /// Up to `count` random live elements: distinct, or with repeats when `repeat`.
     pub fn random(&self, count: usize, repeat: bool, seed: u64) -> Vec<u32> {
         let live: Vec<u32> = if repeat || count * 4 >= self.len() {
-            self.names
-                .iter()
-                .enumerate()
-                .filter(|(_, n)| n.is_some())
-                .map(|(i, _)| i as u32)
-                .collect()
+            self.names.live_ids().collect()
         } else {
             Vec::new()
         };
@@ -654,8 +640,8 @@ impl VectorSet {
         let mut picked = Vec::with_capacity(count);
         let mut seen = std::collections::HashSet::new();
         while picked.len() < count {
-            let slot = rng.below(self.names.len()) as u32;
-            if self.names[slot as usize].is_some() && seen.insert(slot) {
+            let slot = rng.below(self.names.slots()) as u32;
+            if self.names.is_live(slot) && seen.insert(slot) {
                 picked.push(slot);
             }
         }
@@ -851,8 +837,8 @@ mod tests {
         elements.push(put("e4", 5000, row(1599), None));
         elements.push(put("e5", 6, row(5), Some(r#"{"a":1}"#)));
         let cfg = config(dim, Quantization::Q8);
-        let set =
-            VectorSet::reopen(&path, cfg, DEFAULT_MEMORY_BUDGET, &checkpoint, elements, 2).unwrap();
+        let set = VectorSet::reopen(&path, cfg, DEFAULT_MEMORY_BUDGET, &checkpoint, &elements, 2)
+            .unwrap();
         assert_eq!(set.len(), 1599);
         assert_eq!(set.index_kind(), IndexKind::Vamana);
         assert_eq!(set.id_of(b"e3"), None);

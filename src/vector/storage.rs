@@ -3,9 +3,10 @@
 //! (`pread`) only where full precision is needed (re-ranking, VEMB, start-up), so they live in
 //! the OS page cache, which the kernel may evict, and never in the process's RSS. What the
 //! index's memory budget allows is held in RAM as well: first the adjacency lists, which every
-//! hop of a walk reads (written back to their records at each `sync`), then a copy of the
-//! vectors, which spares re-ranking its reads. Past the budget the vectors, then the lists,
-//! are read from the file at each use (DiskANN's layout: then only the codes are in RAM).
+//! hop of a walk reads (written back to their records at each `sync`), then, where the index
+//! wants one (see [`Budget`]), a copy of the vectors. Past the budget the vectors, then the
+//! lists, are read from the file at each use (DiskANN's layout: then only the codes are in
+//! RAM).
 //! Opening is one sequential read of the file, not a rebuild.
 //!
 //! Why not `mmap`: every mapped page a walk touches counts in RSS (100k × 128 dims: 70 MiB of
@@ -41,9 +42,25 @@ pub struct NodeFile {
     lists: Option<Lists>,
     /// A copy of the vectors in RAM (row-major); `None`: read from the file.
     vectors: Option<Vec<f32>>,
-    /// Most bytes of lists and vectors held in RAM; what passes it is read from the file
-    /// from then on.
-    budget: usize,
+    /// What may be held in RAM; what passes it is read from the file from then on.
+    budget: Budget,
+}
+
+/// What a node file may hold in RAM: up to `bytes` of adjacency lists and then, if
+/// `vector_copy`, of a copy of the vectors (wanted only where the index's codes cannot give
+/// the vectors back for building, as BIN's sign bits cannot).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    pub bytes: usize,
+    pub vector_copy: bool,
+}
+
+impl Budget {
+    /// Everything in RAM (building, tests).
+    pub const ALL: Budget = Budget {
+        bytes: usize::MAX,
+        vector_copy: true,
+    };
 }
 
 #[derive(Debug, Default)]
@@ -91,7 +108,7 @@ impl NodeFile {
             len: 0,
             lists: Some(Lists::default()),
             vectors: Some(Vec::new()),
-            budget: usize::MAX,
+            budget: Budget::ALL,
         };
         f.write_header()?;
         Ok(f)
@@ -104,7 +121,7 @@ impl NodeFile {
     pub fn open(
         path: &Path,
         slots: Option<usize>,
-        budget: usize,
+        budget: Budget,
         mut visit: impl FnMut(u32, &[f32]),
     ) -> Result<NodeFile, VectorError> {
         let file = OpenOptions::new()
@@ -195,9 +212,9 @@ impl NodeFile {
         Ok(f)
     }
 
-    /// Sets the most bytes of lists and vectors kept in RAM.
-    pub fn set_budget(&mut self, bytes: usize) -> Result<(), VectorError> {
-        self.budget = bytes;
+    /// Sets what may be kept in RAM.
+    pub fn set_budget(&mut self, budget: Budget) -> Result<(), VectorError> {
+        self.budget = budget;
         self.fit_budget()
     }
 
@@ -420,15 +437,15 @@ impl NodeFile {
         Ok(id)
     }
 
-    /// Makes room in RAM for `capacity` elements.
-    pub fn reserve(&mut self, capacity: usize) {
+    /// Makes room in RAM for exactly `capacity` elements.
+    pub fn reserve_exact(&mut self, capacity: usize) {
         let more = capacity.saturating_sub(self.len);
         if let Some(v) = &mut self.vectors {
-            v.reserve(more * self.dim);
+            v.reserve_exact(more * self.dim);
         }
         if let Some(l) = &mut self.lists {
-            l.ids.reserve(more * self.degree);
-            l.counts.reserve(more);
+            l.ids.reserve_exact(more * self.degree);
+            l.counts.reserve_exact(more);
         }
     }
 
@@ -474,11 +491,14 @@ impl NodeFile {
     }
 }
 
-/// Whether `len` elements' lists, and then also their vectors, fit `budget` bytes of RAM.
-fn fitting(len: usize, dim: usize, degree: usize, budget: usize) -> (bool, bool) {
+/// Whether `len` elements' lists, and then also a copy of their vectors, fit `budget`.
+fn fitting(len: usize, dim: usize, degree: usize, budget: Budget) -> (bool, bool) {
     let lists = len.saturating_mul(degree * 4 + 2);
     let vectors = len.saturating_mul(dim * 4);
-    (lists <= budget, lists.saturating_add(vectors) <= budget)
+    (
+        lists <= budget.bytes,
+        budget.vector_copy && lists.saturating_add(vectors) <= budget.bytes,
+    )
 }
 
 fn dirty_bits(len: usize) -> Vec<AtomicU64> {
@@ -537,7 +557,7 @@ mod tests {
         f.sync().unwrap();
         drop(f);
         let mut seen = Vec::new();
-        let f = NodeFile::open(&path, None, usize::MAX, |id, v| seen.push((id, v[0]))).unwrap();
+        let f = NodeFile::open(&path, None, Budget::ALL, |id, v| seen.push((id, v[0]))).unwrap();
         assert_eq!(f.len(), 3000);
         assert_eq!(seen.len(), 3000);
         assert!(seen.iter().all(|&(id, x)| x == id as f32));
@@ -565,7 +585,7 @@ mod tests {
         f.set_neighbors(2, &[1, 8, 3]);
         f.sync().unwrap();
         drop(f);
-        let mut f = NodeFile::open(&path, Some(5), usize::MAX, |_, _| {}).unwrap();
+        let mut f = NodeFile::open(&path, Some(5), Budget::ALL, |_, _| {}).unwrap();
         assert_eq!(f.len(), 5);
         assert_eq!(*f.neighbors(2), [1, 3]);
         // Id 5 now names a new element; the stale link to 8 is gone from the file too.
@@ -574,21 +594,29 @@ mod tests {
         }
         f.sync().unwrap();
         drop(f);
-        let f = NodeFile::open(&path, None, usize::MAX, |_, _| {}).unwrap();
+        let f = NodeFile::open(&path, None, Budget::ALL, |_, _| {}).unwrap();
         assert_eq!(*f.neighbors(2), [1, 3]);
         let mut v = [0f32; 2];
         f.read_vector(8, &mut v).unwrap();
         assert_eq!(v, [103.0, 0.0]);
-        assert!(NodeFile::open(&path, Some(11), usize::MAX, |_, _| {}).is_err());
+        assert!(NodeFile::open(&path, Some(11), Budget::ALL, |_, _| {}).is_err());
     }
 
     #[test]
     fn what_passes_the_budget_is_read_from_the_file_with_the_same_results() {
+        const SMALL: Budget = Budget {
+            bytes: 16,
+            vector_copy: true,
+        };
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v.luma");
         let mut f = NodeFile::create(&path, 2, 4).unwrap();
         // A record's list takes 4·4 + 2 bytes, its vector 8: 10 of both fit 260 bytes.
-        f.set_budget(260).unwrap();
+        f.set_budget(Budget {
+            bytes: 260,
+            vector_copy: true,
+        })
+        .unwrap();
         for i in 0..10u32 {
             let id = f.push(&[i as f32, 0.0]).unwrap();
             f.set_neighbors(id, &[(i + 1) % 10, (i + 2) % 10]);
@@ -612,18 +640,18 @@ mod tests {
         f.sync().unwrap();
         drop(f);
         // Reopened: in the file under a small budget, in RAM under a large one.
-        let f = NodeFile::open(&path, None, 16, |_, _| {}).unwrap();
+        let f = NodeFile::open(&path, None, SMALL, |_, _| {}).unwrap();
         assert!(!f.lists_in_ram() && !f.vectors_in_ram());
         assert_eq!(*f.neighbors(9), [0, 1]);
         f.read_vector(14, &mut v).unwrap();
         assert_eq!(v, [14.0, 0.0]);
         // A checkpoint before element 10: the link to it is dropped from the file as well.
         drop(f);
-        let f = NodeFile::open(&path, Some(10), 16, |_, _| {}).unwrap();
+        let f = NodeFile::open(&path, Some(10), SMALL, |_, _| {}).unwrap();
         assert_eq!(*f.neighbors(9), [0, 1]);
         drop(f);
         // That open cut the count at the checkpoint.
-        let f = NodeFile::open(&path, None, usize::MAX, |_, _| {}).unwrap();
+        let f = NodeFile::open(&path, None, Budget::ALL, |_, _| {}).unwrap();
         assert!(f.lists_in_ram() && f.vectors_in_ram());
         assert_eq!(f.len(), 10);
         assert_eq!(*f.neighbors(9), [0, 1]);
@@ -634,6 +662,27 @@ mod tests {
         })
         .unwrap();
         assert_eq!(seen, 6);
+        drop(f);
+        // Without a vector copy, however large the budget, only the lists are held.
+        let mut f = NodeFile::open(
+            &path,
+            None,
+            Budget {
+                bytes: usize::MAX,
+                vector_copy: false,
+            },
+            |_, _| {},
+        )
+        .unwrap();
+        assert!(f.lists_in_ram() && !f.vectors_in_ram());
+        f.read_vector(7, &mut v).unwrap();
+        assert_eq!(v, [7.0, 0.0]);
+        f.set_budget(Budget::ALL).unwrap();
+        f.push(&[10.0, 0.0]).unwrap();
+        assert!(
+            f.lists_in_ram() && !f.vectors_in_ram(),
+            "a dropped copy is not rebuilt"
+        );
     }
 
     #[test]
@@ -642,10 +691,10 @@ mod tests {
         let path = dir.path().join("junk");
         std::fs::write(&path, vec![7u8; 8192]).unwrap();
         assert!(matches!(
-            NodeFile::open(&path, None, usize::MAX, |_, _| {}),
+            NodeFile::open(&path, None, Budget::ALL, |_, _| {}),
             Err(VectorError::Corrupt(_))
         ));
         std::fs::write(&path, b"LUMA").unwrap();
-        assert!(NodeFile::open(&path, None, usize::MAX, |_, _| {}).is_err());
+        assert!(NodeFile::open(&path, None, Budget::ALL, |_, _| {}).is_err());
     }
 }

@@ -74,7 +74,7 @@ impl Ivf {
             deleted: Vec::new(),
             live: 0,
         };
-        index.vectors.reserve(n);
+        index.vectors.reserve_exact(n);
         // Assignment in parallel, then appended in id order.
         let (metric, cents) = (index.metric, &index.centroids);
         let rows: Vec<&[f32]> = prepared.chunks_exact(dim).collect();

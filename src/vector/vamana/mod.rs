@@ -14,10 +14,10 @@
 //! pass (alpha = 1) walks with half the list size, as it only lays the scaffold the second
 //! pass refines; navigation
 //! codes are Q8 (or BIN) rather than product quantization; the node file is read with
-//! buffered `pread` rather than direct I/O, and what the memory budget allows (the lists,
-//! then a copy of the vectors) is held in RAM; past the budget, re-ranking reads the vectors
-//! and prunes compare decoded Q8 codes instead of reading them (300k x 96: recall@10 at
-//! L = 100 0.9863 against 0.9878 with the vectors read, 1,868 instead of 1,424 points/s).
+//! buffered `pread` rather than direct I/O, and what the memory budget allows (the lists; for
+//! BIN also a copy of the vectors) is held in RAM. Re-ranking reads the vectors; prunes of
+//! incremental inserts compare decoded Q8 codes instead of reading them (300k x 96: recall@10
+//! at L = 100 0.9863 against 0.9878 with the vectors read, 1,868 instead of 1,424 points/s).
 //! Concurrency: searches take `&self`, changes `&mut self`;
 //! an insert's expensive part (`plan`) needs only `&self`, so a caller holding a RwLock can run
 //! it under the read lock and apply under a short write lock.
@@ -32,7 +32,7 @@ use std::path::Path;
 use super::metric::Metric;
 use super::parallel;
 use super::quant::{Codes, Quantization};
-use super::storage::NodeFile;
+use super::storage::{Budget, NodeFile};
 use super::{Neighbor, SearchParams, VectorError};
 
 /// Graph parameters.
@@ -44,14 +44,14 @@ pub struct VamanaParams {
     pub build_list: usize,
     /// Pruning alpha (> 1 keeps long edges).
     pub alpha: f32,
-    /// Most bytes of RAM for the node file's adjacency lists and then a copy of its vectors
-    /// (beyond the codes, always in RAM). A graph past it re-ranks with reads from the file,
-    /// and past it with its lists alone, reads a list at each hop (DiskANN's layout).
+    /// Most bytes of RAM for the node file's adjacency lists (and for BIN sets then a copy of
+    /// the vectors), beyond the codes, always in RAM. A graph whose lists pass it reads a
+    /// list at each hop (DiskANN's layout).
     pub memory_budget: usize,
 }
 
-/// Default memory budget: all of a 100k x 128 graph (17 MiB of lists, 49 MiB of vectors)
-/// stays in RAM; a 300k x 96 one keeps its lists (52 MiB); a 1M x 96 one keeps only its codes.
+/// Default memory budget: a 100k x 128 or a 300k x 96 graph keeps its lists in RAM (17 and
+/// 52 MiB); a 1M x 96 one keeps only its codes.
 pub const DEFAULT_MEMORY_BUDGET: usize = 128 << 20;
 
 impl Default for VamanaParams {
@@ -62,6 +62,18 @@ impl Default for VamanaParams {
             alpha: 1.2,
             memory_budget: DEFAULT_MEMORY_BUDGET,
         }
+    }
+}
+
+/// What a graph's node file may hold in RAM: its lists within the budget and, only where the
+/// codes cannot give the vectors back for building (BIN's sign bits), a copy of the vectors
+/// (Q8 codes decode closely enough for pruning, NOQUANT's are the vectors). Searches then
+/// re-rank with a read per vector: at 100k x 128 through the server a RAM copy (512 bytes per
+/// element, a third of the set's RSS) bought about 10% of single-client QPS.
+fn ram_budget(params: &VamanaParams, quantization: Quantization) -> Budget {
+    Budget {
+        bytes: params.memory_budget,
+        vector_copy: quantization == Quantization::Bin,
     }
 }
 
@@ -81,6 +93,8 @@ pub struct Vamana {
     /// Deletes since the last consolidation.
     unconsolidated: usize,
     entry: Option<u32>,
+    /// Elements the codes and in-RAM lists have room for.
+    reserved: usize,
 }
 
 impl Vamana {
@@ -91,6 +105,18 @@ impl Vamana {
         metric: Metric,
         quantization: Quantization,
         params: VamanaParams,
+    ) -> Result<Vamana, VectorError> {
+        let budget = ram_budget(&params, quantization);
+        Vamana::create_within(path, dim, metric, quantization, params, budget)
+    }
+
+    fn create_within(
+        path: &Path,
+        dim: usize,
+        metric: Metric,
+        quantization: Quantization,
+        params: VamanaParams,
+        budget: Budget,
     ) -> Result<Vamana, VectorError> {
         if dim == 0 {
             return Err(VectorError::Dimension {
@@ -105,7 +131,7 @@ impl Vamana {
             )));
         }
         let mut nodes = NodeFile::create(path, dim, slack(params.degree))?;
-        nodes.set_budget(params.memory_budget)?;
+        nodes.set_budget(budget)?;
         Ok(Vamana {
             metric,
             params,
@@ -115,6 +141,7 @@ impl Vamana {
             deleted_count: 0,
             unconsolidated: 0,
             entry: None,
+            reserved: 0,
         })
     }
 
@@ -129,21 +156,18 @@ impl Vamana {
         vectors: &[f32],
         threads: usize,
     ) -> Result<Vamana, VectorError> {
-        // Everything stays in RAM while building (each hop would otherwise be a read), then
-        // what passes the budget is left to the file.
-        let building = VamanaParams {
-            memory_budget: usize::MAX,
-            ..params
-        };
-        let mut index = Vamana::create(path, dim, metric, quantization, building)?;
-        index.nodes.reserve(vectors.len() / dim);
+        // Everything stays in RAM while building (each hop would otherwise be a read, and
+        // prunes compare exact vectors), then what passes the budget is left to the file.
+        let mut index =
+            Vamana::create_within(path, dim, metric, quantization, params, Budget::ALL)?;
+        index.nodes.reserve_exact(vectors.len() / dim);
         index.codes.reserve_exact(vectors.len() / dim);
+        index.reserved = vectors.len() / dim;
         for row in vectors.chunks_exact(dim) {
             index.store(row)?;
         }
         index.build_all(threads)?;
-        index.params = params;
-        index.nodes.set_budget(params.memory_budget)?;
+        index.nodes.set_budget(ram_budget(&params, quantization))?;
         Ok(index)
     }
 
@@ -162,9 +186,14 @@ impl Vamana {
         deleted: &[u32],
     ) -> Result<Vamana, VectorError> {
         let mut codes: Option<Codes> = None;
-        let nodes = NodeFile::open(path, slots, params.memory_budget, |_, v| {
+        let budget = ram_budget(&params, quantization);
+        let nodes = NodeFile::open(path, slots, budget, |_, v| {
             codes
-                .get_or_insert_with(|| Codes::new(quantization, v.len()))
+                .get_or_insert_with(|| {
+                    let mut c = Codes::new(quantization, v.len());
+                    c.reserve_exact(slots.unwrap_or(0));
+                    c
+                })
                 .push(v)
         })?;
         if nodes.degree() != slack(params.degree) {
@@ -180,6 +209,7 @@ impl Vamana {
             deleted_count: 0,
             unconsolidated: 0,
             entry: entry.filter(|&e| e < len).or((len > 0).then_some(0)),
+            reserved: len as usize,
             codes: codes.unwrap_or_else(|| Codes::new(quantization, nodes.dim())),
             nodes,
         };
@@ -268,6 +298,15 @@ impl Vamana {
     /// Appends a vector (prepared here) without linking it.
     fn store(&mut self, v: &[f32]) -> Result<u32, VectorError> {
         let v = self.check(v)?;
+        let len = self.nodes.len();
+        if len >= self.reserved {
+            // RAM grows by an eighth at a time: doubling left up to half of the codes' and
+            // lists' capacity unused (100k x 128: 44 MB held for 34 MB used).
+            let target = len + (len / 8).max(1024);
+            self.nodes.reserve_exact(target);
+            self.codes.reserve_exact(target - len);
+            self.reserved = target;
+        }
         let id = self.nodes.push(&v)?;
         self.codes.push(&v);
         self.deleted.push(false);
