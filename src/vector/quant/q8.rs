@@ -158,6 +158,20 @@ impl Q8Codes {
         }
     }
 
+    /// Distance between elements `a` and `b` from their codes alone: what decoding both and
+    /// comparing the decoded vectors gives, without decoding (prunes of a graph whose vectors
+    /// are not in RAM).
+    #[inline]
+    pub fn pair_distance(&self, metric: Metric, a: usize, b: usize) -> f32 {
+        let dot =
+            distance::dot_i8(self.code(a), self.code(b)) as f32 * self.scales[a] * self.scales[b];
+        match metric {
+            Metric::Cosine => 1.0 - dot,
+            Metric::InnerProduct => -dot,
+            Metric::L2 => (self.norms[a] + self.norms[b] - 2.0 * dot).max(0.0),
+        }
+    }
+
     pub fn memory_bytes(&self) -> usize {
         self.codes.capacity_bytes() + (self.scales.capacity() + self.norms.capacity()) * 4
     }
@@ -191,6 +205,18 @@ mod tests {
         }
         let back = codes.decode(0);
         assert!(back.iter().zip(&vs[0]).all(|(a, b)| (a - b).abs() < 0.03));
+        // Between two stored elements, from their codes alone.
+        for (a, b) in [(0usize, 1usize), (2, 40), (7, 7)] {
+            let exact = Metric::L2.distance(&vs[a], &vs[b]);
+            let approx = codes.pair_distance(Metric::L2, a, b);
+            assert!(
+                (exact - approx).abs() < 0.02 * exact.max(1.0),
+                "{exact} vs {approx}"
+            );
+            let exact = -distance::dot_f32(&vs[a], &vs[b]);
+            let approx = codes.pair_distance(Metric::InnerProduct, a, b);
+            assert!((exact - approx).abs() < 0.5, "{exact} vs {approx}");
+        }
     }
 
     #[test]

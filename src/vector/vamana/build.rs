@@ -7,6 +7,7 @@
 //! per target (by sorting, not hashing) and merged and pruned in parallel.
 
 use super::Vamana;
+use crate::vector::quant::Codes;
 use crate::vector::testutil::Rng;
 use crate::vector::VectorError;
 use crate::vector::{distance, parallel};
@@ -30,42 +31,54 @@ impl Vamana {
             .collect();
         ids.sort_unstable();
         ids.dedup();
-        // Every vector the prune compares: borrowed while the vectors are in RAM, else
-        // fetched once into a buffer (p's first, then the candidates').
+        // What the prune compares: the vectors, borrowed while they are in RAM; else Q8
+        // codes pairwise (as exact as decoding them, without the decoding: 100k x 128
+        // inserts spent a quarter of their time decoding, copying and comparing f32); else the
+        // vectors fetched once into a buffer (p's first, then the candidates').
+        let all: Vec<u32> = std::iter::once(p).chain(ids.iter().copied()).collect();
+        let q8 = match &self.codes {
+            Codes::Q8(c) if !self.nodes.vectors_in_ram() => Some(c),
+            _ => None,
+        };
         let mut fetched: Vec<f32>;
-        let vectors: Vec<&[f32]> = match std::iter::once(p)
-            .chain(ids.iter().copied())
-            .map(|id| self.nodes.vector_in_ram(id))
+        let vectors: Vec<&[f32]> = if q8.is_some() {
+            Vec::new()
+        } else if let Some(borrowed) = all
+            .iter()
+            .map(|&id| self.nodes.vector_in_ram(id))
             .collect::<Option<Vec<&[f32]>>>()
         {
-            Some(borrowed) => borrowed,
-            None => {
-                fetched = vec![0.0f32; (ids.len() + 1) * dim];
-                for (id, out) in std::iter::once(p)
-                    .chain(ids.iter().copied())
-                    .zip(fetched.chunks_exact_mut(dim))
-                {
-                    self.build_vector(id, out);
-                }
-                fetched.chunks_exact(dim).collect()
+            borrowed
+        } else {
+            fetched = vec![0.0f32; all.len() * dim];
+            for (&id, out) in all.iter().zip(fetched.chunks_exact_mut(dim)) {
+                self.build_vector(id, out);
             }
+            fetched.chunks_exact(dim).collect()
         };
-        let pv = vectors[0];
-        // (distance to p, id, index in `vectors`)
-        // The candidates' vectors are scattered and mostly not in cache: each is prefetched a
-        // few candidates ahead of its distance.
+        let dist = |i: usize, j: usize| match q8 {
+            Some(c) => c.pair_distance(metric, all[i] as usize, all[j] as usize),
+            None => metric.distance(vectors[i], vectors[j]),
+        };
+        let prefetch = |i: usize| match q8 {
+            Some(c) => c.prefetch(all[i] as usize),
+            None => distance::prefetch_slice(vectors[i]),
+        };
+        // (distance to p, id, index in `all`)
+        // The candidates' vectors or codes are scattered and mostly not in cache: each is
+        // prefetched a few candidates ahead of its distance.
         const AHEAD: usize = 4;
-        for v in vectors.iter().skip(1).take(AHEAD) {
-            distance::prefetch_slice(v);
+        for i in 1..all.len().min(1 + AHEAD) {
+            prefetch(i);
         }
         let mut pool: Vec<(f32, u32, usize)> = ids
             .iter()
             .enumerate()
             .map(|(i, &c)| {
-                if let Some(v) = vectors.get(i + 1 + AHEAD) {
-                    distance::prefetch_slice(v);
+                if i + 1 + AHEAD < all.len() {
+                    prefetch(i + 1 + AHEAD);
                 }
-                (metric.distance(pv, vectors[i + 1]), c, i + 1)
+                (dist(0, i + 1), c, i + 1)
             })
             .collect();
         pool.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
@@ -89,10 +102,10 @@ impl Vamana {
                 taken[i] = true;
                 let star = pool[i].1;
                 kept.push(star);
-                let sv = vectors[pool[i].2];
+                let si = pool[i].2;
                 for j in i + 1..pool.len() {
                     if !taken[j] && occlusion[j] <= alpha {
-                        let d_kc = metric.distance(sv, vectors[pool[j].2]);
+                        let d_kc = dist(si, pool[j].2);
                         let ratio = if d_kc > 0.0 {
                             pool[j].0 / d_kc
                         } else {

@@ -16,8 +16,9 @@
 //! codes are Q8 (or BIN) rather than product quantization; the node file is read with
 //! buffered `pread` rather than direct I/O, and what the memory budget allows (the lists; for
 //! BIN also a copy of the vectors) is held in RAM. Re-ranking reads the vectors; prunes of
-//! incremental inserts compare decoded Q8 codes instead of reading them (300k x 96: recall@10
-//! at L = 100 0.9863 against 0.9878 with the vectors read, 1,868 instead of 1,424 points/s).
+//! incremental inserts compare Q8 codes (pairwise, as exact as decoding them) instead of
+//! reading the vectors (300k x 96: recall@10 at L = 100 0.9863 against 0.9878 with the
+//! vectors read, 1,868 instead of 1,424 points/s).
 //! Concurrency: searches take `&self`, changes `&mut self`;
 //! an insert's expensive part (`plan`) needs only `&self`, so a caller holding a RwLock can run
 //! it under the read lock and apply under a short write lock.
