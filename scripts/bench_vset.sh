@@ -10,7 +10,7 @@ cargo build --release --quiet
 cargo bench --bench vset_load --no-run --quiet 2>/dev/null
 work=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-target/release/luma --port "$port" --dir "$work/luma" ${LUMA_ARGS:-} >"$work/luma.log" 2>&1 &
+target/release/luma --port "$port" --http-port -1 --dir "$work/luma" ${LUMA_ARGS:-} >"$work/luma.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done

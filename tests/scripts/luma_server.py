@@ -1,6 +1,7 @@
 """Starts a Luma binary on a free loopback port for script tests; shared by tests/scripts/*.py."""
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 import time
@@ -26,6 +27,7 @@ class LumaServer:
     def stop(self):
         self.proc.terminate()
         self.proc.wait(timeout=10)
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class Checks:
