@@ -36,7 +36,7 @@ use crate::bus::Bus;
 use crate::cmd::CmdError;
 use crate::config::AppendFsync;
 use crate::kv::cache::RowCache;
-use crate::kv::meta;
+use crate::kv::meta::{self, KeyType};
 use crate::kv::store::{KvStore, ReadTables, StoreError, WriteTables};
 use crate::kv::view::KvView;
 use crate::resp::Reply;
@@ -660,6 +660,8 @@ fn apply_op(t: &mut WriteTables<'_>, op: &Op) -> Result<(), StoreError> {
 /// transaction. Every change is recorded for the WAL here, and only here.
 pub struct WriteCtx<'a, 't> {
     tables: &'a mut WriteTables<'t>,
+    /// The row cache: it has the latest row of the keys it holds (see `refresh_cache`).
+    cache: &'a RowCache,
     ops: Vec<Op>,
     /// Keys whose collection members changed (their rows may not have: observers need them).
     touched: Vec<(u32, Vec<u8>)>,
@@ -686,6 +688,7 @@ struct Observed {
 impl<'a, 't> WriteCtx<'a, 't> {
     fn new(
         tables: &'a mut WriteTables<'t>,
+        cache: &'a RowCache,
         now_ms: u64,
         observe: bool,
         sql: Option<&'a mut Writer>,
@@ -693,6 +696,7 @@ impl<'a, 't> WriteCtx<'a, 't> {
         WriteCtx {
             sql,
             tables,
+            cache,
             ops: Vec::new(),
             touched: Vec::new(),
             now_ms,
@@ -741,7 +745,7 @@ impl WriteCtx<'_, '_> {
             return Ok(());
         };
         for e in &mut observed.effects {
-            let row = self.tables.get(e.db, &e.key)?;
+            let row = self.tables.get_cached(e.db, &e.key, self.cache)?;
             e.exists_after = row.is_some();
             e.deadline_after = row.as_deref().map_or(0, meta::expire_at);
         }
@@ -764,7 +768,7 @@ impl WriteCtx<'_, '_> {
         {
             return Ok(());
         }
-        let row = self.tables.get(db, key)?;
+        let row = self.tables.get_cached(db, key, self.cache)?;
         let live = row.filter(|r| !meta::is_expired(r, self.now_ms));
         let Some(observed) = &mut self.observed else {
             return Ok(());
@@ -792,7 +796,7 @@ impl WriteCtx<'_, '_> {
 
     /// The live row of `key`; a key past its deadline is removed (and logged) first.
     pub fn get(&mut self, db: u32, key: &[u8]) -> Result<Option<Vec<u8>>, CmdError> {
-        let Some(row) = self.tables.get(db, key)? else {
+        let Some(row) = self.tables.get_cached(db, key, self.cache)? else {
             return Ok(None);
         };
         if meta::is_expired(&row, self.now_ms) {
@@ -1058,7 +1062,7 @@ fn run_batch(
     }
     let result = store.write(false, |tables| -> Result<(), EngineError> {
         for (f, reply_tx) in batch.drain(..) {
-            let mut ctx = WriteCtx::new(tables, now, observe, sql.as_deref_mut());
+            let mut ctx = WriteCtx::new(tables, cache, now, observe, sql.as_deref_mut());
             let reply = match f(&mut ctx) {
                 Ok(reply) => reply,
                 Err(e) => Reply::Error(e.to_resp_text()),
@@ -1072,7 +1076,7 @@ fn run_batch(
                 inner.waiters.serve(
                     ready,
                     &mut |attempt| {
-                        let mut ctx = WriteCtx::new(tables, now, observe, None);
+                        let mut ctx = WriteCtx::new(tables, cache, now, observe, None);
                         let result = attempt(&mut ctx);
                         let ready = settle_write(inner, ctx, &mut out);
                         (result, ready)
@@ -1107,7 +1111,7 @@ fn run_batch(
         Ok(()) => {
             // Committed: stale cached rows go before any reply tells a client it is done, and
             // so do the batch's notifications.
-            invalidate(cache, &out.changed, wal.last_lsn());
+            refresh_cache(cache, &out.changed, wal.last_lsn());
             lock(&inner.snapshot).take();
             inner.vectors.observe(&out.changed);
             out.publish(&inner.bus);
@@ -1233,7 +1237,7 @@ fn expire_cycle(inner: &Inner, wal: &mut Wal) {
         let mut fields = 0;
         let mut touched = Vec::new();
         if !hashes.is_empty() {
-            let mut ctx = WriteCtx::new(t, now, observe, None);
+            let mut ctx = WriteCtx::new(t, cache, now, observe, None);
             for (db, key) in hashes {
                 ctx.begin_command(0);
                 let n = crate::kv::types::hash::expire_fields(&mut ctx, db, &key)
@@ -1262,7 +1266,7 @@ fn expire_cycle(inner: &Inner, wal: &mut Wal) {
         removed = ops;
         Ok((keys, fields))
     });
-    invalidate(cache, &removed, wal.last_lsn());
+    refresh_cache(cache, &removed, wal.last_lsn());
     if !removed.is_empty() {
         lock(&inner.snapshot).take();
         inner.vectors.observe(&removed);
@@ -1336,8 +1340,10 @@ fn restore_lost_batches(store: &KvStore, wal: &Wal) {
     }
 }
 
-/// Drops from the row cache every key `ops` changed (all of it for whole-database changes).
-fn invalidate(cache: &RowCache, ops: &[Op], lsn: Lsn) {
+/// Brings the row cache up to date with what `ops` changed (committed at `lsn`): string rows
+/// and deletions are stored, so the next write or read of the key finds it there; other
+/// changes drop the key (everything for whole-database changes).
+fn refresh_cache(cache: &RowCache, ops: &[Op], lsn: Lsn) {
     if ops.is_empty() {
         return;
     }
@@ -1349,18 +1355,22 @@ fn invalidate(cache: &RowCache, ops: &[Op], lsn: Lsn) {
         return;
     }
     let keys = ops.iter().filter_map(|op| match op {
-        Op::PutRow { db, key, .. }
-        | Op::Delete { db, key }
-        | Op::Forget { db, key }
-        | Op::SetExpire { db, key, .. } => Some((*db, key.as_slice())),
-        // Members are never cached (only string rows are).
+        // Only strings are cached: a collection's header must come from the same snapshot as
+        // its members.
+        Op::PutRow { db, key, row } => {
+            let now = (meta::key_type(row) == Some(KeyType::String)).then_some(Some(&row[..]));
+            Some((*db, key.as_slice(), now))
+        }
+        Op::Delete { db, key } | Op::Forget { db, key } => Some((*db, key.as_slice(), Some(None))),
+        Op::SetExpire { db, key, .. } => Some((*db, key.as_slice(), None)),
+        // Members are never cached.
         Op::PutSub { .. }
         | Op::DelSub { .. }
         | Op::FlushDb { .. }
         | Op::SwapDb { .. }
         | Op::Sql { .. } => None,
     });
-    cache.invalidate(keys, lsn);
+    cache.refresh(keys, lsn);
 }
 
 #[cfg(test)]

@@ -98,6 +98,14 @@ impl RowCache {
         found
     }
 
+    /// Like `get`, without counting a hit or miss (the engine's own lookups).
+    pub fn peek(&self, db: u32, key: &[u8]) -> Option<Option<Arc<[u8]>>> {
+        if self.shard_budget == 0 {
+            return None;
+        }
+        with_cache_key(db, key, |k| self.shard(k).map.get(k).cloned())
+    }
+
     /// Stores what a snapshot that had applied `snapshot_lsn` read for `key`.
     pub fn fill(&self, db: u32, key: &[u8], row: Option<&[u8]>, snapshot_lsn: u64) {
         if self.shard_budget == 0 {
@@ -105,45 +113,73 @@ impl RowCache {
         }
         let k: CacheKey = with_cache_key(db, key, |k| Box::from(k));
         let mut shard = self.shard(&k);
-        // Checked under the shard lock: invalidations take it too, after raising the mark.
+        // Checked under the shard lock: refreshes take it too, after raising the mark.
         if snapshot_lsn < self.watermark.load(Ordering::SeqCst) {
             return;
         }
-        let row: Option<Arc<[u8]>> = row.map(Arc::from);
-        let size = entry_size(&k, &row);
-        if size > self.shard_budget {
+        self.insert(&mut shard, k, row.map(Arc::from));
+    }
+
+    /// What a batch committed at `lsn` did to `keys` (called before its replies leave): for
+    /// each, `Some(row)` is the key's row now (`Some(None)`: it is gone), `None` forgets it.
+    pub fn refresh<'a>(
+        &self,
+        keys: impl IntoIterator<Item = (u32, &'a [u8], Option<Option<&'a [u8]>>)>,
+        lsn: u64,
+    ) {
+        if self.shard_budget == 0 {
             return;
         }
-        if let Some(old) = shard.map.insert(k.clone(), row) {
-            shard.bytes -= entry_size(&k, &old);
+        self.watermark.fetch_max(lsn, Ordering::SeqCst);
+        for (db, key, now) in keys {
+            match now {
+                Some(row) => {
+                    let k: CacheKey = with_cache_key(db, key, |k| Box::from(k));
+                    let mut shard = self.shard(&k);
+                    self.insert(&mut shard, k, row.map(Arc::from));
+                }
+                None => with_cache_key(db, key, |k| {
+                    let mut shard = self.shard(k);
+                    if let Some(old) = shard.map.remove(k) {
+                        shard.bytes -= entry_size(k, &old);
+                    }
+                }),
+            }
+        }
+    }
+
+    /// Puts `row` in `shard`, evicting the oldest entries beyond the budget.
+    fn insert(&self, shard: &mut Shard, k: CacheKey, row: Option<Arc<[u8]>>) {
+        let size = entry_size(&k, &row);
+        if size > self.shard_budget {
+            if let Some(old) = shard.map.remove(&k) {
+                shard.bytes -= entry_size(&k, &old);
+            }
+            return;
         }
         shard.bytes += size;
-        shard.order.push_back(k);
+        match shard.map.insert(k.clone(), row) {
+            // A replaced entry keeps its place in the eviction order.
+            Some(old) => shard.bytes -= entry_size(&k, &old),
+            None => shard.order.push_back(k),
+        }
         while shard.bytes > self.shard_budget {
             let Some(victim) = shard.order.pop_front() else {
                 break;
             };
-            // Evicting needs no watermark: a key changed after some snapshot was invalidated,
+            // Evicting needs no watermark: a key changed after some snapshot was refreshed,
             // which already raised the mark above that snapshot.
             if let Some(old) = shard.map.remove(&victim) {
                 shard.bytes -= entry_size(&victim, &old);
             }
         }
-    }
-
-    /// Forgets `keys` after a commit at `lsn` (called before that commit's replies leave).
-    pub fn invalidate<'a>(&self, keys: impl IntoIterator<Item = (u32, &'a [u8])>, lsn: u64) {
-        if self.shard_budget == 0 {
-            return;
-        }
-        self.watermark.fetch_max(lsn, Ordering::SeqCst);
-        for (db, key) in keys {
-            with_cache_key(db, key, |k| {
-                let mut shard = self.shard(k);
-                if let Some(old) = shard.map.remove(k) {
-                    shard.bytes -= entry_size(k, &old);
-                }
-            });
+        // Keys removed and put back leave stale places behind: drop them before they pile up.
+        if shard.order.len() > 2 * shard.map.len() + 64 {
+            let map = &shard.map;
+            let mut seen = std::collections::HashSet::with_capacity(map.len());
+            shard
+                .order
+                .retain(|k| map.contains_key(k) && seen.insert(k.clone()));
         }
     }
 
@@ -168,8 +204,8 @@ mod tests {
         let cache = RowCache::new(1 << 20);
         cache.fill(0, b"k", Some(b"old"), 5);
         assert_eq!(cache.get(0, b"k"), Some(Some(Arc::from(&b"old"[..]))));
-        // A write at LSN 6 commits and invalidates; a reader of the snapshot at 5 comes late.
-        cache.invalidate([(0, &b"k"[..])], 6);
+        // A write at LSN 6 commits and forgets it; a reader of the snapshot at 5 comes late.
+        cache.refresh([(0, &b"k"[..], None)], 6);
         assert_eq!(cache.get(0, b"k"), None);
         cache.fill(0, b"k", Some(b"old"), 5);
         assert_eq!(
@@ -183,6 +219,33 @@ mod tests {
         assert_eq!(cache.get(0, b"gone"), Some(None));
         cache.clear(7);
         assert_eq!(cache.get(0, b"k"), None);
+    }
+
+    #[test]
+    fn refreshes_store_the_latest_rows_and_the_order_stays_bounded() {
+        let cache = RowCache::new(1 << 20);
+        cache.refresh([(0, &b"k"[..], Some(Some(&b"v1"[..])))], 3);
+        assert_eq!(cache.peek(0, b"k"), Some(Some(Arc::from(&b"v1"[..]))));
+        cache.fill(0, b"k", Some(b"v0"), 2);
+        assert_eq!(
+            cache.peek(0, b"k"),
+            Some(Some(Arc::from(&b"v1"[..]))),
+            "a fill older than the refresh is refused"
+        );
+        cache.refresh([(0, &b"k"[..], Some(None))], 4);
+        assert_eq!(cache.peek(0, b"k"), Some(None), "deleted: known missing");
+        // Keys forgotten and stored again many times do not grow the eviction order.
+        for lsn in 5..10_000u64 {
+            cache.refresh([(0, &b"k"[..], None)], lsn);
+            cache.refresh([(0, &b"k"[..], Some(Some(&b"v"[..])))], lsn);
+        }
+        let order: usize = cache
+            .shards
+            .iter()
+            .map(|s| s.lock().unwrap().order.len())
+            .sum();
+        assert!(order <= 2 + 64, "{order}");
+        assert_eq!(cache.peek(0, b"k"), Some(Some(Arc::from(&b"v"[..]))));
     }
 
     #[test]

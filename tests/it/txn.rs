@@ -68,6 +68,40 @@ fn exec_runs_queued_commands_in_order_and_sees_its_own_writes() {
     assert_eq!(c.cmd_str(&["GET", "in3"]), NIL2);
 }
 
+/// Writes read the latest rows from the row cache; a FLUSHDB or SWAPDB earlier in the same
+/// transaction changes what a key names, and the commands after it must not see old rows.
+#[test]
+fn writes_after_a_flush_or_swap_in_one_transaction_see_the_new_database() {
+    let server = TestServer::start();
+    let mut c = server.raw();
+    assert_eq!(c.cmd_str(&["SET", "k", "5"]), OK);
+    assert_eq!(c.cmd_str(&["GET", "k"]), bulk("5"), "cached now");
+    // A snapshot read commits the pending batches: nothing is staged when FLUSHDB runs.
+    assert_eq!(
+        c.cmd_str(&["MGET", "k", "x"]),
+        arr(&[bulk("5"), NIL2.into()])
+    );
+    assert_eq!(c.cmd_str(&["MULTI"]), OK);
+    c.cmd_str(&["FLUSHDB"]);
+    c.cmd_str(&["INCR", "k"]);
+    assert_eq!(c.cmd_str(&["EXEC"]), arr(&[OK.into(), int(1)]));
+    assert_eq!(c.cmd_str(&["GET", "k"]), bulk("1"));
+    c.cmd_str(&["SELECT", "1"]);
+    assert_eq!(c.cmd_str(&["SET", "k", "10"]), OK);
+    c.cmd_str(&["SELECT", "0"]);
+    assert_eq!(
+        c.cmd_str(&["MGET", "k", "x"]),
+        arr(&[bulk("1"), NIL2.into()])
+    );
+    assert_eq!(c.cmd_str(&["MULTI"]), OK);
+    c.cmd_str(&["SWAPDB", "0", "1"]);
+    c.cmd_str(&["INCR", "k"]);
+    assert_eq!(c.cmd_str(&["EXEC"]), arr(&[OK.into(), int(11)]));
+    assert_eq!(c.cmd_str(&["GET", "k"]), bulk("11"));
+    c.cmd_str(&["SELECT", "1"]);
+    assert_eq!(c.cmd_str(&["GET", "k"]), bulk("1"));
+}
+
 #[test]
 fn watch_aborts_on_any_change_by_another_client() {
     let server = TestServer::start();
