@@ -90,6 +90,7 @@ impl Session {
             ));
         }
         let started = std::time::Instant::now();
+        self.state.clock_ms.set(0);
         let (outcome, id) = {
             let mut ctx = Ctx {
                 server: &self.shared,

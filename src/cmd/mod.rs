@@ -117,7 +117,11 @@ impl Ctx<'_> {
 /// Reads on a connection: the row cache and the client's snapshot.
 impl KvView for Ctx<'_> {
     fn now_ms(&self) -> u64 {
-        crate::engine::now_ms()
+        let clock = &self.client.clock_ms;
+        if clock.get() == 0 {
+            clock.set(crate::engine::now_ms());
+        }
+        clock.get()
     }
 
     fn live_row(&mut self, db: u32, key: &[u8]) -> Result<Option<Vec<u8>>, CmdError> {

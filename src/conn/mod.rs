@@ -171,6 +171,7 @@ impl Connection {
             }
             let batch_started = Instant::now();
             info.touch(batch_started);
+            self.state.clock_ms.set(0);
             if (self.rbuf.len() + self.decoder.pending_bytes()) as u64 > limits.query_buffer_limit {
                 tracing::warn!(
                     "Closing client {} that reached max query buffer length",
@@ -335,6 +336,8 @@ impl Connection {
 
     /// Waits for the queued writes and encodes every queued reply, in order.
     async fn settle(&mut self) {
+        // Time passes while writes are waited for: reads after them read the clock again.
+        self.state.clock_ms.set(0);
         while let Some(outcome) = self.pending.pop_front() {
             let reply = match outcome {
                 Outcome::Ready(reply) => reply,

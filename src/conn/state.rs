@@ -193,6 +193,9 @@ pub struct ClientState {
     /// EXEC is answering its queued connection commands (VSIM then runs on the caller's
     /// thread, as Redis runs it inside MULTI).
     pub in_exec: bool,
+    /// The clock (unix ms) the reads of this batch of commands judge deadlines by, read once
+    /// as Redis reads its clock once per turn (0: not read yet; reset by the connection).
+    pub clock_ms: std::cell::Cell<u64>,
 }
 
 impl ClientState {
@@ -200,6 +203,7 @@ impl ClientState {
         ClientState {
             pubsub: super::pubsub::PubSub::new(mailbox),
             in_exec: false,
+            clock_ms: std::cell::Cell::new(0),
             fanned_out: false,
             info,
             protocol: Protocol::Resp2,
