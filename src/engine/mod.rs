@@ -1340,9 +1340,9 @@ fn restore_lost_batches(store: &KvStore, wal: &Wal) {
     }
 }
 
-/// Brings the row cache up to date with what `ops` changed (committed at `lsn`): string rows
-/// and deletions are stored, so the next write or read of the key finds it there; other
-/// changes drop the key (everything for whole-database changes).
+/// Brings the row cache up to date with what `ops` changed (committed at `lsn`): cached keys
+/// get their new string row (or are known gone), so the next write or read of the key finds
+/// it there; other changes drop the key (everything for whole-database changes).
 fn refresh_cache(cache: &RowCache, ops: &[Op], lsn: Lsn) {
     if ops.is_empty() {
         return;

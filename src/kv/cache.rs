@@ -121,7 +121,8 @@ impl RowCache {
     }
 
     /// What a batch committed at `lsn` did to `keys` (called before its replies leave): for
-    /// each, `Some(row)` is the key's row now (`Some(None)`: it is gone), `None` forgets it.
+    /// each, `Some(row)` is the key's row now (`Some(None)`: it is gone), which replaces the
+    /// cached one if the key is cached; `None` forgets the key.
     pub fn refresh<'a>(
         &self,
         keys: impl IntoIterator<Item = (u32, &'a [u8], Option<Option<&'a [u8]>>)>,
@@ -132,20 +133,37 @@ impl RowCache {
         }
         self.watermark.fetch_max(lsn, Ordering::SeqCst);
         for (db, key, now) in keys {
-            match now {
-                Some(row) => {
-                    let k: CacheKey = with_cache_key(db, key, |k| Box::from(k));
-                    let mut shard = self.shard(&k);
-                    self.insert(&mut shard, k, row.map(Arc::from));
-                }
-                None => with_cache_key(db, key, |k| {
-                    let mut shard = self.shard(k);
-                    if let Some(old) = shard.map.remove(k) {
-                        shard.bytes -= entry_size(k, &old);
+            with_cache_key(db, key, |k| {
+                let mut shard = self.shard(k);
+                let Some(cached) = shard.map.get_mut(k) else {
+                    return;
+                };
+                match now {
+                    Some(row) => {
+                        let row = row.map(Arc::from);
+                        let (old, new) = (entry_size(k, cached), entry_size(k, &row));
+                        *cached = row;
+                        shard.bytes = shard.bytes + new - old;
                     }
-                }),
-            }
+                    None => {
+                        if let Some(old) = shard.map.remove(k) {
+                            shard.bytes -= entry_size(k, &old);
+                        }
+                    }
+                }
+            });
         }
+    }
+
+    /// Stores the latest row of `key`, as the write path read it outside the cache (only the
+    /// write path may: between batches its view is the newest there is).
+    pub fn store(&self, db: u32, key: &[u8], row: Option<&[u8]>) {
+        if self.shard_budget == 0 {
+            return;
+        }
+        let k: CacheKey = with_cache_key(db, key, |k| Box::from(k));
+        let mut shard = self.shard(&k);
+        self.insert(&mut shard, k, row.map(Arc::from));
     }
 
     /// Puts `row` in `shard`, evicting the oldest entries beyond the budget.
@@ -225,6 +243,9 @@ mod tests {
     fn refreshes_store_the_latest_rows_and_the_order_stays_bounded() {
         let cache = RowCache::new(1 << 20);
         cache.refresh([(0, &b"k"[..], Some(Some(&b"v1"[..])))], 3);
+        assert_eq!(cache.peek(0, b"k"), None, "only cached keys are refreshed");
+        cache.store(0, b"k", Some(b"v0"));
+        cache.refresh([(0, &b"k"[..], Some(Some(&b"v1"[..])))], 3);
         assert_eq!(cache.peek(0, b"k"), Some(Some(Arc::from(&b"v1"[..]))));
         cache.fill(0, b"k", Some(b"v0"), 2);
         assert_eq!(
@@ -237,7 +258,7 @@ mod tests {
         // Keys forgotten and stored again many times do not grow the eviction order.
         for lsn in 5..10_000u64 {
             cache.refresh([(0, &b"k"[..], None)], lsn);
-            cache.refresh([(0, &b"k"[..], Some(Some(&b"v"[..])))], lsn);
+            cache.store(0, b"k", Some(b"v"));
         }
         let order: usize = cache
             .shards
