@@ -647,7 +647,9 @@ fn apply_op(t: &mut WriteTables<'_>, op: &Op) -> Result<(), StoreError> {
         Op::Forget { db, key } => {
             t.forget(*db, key)?;
         }
-        Op::PutSub { skey, value, .. } => t.sub_put(skey, value)?,
+        Op::PutSub { skey, value, .. } => {
+            t.sub_put(skey, value)?;
+        }
         Op::DelSub { skey } => t.sub_delete(skey)?,
         Op::FlushDb { db } => t.flush_db(*db)?,
         Op::SwapDb { a, b } => t.swap_db(*a, *b)?,
@@ -886,23 +888,20 @@ impl WriteCtx<'_, '_> {
         Ok(self.tables.new_version()?)
     }
 
-    /// Sets a member subkey of `key`'s collection.
+    /// Sets a member subkey of `key`'s collection; true if it replaced one (the B-tree
+    /// insert tells, so a caller needs no lookup first).
     pub fn put_sub(
         &mut self,
         db: u32,
         key: &[u8],
         skey: Vec<u8>,
         value: Vec<u8>,
-    ) -> Result<(), CmdError> {
-        self.touch(db, key)?;
-        self.log(Op::PutSub {
-            skey,
-            value,
-            side: None,
-        })
+    ) -> Result<bool, CmdError> {
+        self.put_sub_logging(db, key, skey, value, None)
     }
 
-    /// Sets a member subkey and logs `side` with it for the observers (not stored).
+    /// Sets a member subkey and logs `side` with it for the observers (not stored); true if
+    /// it replaced one.
     pub fn put_sub_with(
         &mut self,
         db: u32,
@@ -910,19 +909,45 @@ impl WriteCtx<'_, '_> {
         skey: Vec<u8>,
         value: Vec<u8>,
         side: Vec<u8>,
-    ) -> Result<(), CmdError> {
+    ) -> Result<bool, CmdError> {
+        self.put_sub_logging(db, key, skey, value, Some(side))
+    }
+
+    fn put_sub_logging(
+        &mut self,
+        db: u32,
+        key: &[u8],
+        skey: Vec<u8>,
+        value: Vec<u8>,
+        side: Option<Vec<u8>>,
+    ) -> Result<bool, CmdError> {
         self.touch(db, key)?;
-        self.log(Op::PutSub {
-            skey,
-            value,
-            side: Some(side),
-        })
+        let replaced = self.tables.sub_put(&skey, &value)?;
+        self.ops.push(Op::PutSub { skey, value, side });
+        Ok(replaced)
     }
 
     /// Removes a member subkey of `key`'s collection.
     pub fn del_sub(&mut self, db: u32, key: &[u8], skey: Vec<u8>) -> Result<(), CmdError> {
         self.touch(db, key)?;
         self.log(Op::DelSub { skey })
+    }
+
+    /// Removes a member subkey and returns its value, in one B-tree pass; `None` (nothing
+    /// changed, nothing logged) if there was none.
+    pub fn take_sub(
+        &mut self,
+        db: u32,
+        key: &[u8],
+        skey: Vec<u8>,
+    ) -> Result<Option<Vec<u8>>, CmdError> {
+        let Some(value) = self.tables.sub_take(&skey)? else {
+            return Ok(None);
+        };
+        // Removing a member leaves the key's row as it was: noting it now is as before.
+        self.touch(db, key)?;
+        self.ops.push(Op::DelSub { skey });
+        Ok(Some(value))
     }
 
     fn touch(&mut self, db: u32, key: &[u8]) -> Result<(), CmdError> {

@@ -911,10 +911,19 @@ impl WriteTables<'_> {
         sub_scan(&self.sub, from, to, rev, f)
     }
 
-    pub fn sub_put(&mut self, skey: &[u8], value: &[u8]) -> StoreResult<()> {
+    /// Stores a member row; true if it replaced one.
+    pub fn sub_put(&mut self, skey: &[u8], value: &[u8]) -> StoreResult<bool> {
         self.written += ROW_OVERHEAD + skey.len() + value.len();
-        self.sub.insert(skey, value)?;
-        Ok(())
+        Ok(self.sub.insert(skey, value)?.is_some())
+    }
+
+    /// Removes a member row and returns its value.
+    pub fn sub_take(&mut self, skey: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+        let old = self.sub.remove(skey)?.map(|g| g.value().to_vec());
+        if old.is_some() {
+            self.written += ROW_OVERHEAD + skey.len();
+        }
+        Ok(old)
     }
 
     pub fn sub_delete(&mut self, skey: &[u8]) -> StoreResult<()> {

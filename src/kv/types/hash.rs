@@ -96,8 +96,7 @@ pub fn set_with_deadline(
     deadline: u64,
 ) -> Result<bool, CmdError> {
     let k = skey(c.version, field);
-    let new = c.len == 0 || w.sub_get(&k)?.is_none();
-    w.put_sub(db, key, k, encode(value, deadline))?;
+    let new = !w.put_sub(db, key, k, encode(value, deadline))?;
     if new {
         c.len += 1;
     }
@@ -127,11 +126,9 @@ pub fn del(
     c: &mut Collection,
     field: &[u8],
 ) -> Result<bool, CmdError> {
-    let k = skey(c.version, field);
-    if w.sub_get(&k)?.is_none() {
+    if w.take_sub(db, key, skey(c.version, field))?.is_none() {
         return Ok(false);
     }
-    w.del_sub(db, key, k)?;
     c.len -= 1;
     Ok(true)
 }

@@ -50,8 +50,7 @@ pub fn pop(
     }
     let seq = if left { c.head } else { c.tail - 1 };
     let k = seq_key(c.version, seq);
-    let value = w.sub_get(&k)?.unwrap_or_default();
-    w.del_sub(db, key, k)?;
+    let value = w.take_sub(db, key, k)?.unwrap_or_default();
     if left {
         c.head += 1;
     } else {
@@ -78,7 +77,8 @@ pub fn set(
     index: u64,
     value: &[u8],
 ) -> Result<(), CmdError> {
-    w.put_sub(db, key, seq_key(c.version, c.head + index), value.to_vec())
+    w.put_sub(db, key, seq_key(c.version, c.head + index), value.to_vec())?;
+    Ok(())
 }
 
 /// Elements `start..=stop` (normalised, `start <= stop < len`), head to tail or reversed.

@@ -35,11 +35,9 @@ pub fn remove(
     c: &mut Collection,
     member: &[u8],
 ) -> Result<bool, CmdError> {
-    let k = skey(c.version, member);
-    if w.sub_get(&k)?.is_none() {
+    if w.take_sub(db, key, skey(c.version, member))?.is_none() {
         return Ok(false);
     }
-    w.del_sub(db, key, k)?;
     c.len -= 1;
     Ok(true)
 }

@@ -232,11 +232,11 @@ pub fn put(
     full: Option<&[f32]>,
 ) -> Result<bool, CmdError> {
     let k = skey(c.version, element);
-    let new = c.len == 0 || w.sub_get(&k)?.is_none();
-    match full {
+    let replaced = match full {
         Some(v) => w.put_sub_with(db, key, k, encode(value), f32_bytes(v))?,
         None => w.put_sub(db, key, k, encode(value))?,
-    }
+    };
+    let new = !replaced;
     if new {
         c.len += 1;
     }
@@ -251,11 +251,9 @@ pub fn remove(
     c: &mut Collection,
     element: &[u8],
 ) -> Result<bool, CmdError> {
-    let k = skey(c.version, element);
-    if w.sub_get(&k)?.is_none() {
+    if w.take_sub(db, key, skey(c.version, element))?.is_none() {
         return Ok(false);
     }
-    w.del_sub(db, key, k)?;
     c.len -= 1;
     Ok(true)
 }
