@@ -19,33 +19,9 @@ ROUNDS=${ROUNDS:-3}
 LUMA_ARGS=${LUMA_ARGS:-}
 REDIS_ARGS=${REDIS_ARGS:-}
 
-for tool in redis-server redis-benchmark redis-cli; do
-  command -v "$tool" >/dev/null || { echo "needs $tool (apt-get install redis-server)" >&2; exit 1; }
-done
-cargo build --release --quiet
-
-work=$(mktemp -d)
-luma_port=$((20000 + RANDOM % 10000))
-redis_port=$((luma_port + 1))
-cleanup() {
-  redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true
-  [[ -n "${luma_pid:-}" ]] && kill "$luma_pid" 2>/dev/null && wait "$luma_pid" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-# shellcheck disable=SC2086
-./target/release/luma --port "$luma_port" --http-port -1 --dir "$work/luma" --loglevel warning \
-  $LUMA_ARGS &
-luma_pid=$!
-# shellcheck disable=SC2086
-redis-server --port "$redis_port" --dir "$work" --save "" --appendonly yes \
-  --appendfsync everysec --daemonize yes --logfile "$work/redis.log" $REDIS_ARGS
-for port in "$luma_port" "$redis_port"; do
-  for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.05; done
-done
-redis_pid=$(redis-cli -p "$redis_port" info server | tr -d '\r' | awk -F: '/^process_id/{print $2}')
-echo "redis-server $(redis-server --version | cut -d' ' -f3) · $(./target/release/luma --version)"
+# shellcheck source=scripts/side_by_side.sh
+source scripts/side_by_side.sh
+start_side_by_side
 echo "SET and GET at once: $C + $C clients, -P $PIPELINE, -n $N each, -r $KEYS, $ROUNDS rounds"
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Starts Luma (release build) and a real redis-server side by side on loopback and runs the same
-# redis-benchmark load against each, printing Luma/Redis throughput ratios.
+# Starts Luma (release build) and a real redis-server (appendonly yes, everysec) side by side on
+# loopback and runs the same redis-benchmark load against each, printing Luma/Redis throughput
+# ratios.
 #
 #   scripts/bench_vs_redis.sh                 # ping_inline,ping_mbulk, -n 200000 -c 50, -P 1 and 16
 #   TESTS=set,get N=500000 scripts/bench_vs_redis.sh
@@ -21,31 +22,9 @@ EXTRA=${EXTRA:-}
 REDIS_ARGS=${REDIS_ARGS:-}
 LUMA_ARGS=${LUMA_ARGS:-}
 
-for tool in redis-server redis-benchmark redis-cli; do
-  command -v "$tool" >/dev/null || { echo "needs $tool (apt-get install redis-server)" >&2; exit 1; }
-done
-cargo build --release --quiet
-
-work=$(mktemp -d)
-luma_port=$((20000 + RANDOM % 10000))
-redis_port=$((luma_port + 1))
-cleanup() {
-  redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true
-  [[ -n "${luma_pid:-}" ]] && kill "$luma_pid" 2>/dev/null && wait "$luma_pid" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-# shellcheck disable=SC2086
-./target/release/luma --port "$luma_port" --dir "$work/luma" --loglevel warning $LUMA_ARGS &
-luma_pid=$!
-# shellcheck disable=SC2086
-redis-server --port "$redis_port" --dir "$work" --save "" --daemonize yes \
-  --logfile "$work/redis.log" $REDIS_ARGS
-for port in "$luma_port" "$redis_port"; do
-  for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.05; done
-done
-echo "redis-server: $(redis-server --version | cut -d' ' -f3) · luma: $(./target/release/luma --version)"
+# shellcheck source=scripts/side_by_side.sh
+source scripts/side_by_side.sh
+start_side_by_side
 echo "redis-benchmark -t $TESTS -n $N -c $C $EXTRA, best of $ROUNDS runs"
 
 # Prints "test rps p50 p99" lines for one run (CSV output of redis-benchmark).
