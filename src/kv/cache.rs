@@ -88,7 +88,7 @@ impl RowCache {
         if self.shard_budget == 0 {
             return None;
         }
-        let found = with_cache_key(db, key, |k| self.shard(k).map.get(k).cloned());
+        let found = self.peek(db, key);
         let counter = if found.is_some() {
             &self.hits
         } else {
@@ -135,16 +135,12 @@ impl RowCache {
         for (db, key, now) in keys {
             with_cache_key(db, key, |k| {
                 let mut shard = self.shard(k);
-                let Some(cached) = shard.map.get_mut(k) else {
+                if !shard.map.contains_key(k) {
                     return;
-                };
+                }
                 match now {
-                    Some(row) => {
-                        let row = row.map(Arc::from);
-                        let (old, new) = (entry_size(k, cached), entry_size(k, &row));
-                        *cached = row;
-                        shard.bytes = shard.bytes + new - old;
-                    }
+                    // Through `insert`: a row grown past the budget must not stay.
+                    Some(row) => self.insert(&mut shard, Box::from(k), row.map(Arc::from)),
                     None => {
                         if let Some(old) = shard.map.remove(k) {
                             shard.bytes -= entry_size(k, &old);
@@ -253,6 +249,14 @@ mod tests {
             Some(Some(Arc::from(&b"v1"[..]))),
             "a fill older than the refresh is refused"
         );
+        let huge = vec![0u8; 1 << 20];
+        cache.refresh([(0, &b"k"[..], Some(Some(&huge[..])))], 4);
+        assert_eq!(
+            cache.peek(0, b"k"),
+            None,
+            "a row past the budget is not kept"
+        );
+        cache.store(0, b"k", Some(b"v1"));
         cache.refresh([(0, &b"k"[..], Some(None))], 4);
         assert_eq!(cache.peek(0, b"k"), Some(None), "deleted: known missing");
         // Keys forgotten and stored again many times do not grow the eviction order.
