@@ -27,6 +27,8 @@ pub trait WalDir: Send + Sync {
     /// Segment names, sorted.
     fn list(&self) -> io::Result<Vec<String>>;
     fn read(&self, name: &str) -> io::Result<Vec<u8>>;
+    /// A segment's length in bytes (without reading it: segments run to 64 MiB).
+    fn len(&self, name: &str) -> io::Result<u64>;
     /// Opens (creating if needed) a segment for appending at its end.
     fn open_append(&self, name: &str) -> io::Result<Box<dyn SegmentFile>>;
     /// Cuts a segment to `len` bytes, durably (torn-tail repair).
@@ -87,6 +89,10 @@ impl WalDir for FsDir {
         let mut data = Vec::new();
         File::open(self.path.join(name))?.read_to_end(&mut data)?;
         Ok(data)
+    }
+
+    fn len(&self, name: &str) -> io::Result<u64> {
+        Ok(std::fs::metadata(self.path.join(name))?.len())
     }
 
     fn open_append(&self, name: &str) -> io::Result<Box<dyn SegmentFile>> {
@@ -293,6 +299,15 @@ impl WalDir for SimDisk {
         Ok(data)
     }
 
+    fn len(&self, name: &str) -> io::Result<u64> {
+        let state = self.lock();
+        let file = state
+            .files
+            .get(name)
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
+        Ok((file.durable.len() + file.pending.len()) as u64)
+    }
+
     fn open_append(&self, name: &str) -> io::Result<Box<dyn SegmentFile>> {
         self.lock().files.entry(name.to_string()).or_default();
         Ok(Box::new(SimSegment {
@@ -337,8 +352,10 @@ mod tests {
         let mut b = disk.open_append("b.wal").unwrap();
         b.append(b"x").unwrap();
         b.sync().unwrap();
+        assert_eq!(disk.len("a.wal").unwrap(), 11);
         disk.power_cut();
         assert_eq!(disk.read("a.wal").unwrap(), b"durable");
+        assert_eq!(disk.len("a.wal").unwrap(), 7);
         assert!(
             disk.read("b.wal").is_err(),
             "a file whose creation was not synced is lost"

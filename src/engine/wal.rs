@@ -181,7 +181,7 @@ impl Wal {
                 } else if repair {
                     let later: u64 = names[index + 1..]
                         .iter()
-                        .map(|n| dir.read(n).map_or(0, |d| d.len() as u64))
+                        .map(|n| dir.len(n).unwrap_or(0))
                         .sum();
                     tracing::warn!(
                         "WAL repair: truncating {name} at byte {offset} ({reason}), dropping \
@@ -267,7 +267,7 @@ impl Wal {
         match self.segments.last() {
             Some((name, _)) if log_next == self.next_lsn => {
                 self.current = Some(self.dir.open_append(name)?);
-                self.current_len = self.dir.read(name)?.len() as u64;
+                self.current_len = self.dir.len(name)?;
                 Ok(())
             }
             _ => self.rotate(),
@@ -384,7 +384,7 @@ impl Wal {
                 break;
             }
             let (name, _) = self.segments.remove(0);
-            let size = self.dir.read(&name).map_or(0, |d| d.len() as u64);
+            let size = self.dir.len(&name).unwrap_or(0);
             self.dir.remove(&name)?;
             self.total_len = self.total_len.saturating_sub(size);
             removed += 1;
@@ -558,7 +558,16 @@ mod tests {
             wal.append(&[&[7u8; 40]]).unwrap();
         }
         assert!(wal.segment_count() > 5);
+        let on_disk = |disk: &SimDisk| -> u64 {
+            let names = disk.list().unwrap();
+            names
+                .iter()
+                .map(|n| disk.read(n).unwrap().len() as u64)
+                .sum()
+        };
+        assert_eq!(wal.size(), on_disk(&disk));
         wal.truncate_through(10).unwrap();
+        assert_eq!(wal.size(), on_disk(&disk), "size counts what is left");
         let left = records(&wal);
         assert!(
             left.first().is_some_and(|(lsn, _)| *lsn <= 11),
@@ -567,6 +576,7 @@ mod tests {
         assert_eq!(left.last().map(|r| r.0), Some(20));
         wal.truncate_through(20).unwrap();
         assert_eq!(records(&wal).len(), 0);
+        assert_eq!(wal.size(), on_disk(&disk));
         drop(wal);
         // After a full truncation the engines' LSN tells where numbering continues.
         let mut wal = Wal::open(Arc::new(disk.clone()), AppendFsync::No, 20, false).unwrap();
