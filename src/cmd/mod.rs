@@ -74,7 +74,7 @@ impl Ctx<'_> {
     pub fn row(&mut self, db: u32, key: &[u8]) -> Result<Option<Vec<u8>>, CmdError> {
         let engine = &self.server.engine;
         if let Some(cached) = engine.cache.get(db, key) {
-            return Ok(cached.map(|row| row.to_vec()));
+            return Ok(cached);
         }
         let snapshot = self.snapshot()?;
         let row = snapshot.get(db, key)?;

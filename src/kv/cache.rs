@@ -7,19 +7,19 @@
 //! put the old value back: either its fill lands before the invalidation (which then removes
 //! it) or after it (and is refused, its LSN being below the watermark).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
+
+use hashbrown::HashTable;
 
 const SHARDS: usize = 16;
 /// Bookkeeping bytes counted per entry besides key and row.
 const ENTRY_OVERHEAD: usize = 64;
 
-/// `db (u32 BE) · key`, so lookups can borrow it as a plain byte slice.
-type CacheKey = Box<[u8]>;
-
-/// Calls `f` with `db · key` built on the stack when short (no allocation on the read path).
+/// Calls `f` with `db (u32 BE) · key` built on the stack when short (no allocation on the
+/// read path).
 fn with_cache_key<R>(db: u32, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
     let mut buf = [0u8; 128];
     if key.len() + 4 <= buf.len() {
@@ -33,20 +33,72 @@ fn with_cache_key<R>(db: u32, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
     }
 }
 
+/// One cached row: the cache key and the row in one allocation, so a lookup reads one block
+/// of memory past the table (a map of boxed keys to reference-counted rows read three: key,
+/// count, row; GET -P 16 spent a third of its time in the lookup, mostly waiting on them).
+struct Entry {
+    hash: u64,
+    key_len: u32,
+    /// `false`: the key is known not to exist (`data` is just the key).
+    present: bool,
+    data: Box<[u8]>,
+}
+
+impl Entry {
+    fn new(hash: u64, k: &[u8], row: Option<&[u8]>) -> Entry {
+        let mut data = Vec::with_capacity(k.len() + row.map_or(0, <[u8]>::len));
+        data.extend_from_slice(k);
+        data.extend_from_slice(row.unwrap_or_default());
+        Entry {
+            hash,
+            // Cache keys are client keys (at most 512 MiB) plus four bytes.
+            key_len: k.len() as u32,
+            present: row.is_some(),
+            data: data.into_boxed_slice(),
+        }
+    }
+
+    fn key(&self) -> &[u8] {
+        &self.data[..self.key_len as usize]
+    }
+
+    fn row(&self) -> Option<&[u8]> {
+        self.present.then(|| &self.data[self.key_len as usize..])
+    }
+
+    fn size(&self) -> usize {
+        self.data.len() + ENTRY_OVERHEAD
+    }
+}
+
 #[derive(Default)]
 struct Shard {
-    /// `None` = the key is known not to exist.
-    map: HashMap<CacheKey, Option<Arc<[u8]>>, foldhash::quality::RandomState>,
-    /// Insertion order, for FIFO eviction (may hold keys already gone).
-    order: VecDeque<CacheKey>,
+    map: HashTable<Entry>,
+    /// Insertion order (by hash), for FIFO eviction; may hold keys already gone.
+    order: VecDeque<u64>,
     bytes: usize,
+}
+
+impl Shard {
+    fn find(&self, hash: u64, k: &[u8]) -> Option<&Entry> {
+        self.map.find(hash, |e| e.hash == hash && e.key() == k)
+    }
+
+    fn remove(&mut self, hash: u64, k: &[u8]) {
+        if let Ok(found) = self
+            .map
+            .find_entry(hash, |e| e.hash == hash && e.key() == k)
+        {
+            let (old, _) = found.remove();
+            self.bytes -= old.size();
+        }
+    }
 }
 
 /// The row cache.
 pub struct RowCache {
     shards: Vec<Mutex<Shard>>,
-    /// Picks a key's shard.
-    shard_hasher: foldhash::quality::RandomState,
+    hasher: foldhash::quality::RandomState,
     shard_budget: usize,
     watermark: AtomicU64,
     pub hits: AtomicU64,
@@ -61,10 +113,6 @@ impl std::fmt::Debug for RowCache {
     }
 }
 
-fn entry_size(key: &[u8], row: &Option<Arc<[u8]>>) -> usize {
-    row_size(key, row.as_deref())
-}
-
 fn row_size(key: &[u8], row: Option<&[u8]>) -> usize {
     key.len() + row.map_or(0, <[u8]>::len) + ENTRY_OVERHEAD
 }
@@ -74,7 +122,7 @@ impl RowCache {
     pub fn new(budget_bytes: usize) -> RowCache {
         RowCache {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
-            shard_hasher: foldhash::quality::RandomState::default(),
+            hasher: foldhash::quality::RandomState::default(),
             shard_budget: budget_bytes / SHARDS,
             watermark: AtomicU64::new(0),
             hits: AtomicU64::new(0),
@@ -82,13 +130,17 @@ impl RowCache {
         }
     }
 
-    fn shard(&self, cache_key: &[u8]) -> MutexGuard<'_, Shard> {
-        let index = (self.shard_hasher.hash_one(cache_key) as usize) % SHARDS;
-        self.shards[index].lock().unwrap_or_else(|p| p.into_inner())
+    /// The key's hash and its shard, picked by middle bits of the hash: the table takes its
+    /// bucket from the low bits and its 7-bit tags from the top ones.
+    fn shard(&self, cache_key: &[u8]) -> (u64, MutexGuard<'_, Shard>) {
+        let hash = self.hasher.hash_one(cache_key);
+        let index = (hash >> 32) as usize % SHARDS;
+        let shard = self.shards[index].lock().unwrap_or_else(|p| p.into_inner());
+        (hash, shard)
     }
 
     /// `Some(row)` on a hit (`Some(None)`: known missing), `None` on a miss.
-    pub fn get(&self, db: u32, key: &[u8]) -> Option<Option<Arc<[u8]>>> {
+    pub fn get(&self, db: u32, key: &[u8]) -> Option<Option<Vec<u8>>> {
         if self.shard_budget == 0 {
             return None;
         }
@@ -103,11 +155,14 @@ impl RowCache {
     }
 
     /// Like `get`, without counting a hit or miss (the engine's own lookups).
-    pub fn peek(&self, db: u32, key: &[u8]) -> Option<Option<Arc<[u8]>>> {
+    pub fn peek(&self, db: u32, key: &[u8]) -> Option<Option<Vec<u8>>> {
         if self.shard_budget == 0 {
             return None;
         }
-        with_cache_key(db, key, |k| self.shard(k).map.get(k).cloned())
+        with_cache_key(db, key, |k| {
+            let (hash, shard) = self.shard(k);
+            shard.find(hash, k).map(|e| e.row().map(<[u8]>::to_vec))
+        })
     }
 
     /// Stores what a snapshot that had applied `snapshot_lsn` read for `key`.
@@ -115,13 +170,14 @@ impl RowCache {
         if self.shard_budget == 0 {
             return;
         }
-        let k: CacheKey = with_cache_key(db, key, |k| Box::from(k));
-        let mut shard = self.shard(&k);
-        // Checked under the shard lock: refreshes take it too, after raising the mark.
-        if snapshot_lsn < self.watermark.load(Ordering::SeqCst) {
-            return;
-        }
-        self.insert(&mut shard, k, row.map(Arc::from));
+        with_cache_key(db, key, |k| {
+            let (hash, mut shard) = self.shard(k);
+            // Checked under the shard lock: refreshes take it too, after raising the mark.
+            if snapshot_lsn < self.watermark.load(Ordering::SeqCst) {
+                return;
+            }
+            self.insert(&mut shard, hash, k, row);
+        });
     }
 
     /// What a batch committed at `lsn` did to `keys` (called before its replies leave): for
@@ -138,23 +194,15 @@ impl RowCache {
         self.watermark.fetch_max(lsn, Ordering::SeqCst);
         for (db, key, now) in keys {
             with_cache_key(db, key, |k| {
-                let mut shard = self.shard(k);
-                // Replaced in place (one probe, no key copies: refreshes were an eighth of
-                // INCR at -P 16); a row grown past the budget must not stay.
-                let Some(slot) = shard.map.get_mut(k) else {
+                let (hash, mut shard) = self.shard(k);
+                // Only keys already cached are refreshed, through the same insert as fills (a
+                // row grown past the budget must not stay).
+                if shard.find(hash, k).is_none() {
                     return;
-                };
+                }
                 match now {
-                    Some(row) if row_size(k, row) <= self.shard_budget => {
-                        let old = std::mem::replace(slot, row.map(Arc::from));
-                        shard.bytes = shard.bytes + row_size(k, row) - entry_size(k, &old);
-                        self.evict_over_budget(&mut shard);
-                    }
-                    _ => {
-                        if let Some(old) = shard.map.remove(k) {
-                            shard.bytes -= entry_size(k, &old);
-                        }
-                    }
+                    Some(row) => self.insert(&mut shard, hash, k, row),
+                    None => shard.remove(hash, k),
                 }
             });
         }
@@ -166,48 +214,50 @@ impl RowCache {
         if self.shard_budget == 0 {
             return;
         }
-        let k: CacheKey = with_cache_key(db, key, |k| Box::from(k));
-        let mut shard = self.shard(&k);
-        self.insert(&mut shard, k, row.map(Arc::from));
+        with_cache_key(db, key, |k| {
+            let (hash, mut shard) = self.shard(k);
+            self.insert(&mut shard, hash, k, row);
+        });
     }
 
     /// Puts `row` in `shard`, evicting the oldest entries beyond the budget.
-    fn insert(&self, shard: &mut Shard, k: CacheKey, row: Option<Arc<[u8]>>) {
-        let size = entry_size(&k, &row);
-        if size > self.shard_budget {
-            if let Some(old) = shard.map.remove(&k) {
-                shard.bytes -= entry_size(&k, &old);
-            }
+    fn insert(&self, shard: &mut Shard, hash: u64, k: &[u8], row: Option<&[u8]>) {
+        if row_size(k, row) > self.shard_budget {
+            shard.remove(hash, k);
             return;
         }
-        shard.bytes += size;
-        match shard.map.insert(k.clone(), row) {
+        let entry = Entry::new(hash, k, row);
+        shard.bytes += entry.size();
+        match shard.map.find_mut(hash, |e| e.hash == hash && e.key() == k) {
             // A replaced entry keeps its place in the eviction order.
-            Some(old) => shard.bytes -= entry_size(&k, &old),
-            None => shard.order.push_back(k),
+            Some(slot) => {
+                let old = std::mem::replace(slot, entry);
+                shard.bytes -= old.size();
+            }
+            None => {
+                shard.map.insert_unique(hash, entry, |e| e.hash);
+                shard.order.push_back(hash);
+            }
         }
-        self.evict_over_budget(shard);
+        while shard.bytes > self.shard_budget {
+            let Some(victim) = shard.order.pop_front() else {
+                break;
+            };
+            // Evicting needs no watermark: a key changed after some snapshot was refreshed,
+            // which already raised the mark above that snapshot. (Places are hashes: in the
+            // vanishing case of two keys with one 64-bit hash, either may go first.)
+            if let Ok(found) = shard.map.find_entry(victim, |e| e.hash == victim) {
+                let (old, _) = found.remove();
+                shard.bytes -= old.size();
+            }
+        }
         // Keys removed and put back leave stale places behind: drop them before they pile up.
         if shard.order.len() > 2 * shard.map.len() + 64 {
             let map = &shard.map;
             let mut seen = std::collections::HashSet::with_capacity(map.len());
             shard
                 .order
-                .retain(|k| map.contains_key(k) && seen.insert(k.clone()));
-        }
-    }
-
-    /// Evicts the oldest entries until `shard` is within its budget.
-    fn evict_over_budget(&self, shard: &mut Shard) {
-        while shard.bytes > self.shard_budget {
-            let Some(victim) = shard.order.pop_front() else {
-                break;
-            };
-            // Evicting needs no watermark: a key changed after some snapshot was refreshed,
-            // which already raised the mark above that snapshot.
-            if let Some(old) = shard.map.remove(&victim) {
-                shard.bytes -= entry_size(&victim, &old);
-            }
+                .retain(|&h| map.find(h, |e| e.hash == h).is_some() && seen.insert(h));
         }
     }
 
@@ -231,7 +281,7 @@ mod tests {
     fn stale_fills_are_refused() {
         let cache = RowCache::new(1 << 20);
         cache.fill(0, b"k", Some(b"old"), 5);
-        assert_eq!(cache.get(0, b"k"), Some(Some(Arc::from(&b"old"[..]))));
+        assert_eq!(cache.get(0, b"k"), Some(Some(b"old".to_vec())));
         // A write at LSN 6 commits and forgets it; a reader of the snapshot at 5 comes late.
         cache.refresh([(0, &b"k"[..], None)], 6);
         assert_eq!(cache.get(0, b"k"), None);
@@ -242,7 +292,7 @@ mod tests {
             "a fill from before the write is refused"
         );
         cache.fill(0, b"k", Some(b"new"), 6);
-        assert_eq!(cache.get(0, b"k"), Some(Some(Arc::from(&b"new"[..]))));
+        assert_eq!(cache.get(0, b"k"), Some(Some(b"new".to_vec())));
         cache.fill(0, b"gone", None, 6);
         assert_eq!(cache.get(0, b"gone"), Some(None));
         cache.clear(7);
@@ -256,11 +306,11 @@ mod tests {
         assert_eq!(cache.peek(0, b"k"), None, "only cached keys are refreshed");
         cache.store(0, b"k", Some(b"v0"));
         cache.refresh([(0, &b"k"[..], Some(Some(&b"v1"[..])))], 3);
-        assert_eq!(cache.peek(0, b"k"), Some(Some(Arc::from(&b"v1"[..]))));
+        assert_eq!(cache.peek(0, b"k"), Some(Some(b"v1".to_vec())));
         cache.fill(0, b"k", Some(b"v0"), 2);
         assert_eq!(
             cache.peek(0, b"k"),
-            Some(Some(Arc::from(&b"v1"[..]))),
+            Some(Some(b"v1".to_vec())),
             "a fill older than the refresh is refused"
         );
         let huge = vec![0u8; 1 << 20];
@@ -284,7 +334,7 @@ mod tests {
             .map(|s| s.lock().unwrap().order.len())
             .sum();
         assert!(order <= 2 + 64, "{order}");
-        assert_eq!(cache.peek(0, b"k"), Some(Some(Arc::from(&b"v"[..]))));
+        assert_eq!(cache.peek(0, b"k"), Some(Some(b"v".to_vec())));
     }
 
     #[test]

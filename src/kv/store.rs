@@ -594,7 +594,7 @@ impl WriteTables<'_> {
             return Ok(self.meta.get(mk.as_slice())?.map(|g| g.value().to_vec()));
         }
         if let Some(cached) = cache.peek(db, key) {
-            return Ok(cached.map(|row| row.to_vec()));
+            return Ok(cached);
         }
         let row = self.meta.get(mk.as_slice())?.map(|g| g.value().to_vec());
         // Unchanged by this batch so far: the latest row there is (strings only, as readers
