@@ -21,7 +21,7 @@ use serde_json::Value;
 use super::{auth, json_response, ApiError, AppState};
 use crate::cmd::{self, Ctx, Outcome};
 use crate::conn::state::{ClientInfo, ClientState};
-use crate::resp::reply::format_double;
+use crate::resp::reply::{bulk_items, format_double};
 use crate::resp::Reply;
 use crate::server::Shared;
 
@@ -234,6 +234,7 @@ pub fn to_json(reply: &Reply, base64: bool) -> Result<Value, String> {
             list(items)?
         }
         Reply::Map(p) | Reply::Pairs(p) => pairs(p)?,
+        Reply::Bulks { body, .. } => Value::Array(bulk_items(body).map(text).collect()),
         Reply::Double(d) => text(format_double(*d).as_bytes()),
         Reply::Bool(b) => Value::from(i64::from(*b)),
     })

@@ -10,6 +10,7 @@ use crate::engine::WriteCtx;
 use crate::kv::meta::{Collection, KeyType};
 use crate::kv::types::{self, list};
 use crate::kv::view::KvView;
+use crate::resp::reply::BulkArray;
 use crate::resp::{Reply, OK};
 
 pub fn load_list(
@@ -137,8 +138,9 @@ impl ReadCommand for LRange {
         let Some((start, stop)) = clamp(self.1, self.2, c.len) else {
             return Ok(Reply::Array(Vec::new()));
         };
-        let items = list::range(view, &c, start, stop, false)?;
-        Ok(Reply::Array(items.into_iter().map(Reply::bulk).collect()))
+        let mut items = BulkArray::default();
+        list::range_each(view, &c, start, stop, false, &mut |v| items.push(v))?;
+        Ok(items.finish())
     }
 }
 

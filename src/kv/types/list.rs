@@ -90,13 +90,25 @@ pub fn range(
     rev: bool,
 ) -> Result<Vec<Vec<u8>>, CmdError> {
     let mut out = Vec::with_capacity((stop - start + 1).min(1 << 16) as usize);
+    range_each(view, c, start, stop, rev, &mut |v| out.push(v.to_vec()))?;
+    Ok(out)
+}
+
+/// Calls `f` with each element from `start` to `stop` (in range), without copying them.
+pub fn range_each(
+    view: &mut dyn KvView,
+    c: &Collection,
+    start: u64,
+    stop: u64,
+    rev: bool,
+    f: &mut dyn FnMut(&[u8]),
+) -> Result<(), CmdError> {
     let from = seq_key(c.version, c.head + start);
     let to = seq_key(c.version, c.head + stop + 1);
     view.sub_scan(&from, &to, rev, &mut |_, v| {
-        out.push(v.to_vec());
+        f(v);
         true
-    })?;
-    Ok(out)
+    })
 }
 
 /// Every element, head to tail.
