@@ -195,14 +195,22 @@ impl RowCache {
         for (db, key, now) in keys {
             with_cache_key(db, key, |k| {
                 let (hash, mut shard) = self.shard(k);
-                // Only keys already cached are refreshed, through the same insert as fills (a
-                // row grown past the budget must not stay).
-                if shard.find(hash, k).is_none() {
-                    return;
-                }
                 match now {
-                    Some(row) => self.insert(&mut shard, hash, k, row),
-                    None => shard.remove(hash, k),
+                    // Only keys already cached are refreshed, in place (one probe).
+                    Some(row) if row_size(k, row) <= self.shard_budget => {
+                        let Some(slot) =
+                            shard.map.find_mut(hash, |e| e.hash == hash && e.key() == k)
+                        else {
+                            return;
+                        };
+                        let entry = Entry::new(hash, k, row);
+                        let size = entry.size();
+                        let old = std::mem::replace(slot, entry);
+                        shard.bytes = shard.bytes + size - old.size();
+                        self.evict_over_budget(&mut shard);
+                    }
+                    // Forgotten, or grown past the budget: it must not stay.
+                    _ => shard.remove(hash, k),
                 }
             });
         }
@@ -239,6 +247,19 @@ impl RowCache {
                 shard.order.push_back(hash);
             }
         }
+        self.evict_over_budget(shard);
+        // Keys removed and put back leave stale places behind: drop them before they pile up.
+        if shard.order.len() > 2 * shard.map.len() + 64 {
+            let map = &shard.map;
+            let mut seen = std::collections::HashSet::with_capacity(map.len());
+            shard
+                .order
+                .retain(|&h| map.find(h, |e| e.hash == h).is_some() && seen.insert(h));
+        }
+    }
+
+    /// Evicts the oldest entries until `shard` is within its budget.
+    fn evict_over_budget(&self, shard: &mut Shard) {
         while shard.bytes > self.shard_budget {
             let Some(victim) = shard.order.pop_front() else {
                 break;
@@ -250,14 +271,6 @@ impl RowCache {
                 let (old, _) = found.remove();
                 shard.bytes -= old.size();
             }
-        }
-        // Keys removed and put back leave stale places behind: drop them before they pile up.
-        if shard.order.len() > 2 * shard.map.len() + 64 {
-            let map = &shard.map;
-            let mut seen = std::collections::HashSet::with_capacity(map.len());
-            shard
-                .order
-                .retain(|&h| map.find(h, |e| e.hash == h).is_some() && seen.insert(h));
         }
     }
 
