@@ -79,16 +79,22 @@ struct Shard {
     bytes: usize,
 }
 
+/// Whether `e` is the entry of `k` (whose hash is `hash`).
+fn is_entry_of(hash: u64, k: &[u8]) -> impl Fn(&Entry) -> bool + '_ {
+    move |e| e.hash == hash && e.key() == k
+}
+
 impl Shard {
     fn find(&self, hash: u64, k: &[u8]) -> Option<&Entry> {
-        self.map.find(hash, |e| e.hash == hash && e.key() == k)
+        self.map.find(hash, is_entry_of(hash, k))
+    }
+
+    fn find_mut(&mut self, hash: u64, k: &[u8]) -> Option<&mut Entry> {
+        self.map.find_mut(hash, is_entry_of(hash, k))
     }
 
     fn remove(&mut self, hash: u64, k: &[u8]) {
-        if let Ok(found) = self
-            .map
-            .find_entry(hash, |e| e.hash == hash && e.key() == k)
-        {
+        if let Ok(found) = self.map.find_entry(hash, is_entry_of(hash, k)) {
             let (old, _) = found.remove();
             self.bytes -= old.size();
         }
@@ -198,9 +204,7 @@ impl RowCache {
                 match now {
                     // Only keys already cached are refreshed, in place (one probe).
                     Some(row) if row_size(k, row) <= self.shard_budget => {
-                        let Some(slot) =
-                            shard.map.find_mut(hash, |e| e.hash == hash && e.key() == k)
-                        else {
+                        let Some(slot) = shard.find_mut(hash, k) else {
                             return;
                         };
                         let entry = Entry::new(hash, k, row);
@@ -236,7 +240,7 @@ impl RowCache {
         }
         let entry = Entry::new(hash, k, row);
         shard.bytes += entry.size();
-        match shard.map.find_mut(hash, |e| e.hash == hash && e.key() == k) {
+        match shard.find_mut(hash, k) {
             // A replaced entry keeps its place in the eviction order.
             Some(slot) => {
                 let old = std::mem::replace(slot, entry);
