@@ -16,6 +16,7 @@ use super::server::help_reply;
 use super::{ArgCursor, CmdError, Command, Ctx};
 use crate::bus::glob::glob_match;
 use crate::engine::now_ms;
+use crate::kv::chunk;
 use crate::kv::meta::{self, Collection, KeyType};
 use crate::kv::types::{self, hash, zset};
 use crate::kv::view::KvView;
@@ -373,7 +374,11 @@ impl Command for MemoryUsage {
             let limit = if self.1 == 0 { u64::MAX } else { self.1 };
             let (mut seen, mut sampled) = (0u64, 0u64);
             ctx.sub_scan(&lo, &hi, false, &mut |k, v| {
-                seen += 1;
+                // A list's rows are chunks of elements (and its long elements' own rows).
+                seen += match c.kind {
+                    KeyType::List => chunk::elements_in(k, v),
+                    _ => 1,
+                };
                 sampled += (k.len() + v.len() + ENTRY_OVERHEAD) as u64;
                 seen < limit
             })?;

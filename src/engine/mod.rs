@@ -255,6 +255,10 @@ impl Engine {
             );
         }
         stats.replayed_records.store(replayed, Ordering::Relaxed);
+        let upgraded = store.write(false, |t| t.upgrade_layout())?;
+        if upgraded > 0 {
+            tracing::info!("storage layout upgraded: {upgraded} list elements moved into chunks");
+        }
         stats
             .torn_tail_bytes
             .store(torn_tail_bytes, Ordering::Relaxed);
@@ -651,6 +655,14 @@ fn apply_op(t: &mut WriteTables<'_>, op: &Op) -> Result<(), StoreError> {
             t.sub_put(skey, value)?;
         }
         Op::DelSub { skey } => t.sub_delete(skey)?,
+        Op::ListPut {
+            version,
+            seq,
+            value,
+        } => t.list_put(*version, *seq, value)?,
+        Op::ListDel { version, seq } => {
+            t.list_take(*version, *seq)?;
+        }
         Op::FlushDb { db } => t.flush_db(*db)?,
         Op::SwapDb { a, b } => t.swap_db(*a, *b)?,
         Op::Sql { .. } => {}
@@ -947,6 +959,42 @@ impl WriteCtx<'_, '_> {
         // Removing a member leaves the key's row as it was: noting it now is as before.
         self.touch(db, key)?;
         self.ops.push(Op::DelSub { skey });
+        Ok(Some(value))
+    }
+
+    /// Sets element `seq` of the list at `key` (collection `version`).
+    pub fn list_put(
+        &mut self,
+        db: u32,
+        key: &[u8],
+        version: u64,
+        seq: u64,
+        value: &[u8],
+    ) -> Result<(), CmdError> {
+        self.touch(db, key)?;
+        self.tables.list_put(version, seq, value)?;
+        self.ops.push(Op::ListPut {
+            version,
+            seq,
+            value: value.to_vec(),
+        });
+        Ok(())
+    }
+
+    /// Removes element `seq` of the list at `key` and returns it; `None` (nothing changed,
+    /// nothing logged) if there was none.
+    pub fn list_take(
+        &mut self,
+        db: u32,
+        key: &[u8],
+        version: u64,
+        seq: u64,
+    ) -> Result<Option<Vec<u8>>, CmdError> {
+        let Some(value) = self.tables.list_take(version, seq)? else {
+            return Ok(None);
+        };
+        self.touch(db, key)?;
+        self.ops.push(Op::ListDel { version, seq });
         Ok(Some(value))
     }
 
@@ -1391,6 +1439,8 @@ fn refresh_cache(cache: &RowCache, ops: &[Op], lsn: Lsn) {
         // Members are never cached.
         Op::PutSub { .. }
         | Op::DelSub { .. }
+        | Op::ListPut { .. }
+        | Op::ListDel { .. }
         | Op::FlushDb { .. }
         | Op::SwapDb { .. }
         | Op::Sql { .. } => None,

@@ -84,7 +84,11 @@ impl Observers {
                     raise_db(*a);
                     raise_db(*b);
                 }
-                Op::PutSub { .. } | Op::DelSub { .. } | Op::Sql { .. } => {}
+                Op::PutSub { .. }
+                | Op::DelSub { .. }
+                | Op::ListPut { .. }
+                | Op::ListDel { .. }
+                | Op::Sql { .. } => {}
             }
         }
         for (db, key) in touched {
@@ -119,7 +123,11 @@ pub fn all_changed_keys(ops: &[Op], touched: &[(u32, Vec<u8>)]) -> (Vec<bytes::B
             | Op::Forget { key, .. }
             | Op::SetExpire { key, .. } => keys.push(bytes::Bytes::copy_from_slice(key)),
             Op::FlushDb { .. } | Op::SwapDb { .. } => whole_db = true,
-            Op::PutSub { .. } | Op::DelSub { .. } | Op::Sql { .. } => {}
+            Op::PutSub { .. }
+            | Op::DelSub { .. }
+            | Op::ListPut { .. }
+            | Op::ListDel { .. }
+            | Op::Sql { .. } => {}
         }
     }
     keys.extend(

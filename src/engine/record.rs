@@ -40,6 +40,17 @@ pub enum Op {
     DelSub {
         skey: Vec<u8>,
     },
+    /// Element `seq` of list `version` holds `value` (where it is stored: `kv::chunk`).
+    ListPut {
+        version: u64,
+        seq: u64,
+        value: Vec<u8>,
+    },
+    /// Element `seq` of list `version` is gone.
+    ListDel {
+        version: u64,
+        seq: u64,
+    },
     FlushDb {
         db: u32,
     },
@@ -130,6 +141,21 @@ pub fn encode(ops: &[Op]) -> Vec<u8> {
                 out.push(11);
                 put_bytes(&mut out, changes);
             }
+            Op::ListPut {
+                version,
+                seq,
+                value,
+            } => {
+                out.push(12);
+                out.extend_from_slice(&version.to_le_bytes());
+                out.extend_from_slice(&seq.to_le_bytes());
+                put_bytes(&mut out, value);
+            }
+            Op::ListDel { version, seq } => {
+                out.push(13);
+                out.extend_from_slice(&version.to_le_bytes());
+                out.extend_from_slice(&seq.to_le_bytes());
+            }
         }
     }
     out
@@ -149,6 +175,8 @@ fn encoded_len(op: &Op) -> usize {
         }
         Op::DelSub { skey } => bytes(skey),
         Op::Sql { changes } => bytes(changes),
+        Op::ListPut { value, .. } => 16 + bytes(value),
+        Op::ListDel { .. } => 16,
     }
 }
 
@@ -198,6 +226,15 @@ pub fn decode(data: &[u8]) -> Result<Vec<Op>, DecodeError> {
             9 => Op::DelSub { skey: r.bytes()? },
             11 => Op::Sql {
                 changes: r.bytes()?,
+            },
+            12 => Op::ListPut {
+                version: r.u64()?,
+                seq: r.u64()?,
+                value: r.bytes()?,
+            },
+            13 => Op::ListDel {
+                version: r.u64()?,
+                seq: r.u64()?,
             },
             _ => return Err(DecodeError("unknown operation")),
         });
@@ -299,6 +336,15 @@ mod tests {
             },
             Op::Sql {
                 changes: vec![1, 2, 0, 0, 0, b'x', b'y'],
+            },
+            Op::ListPut {
+                version: 12,
+                seq: 1 << 63,
+                value: b"element".to_vec(),
+            },
+            Op::ListDel {
+                version: 12,
+                seq: (1 << 63) - 1,
             },
         ];
         let bytes = encode(&ops);

@@ -2,6 +2,7 @@
 //! collection members as subkeys, an expiry index, and the typed operations the commands use.
 
 pub mod cache;
+pub mod chunk;
 pub mod meta;
 pub mod store;
 pub mod types;

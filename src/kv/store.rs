@@ -34,6 +34,7 @@ use redb::{
 };
 
 use super::cache::RowCache;
+use super::chunk::{self, Chunk, Slot};
 use super::meta;
 
 const META: TableDefinition<&[u8], &[u8]> = TableDefinition::new("meta");
@@ -54,6 +55,10 @@ const ROW_OVERHEAD: usize = 64;
 /// ... or their first is this old.
 const COMMIT_AGE: Duration = Duration::from_millis(50);
 const NEXT_VERSION: &str = "next_version";
+/// The layout of the tables: 2 since lists are stored in chunks (`kv::chunk`); 0 (absent)
+/// before, when each list element had its own `version · seq` row.
+const FORMAT: &str = "format";
+const CURRENT_FORMAT: u64 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -292,11 +297,13 @@ impl KvStore {
             dead_namespaces: txn.open_table(DEAD_NAMESPACES).map_err(StoreError::from)?,
             namespaces: HashMap::default(),
             staged: HashMap::default(),
+            chunks: HashMap::default(),
             written: 0,
             cache_behind: false,
         };
         let result = f(&mut tables)?;
         tables.write_staged()?;
+        tables.write_chunks()?;
         Ok((result, tables.written))
     }
 
@@ -544,6 +551,9 @@ pub struct WriteTables<'t> {
     /// Database → namespace, as read in this transaction.
     namespaces: HashMap<u32, u32, foldhash::fast::RandomState>,
     staged: HashMap<Vec<u8>, Staged, foldhash::quality::RandomState>,
+    /// List chunks read or changed in this transaction (see `kv::chunk`): each changed one is
+    /// written once, when the transaction's batch ends or something reads the table.
+    chunks: HashMap<[u8; 17], StagedChunk, foldhash::fast::RandomState>,
     /// Bytes written to the tables so far (what the pending transaction's size is judged by).
     written: usize,
     /// The table changed under the row cache in this batch (staged rows written before its
@@ -558,6 +568,12 @@ pub struct WriteTables<'t> {
 struct Staged {
     row: Option<Vec<u8>>,
     collect_stored: bool,
+}
+
+/// A list chunk as this transaction sees it, and whether it differs from the table's row.
+struct StagedChunk {
+    chunk: Chunk,
+    changed: bool,
 }
 
 /// What index and count upkeep needs of a row: (deadline, earliest field deadline, version).
@@ -897,18 +913,137 @@ impl WriteTables<'_> {
         Ok(())
     }
 
-    pub fn sub_get(&self, skey: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+    pub fn sub_get(&mut self, skey: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+        self.write_chunks()?;
         sub_get(&self.sub, skey)
     }
 
     pub fn sub_scan(
-        &self,
+        &mut self,
         from: &[u8],
         to: &[u8],
         rev: bool,
         f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> StoreResult<()> {
+        self.write_chunks()?;
         sub_scan(&self.sub, from, to, rev, f)
+    }
+
+    /// The chunk holding list element `seq` of `version`, staged for changes.
+    fn chunk_mut(&mut self, version: u64, seq: u64) -> StoreResult<&mut StagedChunk> {
+        use std::collections::hash_map::Entry;
+        Ok(match self.chunks.entry(chunk::chunk_key(version, seq)) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
+                let chunk = match self.sub.get(&e.key()[..])? {
+                    Some(row) => Chunk::decode(row.value())
+                        .ok_or_else(|| StoreError::Other("malformed list chunk".into()))?,
+                    None => Chunk::default(),
+                };
+                e.insert(StagedChunk {
+                    chunk,
+                    changed: false,
+                })
+            }
+        })
+    }
+
+    /// Sets list element `seq` of `version` (see `kv::chunk`).
+    pub fn list_put(&mut self, version: u64, seq: u64, value: &[u8]) -> StoreResult<()> {
+        let big = value.len() > chunk::INLINE_MAX;
+        let staged = self.chunk_mut(version, seq)?;
+        let slot = if big {
+            Slot::OutOfLine
+        } else {
+            Slot::Inline(value.to_vec())
+        };
+        let before = staged.chunk.replace(chunk::slot_of(seq), slot);
+        staged.changed = true;
+        let big_key = chunk::big_key(version, seq);
+        if big {
+            self.written += ROW_OVERHEAD + big_key.len() + value.len();
+            self.sub.insert(&big_key[..], value)?;
+        } else if before == Slot::OutOfLine {
+            self.sub.remove(&big_key[..])?;
+        }
+        Ok(())
+    }
+
+    /// Removes list element `seq` of `version` and returns it (`None`: there was none).
+    pub fn list_take(&mut self, version: u64, seq: u64) -> StoreResult<Option<Vec<u8>>> {
+        let staged = self.chunk_mut(version, seq)?;
+        let before = staged.chunk.replace(chunk::slot_of(seq), Slot::Empty);
+        staged.changed |= before != Slot::Empty;
+        Ok(match before {
+            Slot::Empty => None,
+            Slot::Inline(v) => Some(v),
+            Slot::OutOfLine => {
+                let big_key = chunk::big_key(version, seq);
+                let value = self.sub.remove(&big_key[..])?.map(|g| g.value().to_vec());
+                Some(value.ok_or_else(|| StoreError::Other("missing list element".into()))?)
+            }
+        })
+    }
+
+    /// Brings a store written before list chunks to the current layout: every list element
+    /// row `version · seq` becomes a slot of its chunk. Returns how many elements moved.
+    pub fn upgrade_layout(&mut self) -> StoreResult<u64> {
+        if self.counter(FORMAT)? >= CURRENT_FORMAT {
+            return Ok(0);
+        }
+        let mut versions = Vec::new();
+        for entry in self.meta.iter()? {
+            let (_, row) = entry?;
+            if meta::key_type(row.value()) == Some(meta::KeyType::List) {
+                versions.extend(meta::collection_version(row.value()));
+            }
+        }
+        let mut moved = 0;
+        for version in versions {
+            let (from, to) = (version.to_be_bytes(), (version + 1).to_be_bytes());
+            let old: Vec<(u64, Vec<u8>)> = self
+                .sub
+                .extract_from_if(&from[..]..&to[..], |k, _| k.len() == 16)?
+                .map(|entry| {
+                    let (k, v) = entry?;
+                    let mut seq = [0u8; 8];
+                    seq.copy_from_slice(&k.value()[8..]);
+                    Ok((u64::from_be_bytes(seq), v.value().to_vec()))
+                })
+                .collect::<StoreResult<_>>()?;
+            for (seq, value) in old {
+                self.list_put(version, seq, &value)?;
+                moved += 1;
+            }
+        }
+        self.write_chunks()?;
+        self.state.insert(FORMAT, CURRENT_FORMAT)?;
+        Ok(moved)
+    }
+
+    /// Writes the list chunks this transaction changed, in key order.
+    fn write_chunks(&mut self) -> StoreResult<()> {
+        if self.chunks.is_empty() {
+            return Ok(());
+        }
+        let mut changed: Vec<([u8; 17], Chunk)> = self
+            .chunks
+            .drain()
+            .filter(|(_, st)| st.changed)
+            .map(|(k, st)| (k, st.chunk))
+            .collect();
+        changed.sort_unstable_by_key(|a| a.0);
+        for (key, chunk) in changed {
+            if chunk.is_empty() {
+                self.written += ROW_OVERHEAD + key.len();
+                self.sub.remove(&key[..])?;
+            } else {
+                let row = chunk.encode();
+                self.written += ROW_OVERHEAD + key.len() + row.len();
+                self.sub.insert(&key[..], row.as_slice())?;
+            }
+        }
+        Ok(())
     }
 
     /// Stores a member row; true if it replaced one.
@@ -935,6 +1070,8 @@ impl WriteTables<'_> {
     /// Removes up to `limit` keys of flushed namespaces and members of deleted collections;
     /// returns how many it removed.
     pub fn collect_garbage(&mut self, limit: usize) -> StoreResult<usize> {
+        // A chunk staged under a collected version must not be written back after it.
+        self.write_chunks()?;
         let mut removed = self.collect_namespaces(limit)?;
         while removed < limit {
             let Some(version) = self.garbage.first()?.map(|(k, _)| k.value()) else {
@@ -1095,6 +1232,66 @@ impl redb::StorageBackend for SimRedbBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn upgrade_moves_list_element_rows_into_chunks_once() {
+        use crate::kv::meta::{Collection, KeyType, LIST_ORIGIN};
+        use crate::kv::types::{list, skey};
+        use crate::kv::view::SnapshotView;
+        let dir = tempfile::tempdir().unwrap();
+        let store = KvStore::open(&dir.path().join("kv.redb"), 1 << 20).unwrap();
+        let big = vec![b'b'; 200];
+        let elements = [b"first".to_vec(), big.clone(), b"third".to_vec()];
+        let mut c = Collection::new(KeyType::List, 7);
+        (c.head, c.tail, c.len) = (LIST_ORIGIN - 1, LIST_ORIGIN + 2, 3);
+        let mut h = Collection::new(KeyType::Hash, 8);
+        h.len = 1;
+        let field = b"sixteen-byte-fld";
+        store
+            .write(false, |t| -> StoreResult<()> {
+                // The layout before chunks: one `version · seq` row per element.
+                t.put(0, b"l", &c.encode())?;
+                for (i, e) in elements.iter().enumerate() {
+                    t.sub_put(&skey(7, &(c.head + i as u64).to_be_bytes()), e)?;
+                }
+                t.put(0, b"h", &h.encode())?;
+                t.sub_put(&skey(8, field), b"\0v")?;
+                Ok(())
+            })
+            .unwrap();
+        let moved = store.write(false, |t| t.upgrade_layout()).unwrap();
+        assert_eq!(moved, 3);
+        assert_eq!(store.write(false, |t| t.upgrade_layout()).unwrap(), 0);
+        let r = store.read().unwrap();
+        let mut view = SnapshotView {
+            tables: &r,
+            now_ms: 0,
+        };
+        assert_eq!(list::range(&mut view, &c, 0, 2, false).unwrap(), elements);
+        assert_eq!(list::get(&mut view, &c, 1).unwrap(), Some(big));
+        let mut rows = Vec::new();
+        r.sub_scan(
+            &7u64.to_be_bytes(),
+            &9u64.to_be_bytes(),
+            false,
+            &mut |k, _| {
+                rows.push(k.to_vec());
+                true
+            },
+        )
+        .unwrap();
+        // Two chunks (the list straddles a chunk boundary), the long element's row, and the
+        // hash field untouched.
+        assert_eq!(
+            rows,
+            [
+                chunk::chunk_key(7, c.head).to_vec(),
+                chunk::chunk_key(7, c.head + 1).to_vec(),
+                chunk::big_key(7, c.head + 1).to_vec(),
+                skey(8, field),
+            ]
+        );
+    }
 
     #[test]
     fn put_delete_expire_keep_index_and_counts() {

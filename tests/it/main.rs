@@ -8,6 +8,7 @@ mod durability;
 mod hash;
 mod http;
 mod keys;
+mod list;
 mod process;
 mod protocol;
 mod pubsub;

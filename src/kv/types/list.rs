@@ -1,16 +1,16 @@
-//! Lists: one subkey per element, `version · seq u64 BE → element`, with the elements at the
-//! consecutive sequences `head..tail` of the key's header. Pushes and pops at either end and
-//! access by index are single lookups; inserting or removing in the middle shifts the elements
-//! after the change (O(n), as in Redis).
+//! Lists: elements at the consecutive sequences `head..tail` of the key's header, stored 32
+//! to a row (`kv::chunk`). Pushes and pops at either end and access by index are single
+//! lookups; inserting or removing in the middle shifts the elements after the change (O(n),
+//! as in Redis).
 
-use super::skey;
 use crate::cmd::CmdError;
 use crate::engine::WriteCtx;
+use crate::kv::chunk::{self, RawSlot, SLOTS};
 use crate::kv::meta::{Collection, LIST_ORIGIN};
 use crate::kv::view::KvView;
 
-fn seq_key(version: u64, seq: u64) -> Vec<u8> {
-    skey(version, &seq.to_be_bytes())
+fn malformed() -> CmdError {
+    CmdError::err("malformed list chunk")
 }
 
 /// Appends at the head (`left`) or the tail (the caller saves `c`).
@@ -32,7 +32,7 @@ pub fn push(
         c.tail += 1;
         c.tail - 1
     };
-    w.put_sub(db, key, seq_key(c.version, seq), value.to_vec())?;
+    w.list_put(db, key, c.version, seq, value)?;
     c.len += 1;
     Ok(())
 }
@@ -49,8 +49,7 @@ pub fn pop(
         return Ok(None);
     }
     let seq = if left { c.head } else { c.tail - 1 };
-    let k = seq_key(c.version, seq);
-    let value = w.take_sub(db, key, k)?.unwrap_or_default();
+    let value = w.list_take(db, key, c.version, seq)?.unwrap_or_default();
     if left {
         c.head += 1;
     } else {
@@ -65,7 +64,15 @@ pub fn get(view: &mut dyn KvView, c: &Collection, index: u64) -> Result<Option<V
     if index >= c.len {
         return Ok(None);
     }
-    view.sub_get(&seq_key(c.version, c.head + index))
+    let seq = c.head + index;
+    let Some(row) = view.sub_get(&chunk::chunk_key(c.version, seq))? else {
+        return Ok(None);
+    };
+    match chunk::parse(&row).ok_or_else(malformed)?[chunk::slot_of(seq)] {
+        RawSlot::Empty => Ok(None),
+        RawSlot::Inline(v) => Ok(Some(v.to_vec())),
+        RawSlot::OutOfLine => view.sub_get(&chunk::big_key(c.version, seq)),
+    }
 }
 
 /// Replaces the element at `index` (in range).
@@ -77,8 +84,7 @@ pub fn set(
     index: u64,
     value: &[u8],
 ) -> Result<(), CmdError> {
-    w.put_sub(db, key, seq_key(c.version, c.head + index), value.to_vec())?;
-    Ok(())
+    w.list_put(db, key, c.version, c.head + index, value)
 }
 
 /// Elements `start..=stop` (normalised, `start <= stop < len`), head to tail or reversed.
@@ -94,7 +100,8 @@ pub fn range(
     Ok(out)
 }
 
-/// Calls `f` with each element from `start` to `stop` (in range), without copying them.
+/// Calls `f` with each element from `start` to `stop` (in range), chunk by chunk, without
+/// copying inline elements.
 pub fn range_each(
     view: &mut dyn KvView,
     c: &Collection,
@@ -103,12 +110,33 @@ pub fn range_each(
     rev: bool,
     f: &mut dyn FnMut(&[u8]),
 ) -> Result<(), CmdError> {
-    let from = seq_key(c.version, c.head + start);
-    let to = seq_key(c.version, c.head + stop + 1);
-    view.sub_scan(&from, &to, rev, &mut |_, v| {
-        f(v);
-        true
-    })
+    if start > stop || start >= c.len {
+        return Ok(());
+    }
+    let (first, last) = (c.head + start, c.head + stop.min(c.len - 1));
+    let (first_id, last_id) = (first / SLOTS, last / SLOTS);
+    for i in 0..=last_id - first_id {
+        let id = if rev { last_id - i } else { first_id + i };
+        let base = id * SLOTS;
+        let Some(row) = view.sub_get(&chunk::chunk_key(c.version, base))? else {
+            continue;
+        };
+        let slots = chunk::parse(&row).ok_or_else(malformed)?;
+        let (lo, hi) = (first.max(base), last.min(base + SLOTS - 1));
+        for j in 0..=hi - lo {
+            let seq = if rev { hi - j } else { lo + j };
+            match slots[chunk::slot_of(seq)] {
+                RawSlot::Empty => {}
+                RawSlot::Inline(v) => f(v),
+                RawSlot::OutOfLine => {
+                    if let Some(v) = view.sub_get(&chunk::big_key(c.version, seq))? {
+                        f(&v);
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Every element, head to tail.
@@ -131,10 +159,10 @@ pub fn rewrite_from(
     let first = c.head + pos;
     let new_tail = first + tail_elements.len() as u64;
     for (i, e) in tail_elements.iter().enumerate() {
-        w.put_sub(db, key, seq_key(c.version, first + i as u64), e.clone())?;
+        w.list_put(db, key, c.version, first + i as u64, e)?;
     }
     for seq in new_tail..c.tail {
-        w.del_sub(db, key, seq_key(c.version, seq))?;
+        w.list_take(db, key, c.version, seq)?;
     }
     c.tail = new_tail;
     c.len = c.tail - c.head;
@@ -156,7 +184,7 @@ pub fn trim(
         (c.head + start, c.head + stop.min(c.len - 1) + 1)
     };
     for seq in (c.head..keep_from).chain(keep_to..c.tail) {
-        w.del_sub(db, key, seq_key(c.version, seq))?;
+        w.list_take(db, key, c.version, seq)?;
     }
     (c.head, c.tail) = if keep_from == keep_to {
         (LIST_ORIGIN, LIST_ORIGIN)
