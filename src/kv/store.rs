@@ -297,6 +297,7 @@ impl KvStore {
             dead_namespaces: txn.open_table(DEAD_NAMESPACES).map_err(StoreError::from)?,
             namespaces: HashMap::default(),
             staged: HashMap::default(),
+            headers_read: HashMap::default(),
             chunks: HashMap::default(),
             written: 0,
             cache_behind: false,
@@ -551,6 +552,10 @@ pub struct WriteTables<'t> {
     /// Database → namespace, as read in this transaction.
     namespaces: HashMap<u32, u32, foldhash::fast::RandomState>,
     staged: HashMap<Vec<u8>, Staged, foldhash::quality::RandomState>,
+    /// Collection headers this batch read from the table and has not changed (staged rows
+    /// come first): the commands of a batch on one collection (a pipeline of HSET, SADD,
+    /// ZADD) look its header up once.
+    headers_read: HashMap<Vec<u8>, Vec<u8>, foldhash::quality::RandomState>,
     /// List chunks read or changed in this transaction (see `kv::chunk`): each changed one is
     /// written once, when the transaction's batch ends or something reads the table.
     chunks: HashMap<[u8; 17], StagedChunk, foldhash::fast::RandomState>,
@@ -606,6 +611,9 @@ impl WriteTables<'_> {
         if let Some(staged) = self.staged.get(&mk) {
             return Ok(staged.row.clone());
         }
+        if let Some(row) = self.headers_read.get(&mk) {
+            return Ok(Some(row.clone()));
+        }
         if self.cache_behind {
             return Ok(self.meta.get(mk.as_slice())?.map(|g| g.value().to_vec()));
         }
@@ -613,13 +621,16 @@ impl WriteTables<'_> {
             return Ok(cached);
         }
         let row = self.meta.get(mk.as_slice())?.map(|g| g.value().to_vec());
-        // Unchanged by this batch so far: the latest row there is (strings only, as readers
-        // cache them; a change later in the batch refreshes it).
-        if row
-            .as_deref()
-            .is_none_or(|r| meta::key_type(r) == Some(meta::KeyType::String))
-        {
-            cache.store(db, key, row.as_deref());
+        match row.as_deref() {
+            // Unchanged by this batch so far: the latest row there is (strings only, as
+            // readers cache them; a change later in the batch refreshes it).
+            None => cache.store(db, key, None),
+            Some(r) if meta::key_type(r) == Some(meta::KeyType::String) => {
+                cache.store(db, key, Some(r))
+            }
+            Some(r) => {
+                self.headers_read.insert(mk, r.to_vec());
+            }
         }
         Ok(row)
     }
@@ -661,6 +672,8 @@ impl WriteTables<'_> {
     /// as behind the table for the rest of the batch.
     fn write_staged(&mut self) -> StoreResult<()> {
         self.cache_behind = true;
+        // Staged rows now in the table may be newer than what was read before them.
+        self.headers_read.clear();
         if self.staged.is_empty() {
             return Ok(());
         }
