@@ -103,6 +103,7 @@ impl Session {
             Outcome::Pending(rx) => rx
                 .await
                 .unwrap_or_else(|_| Reply::Error("ERR server is shutting down".into())),
+            Outcome::Queued => self.state.replies.next().await,
             Outcome::Blocked(wait) => blocked(wait).await,
         };
         // The next command reads what this one wrote.

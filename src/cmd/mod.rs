@@ -214,6 +214,9 @@ pub fn observed<T>(
 pub enum Outcome {
     Ready(Reply),
     Pending(tokio::sync::oneshot::Receiver<Reply>),
+    /// A write queued with its reply going to the client's reply box (`ClientState::replies`):
+    /// the next reply there is its own.
+    Queued,
     /// A blocking command: its first try, then possibly a wait (see `cmd::blocking`).
     Blocked(blocking::BlockedWait),
 }
@@ -303,11 +306,11 @@ pub fn run_write<C: WriteCommand>(
     let command = C::parse(args)?;
     ctx.client.snapshot = None;
     let env = ctx.write_env();
-    let rx = ctx
-        .server
-        .engine
-        .submit(Box::new(move |w| apply_observed(command, env, w)))?;
-    Ok(Outcome::Pending(rx))
+    ctx.server.engine.submit_to(
+        Box::new(move |w| apply_observed(command, env, w)),
+        &ctx.client.replies,
+    )?;
+    Ok(Outcome::Queued)
 }
 
 /// Command flags, named as COMMAND reports them.
@@ -885,9 +888,22 @@ impl CommandTable {
 
     /// Finds the entry for a call and checks its arity (Redis's order: existence, arity).
     pub fn resolve(&self, args: &[Bytes]) -> Result<(&Entry, usize), CmdError> {
+        self.resolve_hinted(args, None)
+    }
+
+    /// [`resolve`](Self::resolve), trying the entry `hint` (the client's previous command)
+    /// first: a pipeline mostly repeats one command, and comparing its name is cheaper than
+    /// hashing (the table lookup was 4% of `SADD -P 16`).
+    pub fn resolve_hinted(
+        &self,
+        args: &[Bytes],
+        hint: Option<usize>,
+    ) -> Result<(&Entry, usize), CmdError> {
         let name = args.first().map(|a| &a[..]).unwrap_or_default();
-        let entry = self
-            .lookup(name)
+        let entry = hint
+            .and_then(|i| self.entries.get(i))
+            .filter(|e| !e.is_sub && e.spec.name.as_bytes().eq_ignore_ascii_case(name))
+            .or_else(|| self.lookup(name))
             .ok_or_else(|| CmdError::unknown_command(name, args.get(1..).unwrap_or_default()))?;
         if entry.subcommands.is_empty() || (entry.spec.handler.is_some() && args.len() == 1) {
             if !entry.spec.arity_ok(args.len()) {
@@ -952,7 +968,7 @@ pub fn is_write(args: &[Bytes]) -> bool {
 pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> (Outcome, Option<usize>) {
     let metrics = &ctx.server.metrics;
     let fail = |e: CmdError| Outcome::Ready(Reply::Error(e.to_resp_text()));
-    let (entry, depth) = match table().resolve(args) {
+    let (entry, depth) = match table().resolve_hinted(args, ctx.client.info.last_command()) {
         Ok(found) => found,
         Err(e) => {
             metrics.count_error();
@@ -1038,6 +1054,27 @@ mod tests {
         assert_eq!((e.full_name.as_str(), depth), ("command|count", 2));
         let (e, depth) = t.resolve(&args(&["command"])).unwrap();
         assert_eq!((e.full_name.as_str(), depth), ("command", 1));
+    }
+
+    #[test]
+    fn a_hint_is_only_taken_when_it_names_the_command() {
+        let t = table();
+        let get = t.resolve(&args(&["get", "k"])).unwrap().0.id;
+        let config_get = t.resolve(&args(&["config", "get", "x"])).unwrap().0.id;
+        for hint in [None, Some(get), Some(config_get), Some(usize::MAX)] {
+            let found = |a: &[&str]| {
+                t.resolve_hinted(&args(a), hint)
+                    .map(|(e, _)| e.full_name.clone())
+            };
+            assert_eq!(found(&["GeT", "k"]).unwrap(), "get");
+            assert_eq!(found(&["set", "k", "v"]).unwrap(), "set");
+            assert_eq!(found(&["config", "get", "x"]).unwrap(), "config|get");
+            assert_eq!(
+                found(&["get"]).unwrap_err(),
+                CmdError::WrongArity("get".into())
+            );
+            assert!(found(&["gets", "k"]).is_err());
+        }
     }
 
     #[test]

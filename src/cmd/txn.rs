@@ -175,7 +175,9 @@ fn plan(ctx: &mut Ctx<'_>, queued: Vec<Vec<Bytes>>) -> (Vec<Step>, bool) {
                         ctx.client.in_exec = false;
                         Step::Answered(match outcome {
                             Ok(Outcome::Ready(reply)) => reply,
-                            Ok(Outcome::Pending(_) | Outcome::Blocked(_)) => {
+                            // Never a queued write: data commands run through their
+                            // transaction handler above.
+                            Ok(Outcome::Pending(_) | Outcome::Blocked(_) | Outcome::Queued) => {
                                 Reply::Error("ERR command not supported in MULTI".into())
                             }
                             Err(e) => Reply::Error(e.to_resp_text()),

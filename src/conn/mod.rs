@@ -342,6 +342,7 @@ impl Connection {
             let reply = match outcome {
                 Outcome::Ready(reply) => reply,
                 Outcome::Pending(rx) => rx.await.unwrap_or_else(|_| shutting_down()),
+                Outcome::Queued => self.state.replies.next().await,
                 Outcome::Blocked(wait) => self.wait_blocked(wait).await,
             };
             self.queue_reply(&reply);

@@ -196,6 +196,8 @@ pub struct ClientState {
     /// The clock (unix ms) the reads of this batch of commands judge deadlines by, read once
     /// as Redis reads its clock once per turn (0: not read yet; reset by the connection).
     pub clock_ms: std::cell::Cell<u64>,
+    /// Replies to this client's queued writes (`Outcome::Queued`), in order.
+    pub replies: Arc<crate::engine::replies::ReplyBox>,
 }
 
 impl ClientState {
@@ -219,6 +221,7 @@ impl ClientState {
             multi_failed: false,
             watched: Vec::new(),
             watch_dirty: Arc::default(),
+            replies: Arc::default(),
         }
     }
 

@@ -12,6 +12,7 @@ use std::sync::Mutex;
 
 use tokio::sync::oneshot;
 
+use super::replies::ReplyTo;
 use super::WriteCtx;
 use crate::cmd::CmdError;
 use crate::resp::Reply;
@@ -111,7 +112,7 @@ impl Waiters {
         &self,
         ready: Vec<(u32, Vec<u8>)>,
         w: &mut dyn FnMut(&mut Attempt) -> (AttemptResult, Vec<Key>),
-        replies: &mut Vec<(oneshot::Sender<Reply>, Reply)>,
+        replies: &mut Vec<(ReplyTo, Reply)>,
     ) {
         if self.is_empty() {
             return;
@@ -135,7 +136,7 @@ impl Waiters {
                         if let Some(waiter) = r.waiters.remove(&id) {
                             unqueue(&mut r, id, &waiter.keys);
                             self.count.fetch_sub(1, Ordering::Relaxed);
-                            replies.push((waiter.reply, reply));
+                            replies.push((ReplyTo::Once(waiter.reply), reply));
                         }
                         ready.extend(touched.into_iter().filter(|k| *k != key));
                     }

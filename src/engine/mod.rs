@@ -17,6 +17,7 @@ pub mod file;
 pub mod notify;
 pub mod observe;
 pub mod record;
+pub mod replies;
 pub mod sql;
 pub mod vectors;
 pub mod wal;
@@ -45,6 +46,7 @@ use file::{FsDir, WalDir};
 use notify::KeyEffect;
 use observe::{changed_keys, Observers};
 use record::Op;
+use replies::{ReplyBox, ReplyTo};
 use sql::{EngineHost, SqlEngine};
 use vectors::Vectors;
 use wal::{Lsn, RecoveryReport, Wal, WalError};
@@ -156,7 +158,7 @@ struct Inner {
     /// The WAL; `None` once the engine is closed. Held while a batch or a duty runs.
     wal: Mutex<Option<Wal>>,
     /// Writes waiting for the next batch.
-    queue: Mutex<Vec<(WriteFn, oneshot::Sender<Reply>)>>,
+    queue: Mutex<Vec<(WriteFn, ReplyTo)>>,
     /// A flush of `queue` is already scheduled on the submitting runtime.
     flush_scheduled: AtomicBool,
     /// The snapshot readers share until the next commit (see `Engine::read`); dropped at each
@@ -393,10 +395,20 @@ impl Engine {
     /// a thread hop, as Redis batches a turn's writes before one fsync). Outside a runtime
     /// (tools, tests) the write runs at once.
     pub fn submit(&self, f: WriteFn) -> Result<oneshot::Receiver<Reply>, CmdError> {
+        let (reply, rx) = oneshot::channel();
+        self.enqueue(f, ReplyTo::Once(reply))?;
+        Ok(rx)
+    }
+
+    /// Queues a write whose reply goes to `replies` (a connection's box, in queue order).
+    pub fn submit_to(&self, f: WriteFn, replies: &Arc<ReplyBox>) -> Result<(), CmdError> {
+        self.enqueue(f, ReplyTo::Box(replies.clone()))
+    }
+
+    fn enqueue(&self, f: WriteFn, reply: ReplyTo) -> Result<(), CmdError> {
         if self.inner.stopping.load(Ordering::SeqCst) {
             return Err(CmdError::err("server is shutting down"));
         }
-        let (reply, rx) = oneshot::channel();
         lock(&self.inner.queue).push((f, reply));
         if !self.inner.flush_scheduled.swap(true, Ordering::SeqCst) {
             match tokio::runtime::Handle::try_current() {
@@ -410,7 +422,7 @@ impl Engine {
                 Err(_) => self.inner.flush(),
             }
         }
-        Ok(rx)
+        Ok(())
     }
 
     /// A checkpoint now (SAVE): the store made durable, the WAL trimmed.
@@ -476,11 +488,11 @@ impl Inner {
         }
         match guard.as_mut() {
             Some(wal) => run_batch(self, wal, &mut batch, None),
-            None => {
-                for (_, reply) in batch {
-                    let _ = reply.send(Reply::Error("ERR server is shutting down".into()));
-                }
-            }
+            None => replies::deliver(
+                batch
+                    .into_iter()
+                    .map(|(_, to)| (to, Reply::Error("ERR server is shutting down".into()))),
+            ),
         }
     }
 
@@ -1113,7 +1125,7 @@ fn checkpoint(
 fn run_batch(
     inner: &Inner,
     wal: &mut Wal,
-    batch: &mut Vec<(WriteFn, oneshot::Sender<Reply>)>,
+    batch: &mut Vec<(WriteFn, ReplyTo)>,
     mut sql: Option<&mut Writer>,
 ) {
     let (store, cache, stats) = (&inner.store, &inner.cache, &inner.stats);
@@ -1122,7 +1134,7 @@ fn run_batch(
     stats
         .batched_writes
         .fetch_add(batch.len() as u64, Ordering::Relaxed);
-    let mut replies: Vec<(oneshot::Sender<Reply>, Reply)> = Vec::with_capacity(batch.len());
+    let mut replies: Vec<(ReplyTo, Reply)> = Vec::with_capacity(batch.len());
     let mut out = BatchOut::default();
     let observe = inner.bus.wants_key_events();
     if sql.is_some() {
@@ -1192,9 +1204,7 @@ fn run_batch(
             stats.last_lsn.store(wal.last_lsn(), Ordering::Relaxed);
             stats.kv_lsn.store(wal.last_lsn(), Ordering::SeqCst);
             stats.wal_bytes.store(wal.size(), Ordering::Relaxed);
-            for (tx, reply) in replies {
-                let _ = tx.send(reply);
-            }
+            replies::deliver(replies);
         }
         Err(e) => {
             // Nothing of the batch was applied: every client hears it failed.
@@ -1202,9 +1212,11 @@ fn run_batch(
             stats.wal_write_errors.fetch_add(1, Ordering::Relaxed);
             tracing::error!("write batch failed, nothing applied: {e}");
             let text = format!("ERR write failed, nothing was changed: {e}");
-            for (tx, _) in replies {
-                let _ = tx.send(Reply::Error(text.clone()));
-            }
+            replies::deliver(
+                replies
+                    .into_iter()
+                    .map(|(to, _)| (to, Reply::Error(text.clone()))),
+            );
         }
     }
 }

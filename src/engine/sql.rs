@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
+use super::replies::ReplyTo;
 use super::wal::Wal;
 use super::{lock, run_batch, Inner, WriteFn};
 use crate::bus::{Bus, ChannelKind};
@@ -181,7 +182,7 @@ fn writer_loop(inner: &Inner, mut writer: Writer, rx: &mpsc::Receiver<SqlJob>, s
         if rest.is_empty() {
             log_plain(inner, wal, plain, &mut writer);
         } else {
-            let mut batch: Vec<(WriteFn, oneshot::Sender<Reply>)> = plain
+            let mut batch: Vec<(WriteFn, ReplyTo)> = plain
                 .into_iter()
                 .map(
                     |Plain {
@@ -193,7 +194,7 @@ fn writer_loop(inner: &Inner, mut writer: Writer, rx: &mpsc::Receiver<SqlJob>, s
                             w.log_sql(log);
                             Ok(outcome.reply())
                         });
-                        (write, reply)
+                        (write, ReplyTo::Once(reply))
                     },
                 )
                 .collect();
@@ -201,11 +202,11 @@ fn writer_loop(inner: &Inner, mut writer: Writer, rx: &mpsc::Receiver<SqlJob>, s
                 batch.push(match write {
                     SqlWrite::Exec(req) => {
                         stats.execs.fetch_add(1, Ordering::Relaxed);
-                        (Box::new(move |w| w.sql_exec(&req)), reply)
+                        (Box::new(move |w| w.sql_exec(&req)), ReplyTo::Once(reply))
                     }
                     SqlWrite::Txn(f, limits) => {
                         writer.limits = limits;
-                        (f, reply)
+                        (f, ReplyTo::Once(reply))
                     }
                 });
             }

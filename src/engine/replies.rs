@@ -1,0 +1,94 @@
+//! Where a queued write's reply goes: a one-off channel, or the reply box of its connection.
+//!
+//! A connection's pipelined writes run in the order it queued them, so their replies can share
+//! one in-order box with one wake-up per batch instead of a channel each (a channel's
+//! allocation, send and poll were about a tenth of `SADD -P 16`).
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{oneshot, Notify};
+
+use crate::resp::Reply;
+
+/// Replies to one connection's queued writes, in the order they were queued.
+#[derive(Debug, Default)]
+pub struct ReplyBox {
+    replies: Mutex<VecDeque<Reply>>,
+    ready: Notify,
+}
+
+impl ReplyBox {
+    /// The reply to the oldest write not answered yet, once it is there.
+    pub async fn next(&self) -> Reply {
+        loop {
+            if let Some(reply) = self.lock().pop_front() {
+                return reply;
+            }
+            // A wake-up given before this wait is kept (a permit), so none is lost.
+            self.ready.notified().await;
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Reply>> {
+        self.replies.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The destination of a queued write's reply.
+#[derive(Debug)]
+pub enum ReplyTo {
+    Once(oneshot::Sender<Reply>),
+    Box(Arc<ReplyBox>),
+}
+
+/// Sends the replies of a batch, in order; each box is woken once its run of replies is in.
+pub fn deliver(replies: impl IntoIterator<Item = (ReplyTo, Reply)>) {
+    let mut filled: Option<Arc<ReplyBox>> = None;
+    for (to, reply) in replies {
+        match to {
+            ReplyTo::Once(tx) => {
+                let _ = tx.send(reply);
+            }
+            ReplyTo::Box(b) => {
+                b.lock().push_back(reply);
+                if let Some(previous) = filled.take().filter(|p| !Arc::ptr_eq(p, &b)) {
+                    previous.ready.notify_one();
+                }
+                filled = Some(b);
+            }
+        }
+    }
+    if let Some(last) = filled {
+        last.ready.notify_one();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn replies_arrive_in_order_across_boxes_and_channels() {
+        let (a, b) = (Arc::new(ReplyBox::default()), Arc::new(ReplyBox::default()));
+        let (tx, rx) = oneshot::channel();
+        let waiting = tokio::spawn({
+            let a = a.clone();
+            async move { (a.next().await, a.next().await, a.next().await) }
+        });
+        tokio::task::yield_now().await;
+        deliver([
+            (ReplyTo::Box(a.clone()), Reply::Int(1)),
+            (ReplyTo::Box(a.clone()), Reply::Int(2)),
+            (ReplyTo::Box(b.clone()), Reply::Int(10)),
+            (ReplyTo::Once(tx), Reply::Int(20)),
+        ]);
+        deliver([(ReplyTo::Box(a.clone()), Reply::Int(3))]);
+        assert_eq!(
+            waiting.await.unwrap(),
+            (Reply::Int(1), Reply::Int(2), Reply::Int(3))
+        );
+        assert_eq!(b.next().await, Reply::Int(10));
+        assert_eq!(rx.await.unwrap(), Reply::Int(20));
+    }
+}
