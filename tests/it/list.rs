@@ -331,6 +331,19 @@ fn one_batch_sees_its_own_list_changes() {
     assert_eq!(index, long);
     assert_eq!(popped, [b"tail".to_vec(), long]);
     assert_eq!(len, 98);
+    // A COPY in the batch that pushed copies the staged chunk too.
+    let (copied, copy): (bool, Vec<String>) = redis::pipe()
+        .atomic()
+        .rpush("fresh", &["a", "b"])
+        .ignore()
+        .cmd("COPY")
+        .arg("fresh")
+        .arg("copy")
+        .lrange("copy", 0, -1)
+        .query(&mut con)
+        .unwrap();
+    assert!(copied);
+    assert_eq!(copy, ["a", "b"]);
     let usage: i64 = redis::cmd("MEMORY")
         .arg("USAGE")
         .arg("q")
@@ -340,5 +353,66 @@ fn one_batch_sees_its_own_list_changes() {
         .unwrap();
     // 98 elements of 2-3 bytes: more than their bytes, less than a row each would cost.
     assert!((98 * 3..98 * 64).contains(&usage), "MEMORY USAGE {usage}");
+    p.terminate();
+}
+
+/// COPY copies a list's chunk rows and long-element rows under a new version (logged as raw
+/// member rows): the copy reads back whole, independent of the source, after kill -9.
+#[test]
+fn a_copied_list_survives_kill9_apart_from_its_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let (mut p, mut con) = start(data);
+    let elements: Vec<Vec<u8>> = (0..70)
+        .map(|i| {
+            let mut e = format!("e{i}").into_bytes();
+            if i % 9 == 0 {
+                e.resize(300, b'#');
+            }
+            e
+        })
+        .collect();
+    let _: () = redis::cmd("RPUSH")
+        .arg("src")
+        .arg(&elements)
+        .query(&mut con)
+        .unwrap();
+    // Only writes before the kill: their replay comes from the WAL.
+    let copied: bool = redis::cmd("COPY")
+        .arg("src")
+        .arg("dst")
+        .query(&mut con)
+        .unwrap();
+    assert!(copied);
+    let _: Vec<Vec<u8>> = redis::cmd("LPOP")
+        .arg("src")
+        .arg(40)
+        .query(&mut con)
+        .unwrap();
+    let _: () = redis::cmd("LSET")
+        .arg("dst")
+        .arg(0)
+        .arg("changed")
+        .query(&mut con)
+        .unwrap();
+    p.kill9();
+    let (mut p, mut con) = start(data);
+    let dst: Vec<Vec<u8>> = redis::cmd("LRANGE")
+        .arg("dst")
+        .arg(0)
+        .arg(-1)
+        .query(&mut con)
+        .unwrap();
+    let mut want = elements.clone();
+    want[0] = b"changed".to_vec();
+    assert_eq!(dst, want);
+    let src: Vec<Vec<u8>> = redis::cmd("LRANGE")
+        .arg("src")
+        .arg(0)
+        .arg(-1)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(src, elements[40..].to_vec());
     p.terminate();
 }
