@@ -557,7 +557,9 @@ pub struct WriteTables<'t> {
     /// ZADD) look its header up once.
     headers_read: HashMap<Vec<u8>, Vec<u8>, foldhash::quality::RandomState>,
     /// List chunks read or changed in this transaction (see `kv::chunk`): each changed one is
-    /// written once, when the transaction's batch ends or something reads the table.
+    /// written once, when the transaction's batch ends or something reads its row (reads of
+    /// other members leave them staged, so a pipeline mixing list and hash commands keeps
+    /// one write per chunk).
     chunks: HashMap<[u8; 17], StagedChunk, foldhash::fast::RandomState>,
     /// Bytes written to the tables so far (what the pending transaction's size is judged by).
     written: usize,
@@ -926,11 +928,16 @@ impl WriteTables<'_> {
         Ok(())
     }
 
+    /// A member row as this transaction sees it (a staged list chunk is written first).
     pub fn sub_get(&mut self, skey: &[u8]) -> StoreResult<Option<Vec<u8>>> {
-        self.write_chunks()?;
+        if <[u8; 17]>::try_from(skey).is_ok_and(|k| self.chunks.contains_key(&k)) {
+            self.write_chunks()?;
+        }
         sub_get(&self.sub, skey)
     }
 
+    /// Member rows in `from..to` as this transaction sees them (staged list chunks in the
+    /// range are written first).
     pub fn sub_scan(
         &mut self,
         from: &[u8],
@@ -938,7 +945,13 @@ impl WriteTables<'_> {
         rev: bool,
         f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> StoreResult<()> {
-        self.write_chunks()?;
+        if self
+            .chunks
+            .keys()
+            .any(|k| from <= k.as_slice() && k.as_slice() < to)
+        {
+            self.write_chunks()?;
+        }
         sub_scan(&self.sub, from, to, rev, f)
     }
 

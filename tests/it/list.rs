@@ -331,6 +331,28 @@ fn one_batch_sees_its_own_list_changes() {
     assert_eq!(index, long);
     assert_eq!(popped, [b"tail".to_vec(), long]);
     assert_eq!(len, 98);
+    // Reads of other collections leave the list's chunk staged; reads of the list see it.
+    let (field, last, members, all): (String, String, Vec<String>, Vec<String>) = redis::pipe()
+        .atomic()
+        .rpush("mixed", "x")
+        .ignore()
+        .hset("h", "f", "v")
+        .ignore()
+        .hget("h", "f")
+        .lindex("mixed", -1)
+        .sadd("s", "m")
+        .ignore()
+        .smembers("s")
+        .rpush("mixed", "y")
+        .ignore()
+        .lrange("mixed", 0, -1)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!((field.as_str(), last.as_str()), ("v", "x"));
+    assert_eq!(
+        (members, all),
+        (vec!["m".to_string()], vec!["x".into(), "y".into()])
+    );
     // A COPY in the batch that pushed copies the staged chunk too.
     let (copied, copy): (bool, Vec<String>) = redis::pipe()
         .atomic()
