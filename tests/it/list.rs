@@ -8,19 +8,13 @@ use redis::Value;
 
 use crate::process::{spawn, LumaProcess};
 
-/// xorshift64*: a fixed sequence, so a failure can be replayed.
-struct Rng(u64);
+/// The project's deterministic generator (a fixed sequence, so a failure can be replayed),
+/// with the draws these tests need.
+struct Rng(luma::vector::testutil::Rng);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
     fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+        self.0.below(n as usize) as u64
     }
 
     /// In `lo..=hi`.
@@ -273,7 +267,7 @@ fn lists_agree_with_a_model_through_random_commands_and_restarts() {
     let data = dir.path().join("data");
     let data = data.to_str().unwrap();
     let (mut p, mut con) = start(data);
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng(luma::vector::testutil::Rng::new(7));
     let mut model: [VecDeque<Vec<u8>>; 2] = Default::default();
     for round in 0..6 {
         for _ in 0..400 {
