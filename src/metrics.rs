@@ -21,14 +21,16 @@ pub struct CommandStats {
 }
 
 impl CommandStats {
-    pub fn called(&self, took: Duration, failed: bool) {
-        self.calls.fetch_add(1, Ordering::Relaxed);
+    /// `count` calls that took `took` each.
+    pub fn called(&self, took: Duration, count: u64, failed: bool) {
+        self.calls.fetch_add(count, Ordering::Relaxed);
         let usec = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
-        self.usec.fetch_add(usec, Ordering::Relaxed);
+        self.usec
+            .fetch_add(usec.saturating_mul(count), Ordering::Relaxed);
         let bucket = LATENCY_BOUNDS_US.partition_point(|&b| b < usec);
-        self.latency[bucket].fetch_add(1, Ordering::Relaxed);
+        self.latency[bucket].fetch_add(count, Ordering::Relaxed);
         if failed {
-            self.failed_calls.fetch_add(1, Ordering::Relaxed);
+            self.failed_calls.fetch_add(count, Ordering::Relaxed);
         }
     }
 

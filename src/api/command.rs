@@ -112,7 +112,7 @@ impl Session {
         crate::metrics::Metrics::add(&metrics.commands_processed, 1);
         if let Some(id) = id {
             let failed = matches!(reply, Reply::Error(_));
-            metrics.command(id).called(started.elapsed(), failed);
+            metrics.command(id).called(started.elapsed(), 1, failed);
         }
         reply
     }

@@ -32,7 +32,7 @@ pub use args::ArgCursor;
 pub use errors::CmdError;
 
 use crate::bus::Events;
-use crate::conn::state::ClientState;
+use crate::conn::state::{ClientInfo, ClientState};
 use crate::engine::WriteCtx;
 use crate::kv::meta::{self, KeyType};
 use crate::kv::view::KvView;
@@ -957,9 +957,9 @@ pub fn table() -> &'static CommandTable {
 }
 
 /// Does this request change data (so it may run behind earlier writes of the same client)?
-pub fn is_write(args: &[Bytes]) -> bool {
+pub fn is_write(args: &[Bytes], client: &ClientInfo) -> bool {
     table()
-        .resolve(args)
+        .resolve_hinted(args, client.last_command())
         .is_ok_and(|(e, _)| e.spec.flags.has(Flags::WRITE))
 }
 

@@ -273,7 +273,7 @@ impl Connection {
             match self.decoder.decode(&mut self.rbuf, limits) {
                 Ok(Decoded::Command(args)) => {
                     processed += 1;
-                    if !self.pending.is_empty() && !cmd::is_write(&args) {
+                    if !self.pending.is_empty() && !cmd::is_write(&args, &self.state.info) {
                         self.settle().await;
                     }
                     self.drain_inbox();
@@ -411,8 +411,16 @@ impl Connection {
             return;
         }
         let share = started.elapsed() / self.executed.len() as u32;
-        for (id, failed) in self.executed.drain(..) {
-            self.shared.metrics.command(id).called(share, failed);
+        // A pipeline mostly repeats one command: each run of equal calls is one update of
+        // the shared counters (their atomic adds were 2.5% of `SADD -P 16`).
+        let mut calls = self.executed.drain(..).peekable();
+        while let Some(call) = calls.next() {
+            let mut count = 1;
+            while calls.next_if_eq(&call).is_some() {
+                count += 1;
+            }
+            let (id, failed) = call;
+            self.shared.metrics.command(id).called(share, count, failed);
         }
     }
 

@@ -42,25 +42,27 @@ pub enum ReplyTo {
     Box(Arc<ReplyBox>),
 }
 
-/// Sends the replies of a batch, in order; each box is woken once its run of replies is in.
+/// Sends the replies of a batch, in order; each box gets its run of replies under one lock and
+/// one wake-up.
 pub fn deliver(replies: impl IntoIterator<Item = (ReplyTo, Reply)>) {
-    let mut filled: Option<Arc<ReplyBox>> = None;
-    for (to, reply) in replies {
+    let mut replies = replies.into_iter().peekable();
+    while let Some((to, reply)) = replies.next() {
         match to {
             ReplyTo::Once(tx) => {
                 let _ = tx.send(reply);
             }
             ReplyTo::Box(b) => {
-                b.lock().push_back(reply);
-                if let Some(previous) = filled.take().filter(|p| !Arc::ptr_eq(p, &b)) {
-                    previous.ready.notify_one();
+                let mut queue = b.lock();
+                queue.push_back(reply);
+                while let Some((_, next)) =
+                    replies.next_if(|(to, _)| matches!(to, ReplyTo::Box(n) if Arc::ptr_eq(n, &b)))
+                {
+                    queue.push_back(next);
                 }
-                filled = Some(b);
+                drop(queue);
+                b.ready.notify_one();
             }
         }
-    }
-    if let Some(last) = filled {
-        last.ready.notify_one();
     }
 }
 

@@ -99,7 +99,7 @@ impl RequestDecoder {
             let Some(count) = read_header_line(buf, "too big mbulk count string")? else {
                 return Ok(Decoded::NeedMore);
             };
-            let count = parse_i64(&count)
+            let count = count
                 .filter(|&n| n <= MAX_MULTIBULK_LEN)
                 .ok_or_else(|| ProtocolError::new("invalid multibulk length"))?;
             if !limits.authenticated && count > UNAUTH_MAX_MULTIBULK_LEN {
@@ -134,7 +134,7 @@ impl RequestDecoder {
                     let Some(header) = read_header_line(buf, "too big bulk count string")? else {
                         return Ok(Decoded::NeedMore);
                     };
-                    let len = parse_i64(&header)
+                    let len = header
                         .filter(|&n| (0..=limits.max_bulk_len).contains(&n))
                         .ok_or_else(|| ProtocolError::new("invalid bulk length"))?;
                     if !limits.authenticated && len > UNAUTH_MAX_BULK_LEN {
@@ -162,20 +162,21 @@ impl RequestDecoder {
     }
 }
 
-/// Reads a `*N` / `$N` header line (without its type byte) if it is complete, consuming it.
+/// Reads a `*N` / `$N` header line if it is complete, consuming it: `Some(number)`, where the
+/// number is `None` when the text after the type byte is not an integer. Parsed in place: a
+/// split of the buffer per header cost an atomic reference count each (4% of `SADD -P 16`).
 fn read_header_line(
     buf: &mut BytesMut,
     too_big: &'static str,
-) -> Result<Option<BytesMut>, ProtocolError> {
+) -> Result<Option<Option<i64>>, ProtocolError> {
     match memchr(b'\r', buf) {
         Some(cr) => {
             if buf.len() < cr + 2 {
                 return Ok(None);
             }
-            let mut line = buf.split_to(cr + 2);
-            line.truncate(cr);
-            line.advance(1);
-            Ok(Some(line))
+            let number = parse_i64(&buf[1..cr]);
+            buf.advance(cr + 2);
+            Ok(Some(number))
         }
         None if buf.len() > MAX_INLINE_LEN => Err(ProtocolError::new(too_big)),
         None => Ok(None),
