@@ -410,7 +410,12 @@ impl Engine {
             return Err(CmdError::err("server is shutting down"));
         }
         lock(&self.inner.queue).push((f, reply));
-        if !self.inner.flush_scheduled.swap(true, Ordering::SeqCst) {
+        // Mostly a flush is already on its way: a plain load spares the locked exchange. The
+        // queue's lock orders this load after the flush's reset of the flag, so a write pushed
+        // after a flush took the queue always schedules the next one.
+        if !self.inner.flush_scheduled.load(Ordering::SeqCst)
+            && !self.inner.flush_scheduled.swap(true, Ordering::SeqCst)
+        {
             match tokio::runtime::Handle::try_current() {
                 Ok(runtime) => {
                     let inner = self.inner.clone();
