@@ -565,6 +565,11 @@ pub(crate) fn parse_float(arg: &[u8]) -> Option<f64> {
 /// A float as `strtold` reads it, out-of-range values kept as ±infinity (the blocking
 /// timeouts read theirs so, then reject what overflows); `None` for NaN and non-numbers.
 pub(crate) fn parse_float_unchecked(arg: &[u8]) -> Option<f64> {
+    // Integer scores (counters, millisecond timestamps) are most of what clients send: below
+    // 2^53 they are exact doubles, so the general parser is skipped.
+    if let Some(n) = crate::resp::codec::parse_i64(arg).filter(|n| n.unsigned_abs() < 1 << 53) {
+        return Some(n as f64);
+    }
     let text = std::str::from_utf8(arg).ok()?;
     if text.is_empty()
         || text.starts_with(char::is_whitespace)
@@ -1069,6 +1074,37 @@ mod tests {
         assert_eq!(add("0", "0.123456789012345678901"), "0.12345678901234568");
         assert_eq!(human_float(1e300).len(), 301);
         assert_eq!(human_float(-0.0), "0");
+    }
+
+    #[test]
+    fn integer_fast_path_agrees_with_the_general_parser() {
+        let edge = (1i64 << 53) - 1;
+        for n in [
+            0,
+            1,
+            -1,
+            42,
+            -1_732_700_000_000,
+            edge,
+            -edge,
+            edge + 1,
+            i64::MAX,
+            i64::MIN,
+        ] {
+            let text = n.to_string();
+            assert_eq!(
+                parse_float(text.as_bytes()),
+                text.parse::<f64>().ok(),
+                "{text}"
+            );
+        }
+        // Forms string2ll refuses go to the general parser, as strtod reads them.
+        assert_eq!(parse_float(b"007"), Some(7.0));
+        assert_eq!(
+            parse_float(b"-0").map(f64::to_bits),
+            Some((-0.0f64).to_bits())
+        );
+        assert_eq!(parse_float(b"+5"), Some(5.0));
     }
 
     #[test]
