@@ -34,6 +34,11 @@ impl CommandStats {
         }
     }
 
+    /// A call already counted by `called` turned out to fail (a queued write's error).
+    pub fn failed(&self) {
+        self.failed_calls.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn rejected(&self) {
         self.rejected_calls.fetch_add(1, Ordering::Relaxed);
     }

@@ -98,6 +98,7 @@ impl Session {
             };
             cmd::execute(&mut ctx, args)
         };
+        let waited = !matches!(outcome, Outcome::Ready(_));
         let reply = match outcome {
             Outcome::Ready(reply) => reply,
             Outcome::Pending(rx) => rx
@@ -110,6 +111,10 @@ impl Session {
         self.state.snapshot = None;
         let metrics = &self.shared.metrics;
         crate::metrics::Metrics::add(&metrics.commands_processed, 1);
+        if waited && reply.is_error() {
+            // `execute` counted the immediate errors; a write's is known only now.
+            metrics.count_error();
+        }
         if let Some(id) = id {
             let failed = matches!(reply, Reply::Error(_));
             metrics.command(id).called(started.elapsed(), 1, failed);

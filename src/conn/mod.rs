@@ -82,7 +82,7 @@ struct Connection {
     /// Commands run in the current batch, with whether they failed (for INFO commandstats).
     executed: Vec<(usize, bool)>,
     /// Replies waiting behind a write the engine has not acknowledged yet, in order.
-    pending: VecDeque<Outcome>,
+    pending: VecDeque<(Outcome, Option<usize>)>,
     /// The client closed its end while blocked.
     peer_gone: bool,
     shared: Arc<Shared>,
@@ -295,9 +295,9 @@ impl Connection {
                         self.drain_inbox();
                     }
                     match std::mem::replace(&mut self.state.after_reply, AfterReply::Continue) {
-                        AfterReply::Continue => self.queue_outcome(outcome),
+                        AfterReply::Continue => self.queue_outcome(outcome, ran),
                         AfterReply::Close => {
-                            self.queue_outcome(outcome);
+                            self.queue_outcome(outcome, ran);
                             break false;
                         }
                         AfterReply::Shutdown => {
@@ -316,7 +316,7 @@ impl Connection {
                     tracing::debug!("Protocol error from client {}: {e}", self.state.info.id);
                     M::add(&self.shared.metrics.protocol_error_disconnections, 1);
                     self.shared.metrics.count_error();
-                    self.queue_outcome(Outcome::Ready(Reply::Error(format!("ERR {e}"))));
+                    self.queue_outcome(Outcome::Ready(Reply::Error(format!("ERR {e}"))), None);
                     break false;
                 }
             }
@@ -327,10 +327,12 @@ impl Connection {
         keep_open
     }
 
-    fn queue_outcome(&mut self, outcome: Outcome) {
+    /// Encodes `outcome`'s reply now, or queues it behind the replies still awaited. `ran` is
+    /// the command's table id (its stats count a failure known only once the reply comes).
+    fn queue_outcome(&mut self, outcome: Outcome, ran: Option<usize>) {
         match outcome {
             Outcome::Ready(reply) if self.pending.is_empty() => self.queue_reply(&reply),
-            other => self.pending.push_back(other),
+            other => self.pending.push_back((other, ran)),
         }
     }
 
@@ -338,13 +340,23 @@ impl Connection {
     async fn settle(&mut self) {
         // Time passes while writes are waited for: reads after them read the clock again.
         self.state.clock_ms.set(0);
-        while let Some(outcome) = self.pending.pop_front() {
+        while let Some((outcome, ran)) = self.pending.pop_front() {
             let reply = match outcome {
-                Outcome::Ready(reply) => reply,
+                Outcome::Ready(reply) => {
+                    self.queue_reply(&reply);
+                    continue;
+                }
                 Outcome::Pending(rx) => rx.await.unwrap_or_else(|_| shutting_down()),
                 Outcome::Queued => self.state.replies.next().await,
                 Outcome::Blocked(wait) => self.wait_blocked(wait).await,
             };
+            if reply.is_error() {
+                // A write's error is known only now (`execute` counted the immediate ones).
+                self.shared.metrics.count_error();
+                if let Some(id) = ran {
+                    self.shared.metrics.command(id).failed();
+                }
+            }
             self.queue_reply(&reply);
         }
     }

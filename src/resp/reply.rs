@@ -239,10 +239,16 @@ fn int_line(out: &mut BytesMut, kind: u8, n: i64) {
     out.put_slice(b"\r\n");
 }
 
-/// Formats a double as Redis 7.2+ does in replies (`fpconv_dtoa`): the shortest digits that
-/// read back as the same double, written plainly when the exponent is small (`1000000`,
-/// `0.000001`, `3.14`) and as `d.ddde±x` otherwise (`1e+20`, `1.5e-7`, `1e+300`).
+/// Formats a double as Redis 7.2+ does in replies (`d2string`): an integral value within
+/// ±2^62 as an integer (`1732700000000`, `100000000000000000`), otherwise `fpconv_dtoa`'s
+/// shortest digits that read back as the same double, written plainly when the exponent is
+/// small (`0.000001`, `3.14`) and as `d.ddde±x` otherwise (`1e+20`, `1.5e-7`, `1e+300`).
 pub fn format_double(d: f64) -> String {
+    // `double2ll`: below LLONG_MAX / 2 (as a double, 2^62) the cast is exact.
+    const INTEGRAL_LIMIT: f64 = (1u64 << 62) as f64;
+    if d != 0.0 && d.fract() == 0.0 && (-INTEGRAL_LIMIT..=INTEGRAL_LIMIT).contains(&d) {
+        return (d as i64).to_string();
+    }
     if d.is_nan() {
         return "nan".to_string();
     }
@@ -479,7 +485,17 @@ mod tests {
         assert_eq!(format_double(1e100), "1e+100");
         assert_eq!(format_double(1e105), "1e+105");
         assert_eq!(format_double(1e7), "10000000");
-        assert_eq!(format_double(1e8), "1e+8");
+        // Integral values print as integers up to 2^62 (d2string's double2ll): fpconv_dtoa
+        // alone would write 1.7327e+12 and 1e+8.
+        assert_eq!(format_double(1_732_700_000_000.0), "1732700000000");
+        assert_eq!(format_double(-5e15), "-5000000000000000");
+        assert_eq!(format_double(1e17), "100000000000000000");
+        assert_eq!(
+            format_double(4_611_686_018_427_387_904.0),
+            "4611686018427387904"
+        );
+        assert_eq!(format_double(1e19), "1e+19");
+        assert_eq!(format_double(1e8), "100000000");
         assert_eq!(format_double(123456789.0), "123456789");
         assert_eq!(format_double(-0.000001), "-0.000001");
         assert_eq!(format_double(1e-7), "1e-7");

@@ -18,3 +18,4 @@ mod sql;
 mod string;
 mod txn;
 mod vector;
+mod zset;

@@ -592,3 +592,49 @@ fn shutdown_command_stops_the_server() {
         "listener still open"
     );
 }
+
+#[test]
+fn command_stats_count_every_call_of_a_pipeline() {
+    let server = TestServer::start();
+    let mut con = server.conn();
+    // Runs of equal calls (counted once per run) mixed with failures and other commands.
+    let mut pipe = redis::pipe();
+    for _ in 0..3 {
+        pipe.cmd("SET").arg("k").arg("v").ignore();
+    }
+    pipe.cmd("INCR").arg("k").ignore(); // fails: not an integer
+    pipe.cmd("INCR").arg("k").ignore(); // fails
+    pipe.cmd("SET").arg("k").arg("5").ignore();
+    pipe.cmd("INCR").arg("k").ignore();
+    pipe.cmd("INCR").arg("k").ignore();
+    pipe.cmd("GET").arg("k").ignore();
+    pipe.cmd("INCR").arg("k").ignore();
+    let _: redis::RedisResult<()> = pipe.query(&mut con);
+    let stats: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(&mut con)
+        .unwrap();
+    let line = |name: &str| {
+        stats
+            .lines()
+            .find(|l| l.starts_with(&format!("cmdstat_{name}:")))
+            .unwrap_or_else(|| panic!("no {name} in {stats}"))
+            .to_string()
+    };
+    let field = |line: &str, f: &str| -> u64 {
+        line.split([':', ','])
+            .find_map(|kv| kv.strip_prefix(&format!("{f}=")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {f} in {line}"))
+    };
+    let (set, incr, get) = (line("set"), line("incr"), line("get"));
+    assert_eq!(field(&set, "calls"), 4, "{set}");
+    assert_eq!(field(&set, "failed_calls"), 0, "{set}");
+    assert_eq!(field(&incr, "calls"), 5, "{incr}");
+    assert_eq!(field(&incr, "failed_calls"), 2, "{incr}");
+    assert_eq!(field(&get, "calls"), 1, "{get}");
+    let info: String = redis::cmd("INFO").arg("stats").query(&mut con).unwrap();
+    assert!(info.contains("total_error_replies:2\r\n"), "{info}");
+    let value: i64 = redis::cmd("GET").arg("k").query(&mut con).unwrap();
+    assert_eq!(value, 8);
+}
