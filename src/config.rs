@@ -126,7 +126,7 @@ pub static SETTINGS: &[Setting] = &[
     setting("sql-max-rows", Kind::Int { min: 1, max: i64::MAX }, "100000", true, Field::SqlMaxRows, "most rows one SQL.QUERY may return"),
     setting("sql-max-reply-bytes", Kind::Memory { min: 1024, max: u64::MAX }, "64mb", true, Field::SqlMaxReplyBytes, "largest SQL.QUERY result, in bytes of values"),
     setting("vector-graph-memory", Kind::Memory { min: 0, max: u64::MAX }, "128mb", false, Field::VectorGraphMemory, "RAM each vector graph may hold beyond its codes for its adjacency lists (BIN sets: then a copy of the vectors); past it they are read from its file"),
-    setting("row-cache-size", Kind::Memory { min: 0, max: u64::MAX }, "64mb", false, Field::RowCacheSize, "in-memory cache of recently read keys in front of the store (0 = off)"),
+    setting("row-cache-size", Kind::Memory { min: 0, max: u64::MAX }, "64mb", false, Field::RowCacheSize, "in-memory cache of recently read keys in front of the store, and a quarter more for the members writes look up (0 = off)"),
     setting("wal-repair", Kind::Bool, "no", false, Field::WalRepair, "at start, truncate a corrupt write-ahead log at the first bad record instead of refusing"),
     setting("worker-threads", Kind::Int { min: 0, max: 1024 }, "0", false, Field::WorkerThreads, "threads serving connections, each with its own event loop (0 = half the cores)"),
     setting("protected-mode", Kind::Bool, "yes", true, Field::ProtectedMode, "refuse non-loopback clients while no password is set"),

@@ -22,6 +22,12 @@ pub trait KvView {
     /// One collection member's subkey.
     fn sub_get(&mut self, skey: &[u8]) -> Result<Option<Vec<u8>>, CmdError>;
 
+    /// One hash, set, sorted-set or vector-set member's subkey (not a list's): inside a write
+    /// batch it may come from the store's member cache.
+    fn member_get(&mut self, skey: &[u8]) -> Result<Option<Vec<u8>>, CmdError> {
+        self.sub_get(skey)
+    }
+
     /// Member subkeys in `from..to` (descending with `rev`), while `f` returns true.
     fn sub_scan(
         &mut self,

@@ -66,7 +66,7 @@ pub fn get_raw(
     c: &Collection,
     field: &[u8],
 ) -> Result<Option<(u64, Vec<u8>)>, CmdError> {
-    Ok(view.sub_get(&skey(c.version, field))?.map(|raw| {
+    Ok(view.member_get(&skey(c.version, field))?.map(|raw| {
         let (deadline, value) = decode(&raw);
         (deadline, value.to_vec())
     }))

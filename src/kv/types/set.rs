@@ -7,7 +7,7 @@ use crate::kv::meta::Collection;
 use crate::kv::view::KvView;
 
 pub fn contains(view: &mut dyn KvView, c: &Collection, member: &[u8]) -> Result<bool, CmdError> {
-    Ok(view.sub_get(&skey(c.version, member))?.is_some())
+    Ok(view.member_get(&skey(c.version, member))?.is_some())
 }
 
 /// Adds `member`; true if it is new (the caller saves `c`).
@@ -19,7 +19,7 @@ pub fn add(
     member: &[u8],
 ) -> Result<bool, CmdError> {
     let k = skey(c.version, member);
-    if c.len > 0 && w.sub_get(&k)?.is_some() {
+    if c.len > 0 && w.member_get(&k)?.is_some() {
         return Ok(false);
     }
     w.put_sub(db, key, k, Vec::new())?;

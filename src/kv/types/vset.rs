@@ -215,7 +215,7 @@ pub fn get(
     element: &[u8],
 ) -> Result<Option<Element>, CmdError> {
     Ok(view
-        .sub_get(&skey(c.version, element))?
+        .member_get(&skey(c.version, element))?
         .and_then(|raw| decode(&raw)))
 }
 

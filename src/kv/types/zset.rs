@@ -75,7 +75,7 @@ pub fn score(
     member: &[u8],
 ) -> Result<Option<f64>, CmdError> {
     Ok(view
-        .sub_get(&member_key(c.version, member))?
+        .member_get(&member_key(c.version, member))?
         .map(|v| unsortable(&v)))
 }
 
