@@ -593,6 +593,63 @@ fn shutdown_command_stops_the_server() {
     );
 }
 
+/// Deep pipelines from several clients at once: their batches go to the writer thread while
+/// the event loop keeps reading. Every write lands once, and each client's writes keep their
+/// order.
+#[test]
+fn deep_pipelines_from_many_clients_lose_and_reorder_nothing() {
+    const CLIENTS: usize = 4;
+    const ROUNDS: usize = 3;
+    const DEPTH: usize = 400;
+    let server = TestServer::start();
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            let mut con = server.conn();
+            std::thread::spawn(move || {
+                for round in 0..ROUNDS {
+                    let mut pipe = redis::pipe();
+                    for i in 0..DEPTH {
+                        pipe.cmd("RPUSH")
+                            .arg(format!("list:{c}"))
+                            .arg(round * DEPTH + i);
+                        pipe.cmd("INCR").arg("counter");
+                    }
+                    let replies: Vec<i64> = pipe.query(&mut con).unwrap();
+                    // RPUSH answers the list's length: this client's pushes in order.
+                    for (i, pair) in replies.chunks(2).enumerate() {
+                        assert_eq!(pair[0], (round * DEPTH + i + 1) as i64);
+                    }
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.join().unwrap();
+    }
+    let mut con = server.conn();
+    let counter: usize = redis::cmd("GET").arg("counter").query(&mut con).unwrap();
+    assert_eq!(counter, CLIENTS * ROUNDS * DEPTH);
+    for c in 0..CLIENTS {
+        let list: Vec<usize> = redis::cmd("LRANGE")
+            .arg(format!("list:{c}"))
+            .arg(0)
+            .arg(-1)
+            .query(&mut con)
+            .unwrap();
+        assert_eq!(list, (0..ROUNDS * DEPTH).collect::<Vec<_>>());
+    }
+    let info: String = redis::cmd("INFO")
+        .arg("persistence")
+        .query(&mut con)
+        .unwrap();
+    let handed_off: u64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("engine_writer_thread_batches:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no engine_writer_thread_batches in {info}"));
+    assert!(handed_off > 0, "no batch reached the writer thread: {info}");
+}
+
 #[test]
 fn command_stats_count_every_call_of_a_pipeline() {
     let server = TestServer::start();
