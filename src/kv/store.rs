@@ -12,11 +12,15 @@
 //! gives the database a fresh namespace and lists the old one in `dead_namespaces` for the
 //! collector; SWAPDB swaps two mappings. Both are O(1) whatever the data.
 //!
-//! Write batches share one redb transaction until it is due (`COMMIT_BYTES` written or
-//! `COMMIT_AGE` old), a durable write ends it, or a reader needs what it holds: `read`
-//! commits the pending batches first, so a snapshot always has every batch written before it.
-//! A redb commit copies and checksums every page the transaction dirtied, so per batch it cost
-//! about half the CPU of a `SET` at `-P 16`; shared, it is paid once per many batches. The
+//! Write batches share one redb transaction until it is due (its commit is expected to take
+//! `COMMIT_STALL`, or it is `COMMIT_AGE` old), a durable write ends it, or a reader needs what
+//! it holds: `read` commits the pending batches first, so a snapshot always has every batch
+//! written before it. A redb commit copies and checksums every page the transaction dirtied,
+//! so per batch it cost about half the CPU of a `SET` at `-P 16`; shared, it is paid once per
+//! many batches. How many rows share a page depends on the data: writes spread over a big key
+//! space dirty a page each, so the byte budget comes from timing the commits themselves (a
+//! fixed 2 MiB gave 50 ms commits on a 100k-key space, where rows share pages and committing
+//! less often saves work, and 90 ms stalls on a 2M-key space, p99 250 ms). The
 //! WAL has every batch, so the pending ones need no durability of their own; when a batch
 //! fails, the transaction (and the batches before it) is dropped and the store is marked
 //! `stale` until the engine has replayed the lost batches from the log.
@@ -24,7 +28,7 @@
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -48,12 +52,17 @@ const NEXT_NAMESPACE: &str = "next_namespace";
 /// Namespaces below this are the default ones (namespace n for database n).
 const FIRST_FRESH_NAMESPACE: u32 = 1 << 16;
 const APPLIED_LSN: &str = "applied_lsn";
-/// Pending batches are committed once they have written this much (keys and values, plus
-/// `ROW_OVERHEAD` a row: ~20k small rows)...
-const COMMIT_BYTES: usize = 2 << 20;
+/// Pending batches are committed before their commit is expected to take longer than this
+/// (the time per byte of the last sizeable commits, times the bytes written since: keys and
+/// values, plus `ROW_OVERHEAD` a row) ...
+const COMMIT_STALL: Duration = Duration::from_millis(4);
 const ROW_OVERHEAD: usize = 64;
-/// ... or their first is this old.
-const COMMIT_AGE: Duration = Duration::from_millis(50);
+/// ... or once the first of them is this old.
+const COMMIT_AGE: Duration = Duration::from_millis(250);
+/// Commits smaller than this are not timed: their fixed costs would inflate the rate.
+const COMMIT_TIMED_BYTES: usize = 256 << 10;
+/// The commit rate assumed until one is timed: 2 MiB in 4 ms.
+const INITIAL_COMMIT_NS_PER_KIB: u64 = 2_000;
 const NEXT_VERSION: &str = "next_version";
 /// The layout of the tables: 2 since lists are stored in chunks (`kv::chunk`); 0 (absent)
 /// before, when each list element had its own `version · seq` row.
@@ -154,13 +163,15 @@ pub struct KvStore {
     /// A failed write dropped pending batches that were acknowledged: reads are refused until
     /// the engine has written them again from the log (`recovered`).
     stale: AtomicBool,
+    /// What a commit takes per KiB written (see `COMMIT_STALL`); changed under `pending`.
+    commit_ns_per_kib: AtomicU64,
 }
 
 /// The transaction the batches since the last commit share.
 #[derive(Default)]
 struct Pending {
     txn: Option<WriteTransaction>,
-    /// Writes (batches) in `txn`, and the bytes they wrote (see `COMMIT_BYTES`).
+    /// Writes (batches) in `txn`, and the bytes they wrote (see `COMMIT_STALL`).
     writes: usize,
     bytes: usize,
     /// When the first pending batch was written.
@@ -247,6 +258,7 @@ impl KvStore {
             pending: Mutex::new(Pending::default()),
             members: RowCache::new(member_cache_bytes),
             stale: AtomicBool::new(false),
+            commit_ns_per_kib: AtomicU64::new(INITIAL_COMMIT_NS_PER_KIB),
         })
     }
 
@@ -281,11 +293,16 @@ impl KvStore {
         };
         pending.writes += 1;
         pending.bytes += bytes;
-        let since = *pending.since.get_or_insert_with(Instant::now);
-        if durable || pending.bytes >= COMMIT_BYTES || since.elapsed() >= COMMIT_AGE {
+        pending.since.get_or_insert_with(Instant::now);
+        if durable || self.is_due(&pending) {
             let had_pending = pending.writes > 1;
-            *pending = Pending::default();
-            if let Err(e) = commit(txn, durable) {
+            let written = std::mem::take(&mut *pending).bytes;
+            let committed = if durable {
+                commit(txn, true)
+            } else {
+                self.commit_timed(txn, written)
+            };
+            if let Err(e) = committed {
                 self.members.clear(0);
                 if had_pending {
                     self.stale.store(true, Ordering::SeqCst);
@@ -338,18 +355,46 @@ impl KvStore {
     /// Commits the pending batches if they are due (the background thread's tick).
     pub fn commit_if_due(&self) -> StoreResult<()> {
         let mut pending = lock(&self.pending);
-        if pending.since.is_some_and(|t| t.elapsed() >= COMMIT_AGE) {
+        if self.is_due(&pending) {
             self.commit_locked(&mut pending)?;
         }
         Ok(())
     }
 
+    /// Whether the pending transaction should commit now (see `COMMIT_STALL`, `COMMIT_AGE`).
+    fn is_due(&self, pending: &Pending) -> bool {
+        let Some(since) = pending.since else {
+            return false;
+        };
+        let expected_ns = (pending.bytes as u64 / 1024)
+            .saturating_mul(self.commit_ns_per_kib.load(Ordering::Relaxed));
+        expected_ns >= COMMIT_STALL.as_nanos() as u64 || since.elapsed() >= COMMIT_AGE
+    }
+
+    /// Commits `txn` (non-durably), which wrote `bytes`, and learns from how long it took.
+    fn commit_timed(&self, txn: WriteTransaction, bytes: usize) -> StoreResult<()> {
+        let started = Instant::now();
+        commit(txn, false)?;
+        if bytes >= COMMIT_TIMED_BYTES {
+            let took = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            let sample = took.saturating_mul(1024) / bytes as u64;
+            let rate = &self.commit_ns_per_kib;
+            // Halfway towards the new figure: one odd commit moves it only so far.
+            rate.store(
+                (rate.load(Ordering::Relaxed) + sample).div_ceil(2).max(1),
+                Ordering::Relaxed,
+            );
+        }
+        Ok(())
+    }
+
     fn commit_locked(&self, pending: &mut Pending) -> StoreResult<()> {
-        let Some(txn) = std::mem::take(pending).txn else {
+        let taken = std::mem::take(pending);
+        let Some(txn) = taken.txn else {
             return Ok(());
         };
         // Losing a commit loses the batches it held.
-        commit(txn, false).inspect_err(|_| {
+        self.commit_timed(txn, taken.bytes).inspect_err(|_| {
             self.members.clear(0);
             self.stale.store(true, Ordering::SeqCst);
         })
@@ -1309,6 +1354,43 @@ impl redb::StorageBackend for SimRedbBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pending_batches_commit_before_the_expected_stall() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = KvStore::open(&dir.path().join("kv.redb"), 1 << 20, 1 << 20).unwrap();
+        let value = vec![b'v'; 1000];
+        let write_rows = |from: usize, rows: usize| {
+            store
+                .write(false, |t| -> StoreResult<()> {
+                    for i in from..from + rows {
+                        t.put(0, format!("key{i}").as_bytes(), &value)?;
+                    }
+                    Ok(())
+                })
+                .unwrap();
+        };
+        let pending = || lock(&store.pending).txn.is_some();
+        // Cheap commits: 300 KiB stays pending (well within COMMIT_STALL and COMMIT_AGE).
+        store.commit_ns_per_kib.store(1, Ordering::Relaxed);
+        write_rows(0, 300);
+        assert!(pending());
+        // Expensive ones (1 ms per KiB): the next few KiB make it due.
+        store.commit_ns_per_kib.store(1_000_000, Ordering::Relaxed);
+        write_rows(300, 5);
+        assert!(!pending());
+        // That commit wrote over COMMIT_TIMED_BYTES, so it was timed: the rate moved halfway
+        // from 1 ms per KiB to what it took.
+        let rate = store.commit_ns_per_kib.load(Ordering::Relaxed);
+        assert!((500_000..1_000_000).contains(&rate), "{rate}");
+        write_rows(305, 1);
+        assert!(pending());
+        store.commit_if_due().unwrap();
+        assert!(pending(), "not due yet");
+        std::thread::sleep(COMMIT_AGE);
+        store.commit_if_due().unwrap();
+        assert!(!pending(), "due by age");
+    }
 
     #[test]
     fn upgrade_moves_list_element_rows_into_chunks_once() {
