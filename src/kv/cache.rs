@@ -66,6 +66,11 @@ impl Entry {
         self.present.then(|| &self.data[self.key_len as usize..])
     }
 
+    fn row_mut(&mut self) -> Option<&mut [u8]> {
+        self.present
+            .then(|| &mut self.data[self.key_len as usize..])
+    }
+
     fn size(&self) -> usize {
         self.data.len() + ENTRY_OVERHEAD
     }
@@ -207,6 +212,14 @@ impl RowCache {
                         let Some(slot) = shard.find_mut(hash, k) else {
                             return;
                         };
+                        // A row of the same length (a counter, a fixed-size value) is
+                        // overwritten where it is: no allocation, no size change.
+                        if let (Some(row), Some(old)) = (row, slot.row_mut()) {
+                            if old.len() == row.len() {
+                                old.copy_from_slice(row);
+                                return;
+                            }
+                        }
                         let entry = Entry::new(hash, k, row);
                         let size = entry.size();
                         let old = std::mem::replace(slot, entry);
@@ -330,6 +343,12 @@ mod tests {
             Some(Some(b"v1".to_vec())),
             "a fill older than the refresh is refused"
         );
+        // Known missing, then present; longer; the same length again (rewritten in place).
+        cache.store(0, b"k2", None);
+        for (lsn, row) in [(3, &b"abc"[..]), (3, b"abcd"), (3, b"wxyz")] {
+            cache.refresh([(0, &b"k2"[..], Some(Some(row)))], lsn);
+            assert_eq!(cache.peek(0, b"k2"), Some(Some(row.to_vec())));
+        }
         let huge = vec![0u8; 1 << 20];
         cache.refresh([(0, &b"k"[..], Some(Some(&huge[..])))], 4);
         assert_eq!(
