@@ -605,8 +605,17 @@ fn run_flusher(inner: Arc<Inner>) {
         std::thread::park();
         inner.flusher_busy.store(true, Ordering::SeqCst);
         while !lock(&inner.queue).is_empty() {
-            if inner.run_queue(lock(&inner.wal)) {
-                inner.stats.flusher_batches.fetch_add(1, Ordering::Relaxed);
+            // A panicking batch must not take the thread down: event loops would go on
+            // handing it their queues (on an event loop, the runtime catches a task's panic).
+            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                inner.run_queue(lock(&inner.wal))
+            }));
+            match ran {
+                Ok(true) => {
+                    inner.stats.flusher_batches.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(false) => {}
+                Err(_) => tracing::error!("a write batch panicked on the writer thread"),
             }
         }
         inner.flusher_busy.store(false, Ordering::SeqCst);
