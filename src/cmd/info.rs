@@ -207,7 +207,10 @@ fn render_section(shared: &Shared, name: &str) -> Option<String> {
                 .field("wal_torn_tail_bytes_at_start", get(&e.torn_tail_bytes))
                 .field("engine_write_batches", get(&e.batches))
                 .field("engine_batched_writes", get(&e.batched_writes))
-                .field("engine_writer_thread_batches", get(&e.flusher_batches));
+                .field(
+                    "engine_writer_thread_batches",
+                    get(&e.writer_thread_batches),
+                );
             s
         }
         "stats" => {

@@ -70,7 +70,7 @@ const REPLAY_CHUNK: usize = 10_000;
 /// A checkpoint runs when the WAL grows past this, or every `CHECKPOINT_INTERVAL` with changes.
 const CHECKPOINT_WAL_BYTES: u64 = 256 * 1024 * 1024;
 const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(300);
-/// A queue expected to take this long as one batch is handed to the flusher thread at once:
+/// A queue expected to take this long as one batch is handed to the writer thread at once:
 /// the event loop goes on reading and answering its connections while the batch runs (deep
 /// pipelines of costly writes), where a short or cheap queue runs on the event loop itself,
 /// sparing the thread hop (one request in flight per client; cheap writes such as SPOP on an
@@ -133,8 +133,8 @@ pub struct EngineStats {
     /// Write batches run and writes in them (group-commit effectiveness).
     pub batches: AtomicU64,
     pub batched_writes: AtomicU64,
-    /// Batches the flusher thread ran (deep pipelines), not an event loop.
-    pub flusher_batches: AtomicU64,
+    /// Batches the writer thread ran (deep pipelines), not an event loop.
+    pub writer_thread_batches: AtomicU64,
     /// Deleted collections whose members are still being collected, and members collected.
     pub garbage_versions: AtomicU64,
     pub collected_members: AtomicU64,
@@ -145,7 +145,7 @@ pub struct Engine {
     databases: u32,
     inner: Arc<Inner>,
     background: Mutex<Option<JoinHandle<()>>>,
-    flusher: Mutex<Option<JoinHandle<()>>>,
+    writer_thread: Mutex<Option<JoinHandle<()>>>,
     pub stats: Arc<EngineStats>,
     pub cache: Arc<RowCache>,
     pub observers: Arc<Observers>,
@@ -178,9 +178,9 @@ struct Inner {
     flush_scheduled: AtomicBool,
     /// The thread that runs big batches off the event loop and the batches an event loop
     /// found the log busy for (see `Engine::enqueue`).
-    flusher: std::sync::OnceLock<std::thread::Thread>,
-    /// The flusher is between a wake-up and its next park.
-    flusher_busy: AtomicBool,
+    writer_thread: std::sync::OnceLock<std::thread::Thread>,
+    /// The writer thread is between a wake-up and its next park.
+    writer_busy: AtomicBool,
     /// What a write has recently cost in a batch, in nanoseconds (see `HANDOFF_BATCH`).
     write_cost_ns: AtomicU64,
     /// The snapshot readers share until the next commit (see `Engine::read`); dropped at each
@@ -332,8 +332,8 @@ impl Engine {
             wal: Mutex::new(Some(wal)),
             queue: Mutex::new(Vec::new()),
             flush_scheduled: AtomicBool::new(false),
-            flusher: std::sync::OnceLock::new(),
-            flusher_busy: AtomicBool::new(false),
+            writer_thread: std::sync::OnceLock::new(),
+            writer_busy: AtomicBool::new(false),
             write_cost_ns: AtomicU64::new(0),
             checkpoint_requested: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
@@ -345,17 +345,17 @@ impl Engine {
             .name("luma-engine".into())
             .spawn(move || background_duties(duties))
             .map_err(|e| EngineError::Other(e.to_string()))?;
-        let flushing = inner.clone();
-        let flusher = std::thread::Builder::new()
+        let writing = inner.clone();
+        let writer_thread = std::thread::Builder::new()
             .name("luma-writer".into())
-            .spawn(move || run_flusher(flushing))
+            .spawn(move || run_writer_thread(writing))
             .map_err(|e| EngineError::Other(e.to_string()))?;
-        let _ = inner.flusher.set(flusher.thread().clone());
+        let _ = inner.writer_thread.set(writer_thread.thread().clone());
         Ok(Engine {
             databases: options.databases,
             inner,
             background: Mutex::new(Some(background)),
-            flusher: Mutex::new(Some(flusher)),
+            writer_thread: Mutex::new(Some(writer_thread)),
             stats,
             cache,
             observers,
@@ -452,7 +452,7 @@ impl Engine {
             queue.len()
         };
         if queued as u64 == self.inner.handoff_length() {
-            self.inner.wake_flusher();
+            self.inner.wake_writer();
         }
         // Mostly a flush is already on its way: a plain load spares the locked exchange. The
         // queue's lock orders this load after the flush's reset of the flag, so a write pushed
@@ -506,9 +506,12 @@ impl Engine {
         // SQL writes already queued finish first: they need the log.
         self.sql.close();
         self.inner.stopping.store(true, Ordering::SeqCst);
-        for thread in [lock(&self.background).take(), lock(&self.flusher).take()]
-            .into_iter()
-            .flatten()
+        for thread in [
+            lock(&self.background).take(),
+            lock(&self.writer_thread).take(),
+        ]
+        .into_iter()
+        .flatten()
         {
             thread.thread().unpark();
             let _ = thread.join();
@@ -528,26 +531,26 @@ impl Drop for Engine {
 }
 
 impl Inner {
-    /// The event loop's flush: runs the queued writes as one batch, unless the flusher thread
+    /// The event loop's flush: runs the queued writes as one batch, unless the writer thread
     /// is running batches; then it takes them after its current one, and the event loop goes
     /// on serving its connections instead of waiting for the log.
     fn flush_or_hand_off(&self) {
         self.flush_scheduled.store(false, Ordering::SeqCst);
-        if self.flusher_busy.load(Ordering::SeqCst) {
-            self.wake_flusher();
+        if self.writer_busy.load(Ordering::SeqCst) {
+            self.wake_writer();
         } else {
             self.run_queue(lock(&self.wal));
         }
     }
 
-    /// The queue length at which the flusher takes over (see `HANDOFF_BATCH`).
+    /// The queue length at which the writer thread takes over (see `HANDOFF_BATCH`).
     fn handoff_length(&self) -> u64 {
         let cost = self.write_cost_ns.load(Ordering::Relaxed).max(1);
         (HANDOFF_BATCH.as_nanos() as u64 / cost).max(HANDOFF_MIN_WRITES)
     }
 
-    fn wake_flusher(&self) {
-        if let Some(thread) = self.flusher.get() {
+    fn wake_writer(&self) {
+        if let Some(thread) = self.writer_thread.get() {
             thread.unpark();
         }
     }
@@ -598,12 +601,12 @@ impl Inner {
     }
 }
 
-/// The flusher thread: runs the queue whenever woken, until it is empty (an unpark while a
+/// The writer thread: runs the queue whenever woken, until it is empty (an unpark while a
 /// batch runs leaves the token, so writes queued meanwhile are never left behind).
-fn run_flusher(inner: Arc<Inner>) {
+fn run_writer_thread(inner: Arc<Inner>) {
     while !inner.stopping.load(Ordering::SeqCst) {
         std::thread::park();
-        inner.flusher_busy.store(true, Ordering::SeqCst);
+        inner.writer_busy.store(true, Ordering::SeqCst);
         while !lock(&inner.queue).is_empty() {
             // A panicking batch must not take the thread down: event loops would go on
             // handing it their queues (on an event loop, the runtime catches a task's panic).
@@ -612,13 +615,16 @@ fn run_flusher(inner: Arc<Inner>) {
             }));
             match ran {
                 Ok(true) => {
-                    inner.stats.flusher_batches.fetch_add(1, Ordering::Relaxed);
+                    inner
+                        .stats
+                        .writer_thread_batches
+                        .fetch_add(1, Ordering::Relaxed);
                 }
                 Ok(false) => {}
                 Err(_) => tracing::error!("a write batch panicked on the writer thread"),
             }
         }
-        inner.flusher_busy.store(false, Ordering::SeqCst);
+        inner.writer_busy.store(false, Ordering::SeqCst);
     }
 }
 
