@@ -110,6 +110,15 @@ impl Connection {
     async fn run(&mut self) -> io::Result<()> {
         let info = self.state.info.clone();
         let mut stop = self.shared.shutdown_signal();
+        // Made once and polled in every wait: a fresh pair of futures per request registered
+        // and removed two waiters each time (3-4% of `SET` at `-P 1`).
+        let ended = async {
+            tokio::select! {
+                _ = crate::server::stopped(&mut stop) => {}
+                _ = info.killed() => {}
+            }
+        };
+        tokio::pin!(ended);
         loop {
             if self.rbuf.is_empty() && self.rbuf.capacity() > KEEP_BUFFER {
                 // Nothing pending: a client that sent something big gives its buffer back.
@@ -132,8 +141,7 @@ impl Connection {
             };
             tokio::select! {
                 biased;
-                _ = crate::server::stopped(&mut stop) => return Ok(()),
-                _ = info.killed() => return Ok(()),
+                _ = &mut ended => return Ok(()),
                 _ = idle => {
                     tracing::debug!("Closing idle client {}", info.id);
                     return Ok(());

@@ -142,8 +142,10 @@ impl ClientInfo {
 
     /// Asks the connection to close (CLIENT KILL).
     pub fn kill(&self) {
-        self.killed.store(true, Ordering::Relaxed);
-        self.kill_signal.notify_one();
+        self.killed.store(true, Ordering::SeqCst);
+        // Every waiter: a connection waits on its kill in its read loop and, at the same time,
+        // in a stalled write or a blocking command.
+        self.kill_signal.notify_waiters();
     }
 
     pub fn set_mailbox(&self, mailbox: &Arc<Mailbox>) {
@@ -155,11 +157,19 @@ impl ClientInfo {
     }
 
     pub fn is_killed(&self) -> bool {
-        self.killed.load(Ordering::Relaxed)
+        self.killed.load(Ordering::SeqCst)
     }
 
+    /// Resolves once the client is killed (at once if it already was).
     pub async fn killed(&self) {
-        self.kill_signal.notified().await
+        let notified = self.kill_signal.notified();
+        tokio::pin!(notified);
+        // Registered before the flag is read: a kill between the two still wakes it.
+        notified.as_mut().enable();
+        if self.is_killed() {
+            return;
+        }
+        notified.await
     }
 }
 

@@ -267,6 +267,40 @@ fn client_kill_by_addr_and_help() {
     assert!(help.starts_with('*') && help.contains("+SETNAME <name>\r\n"));
 }
 
+/// A client whose replies fill the socket (it never reads) is waiting in its write and in its
+/// read loop at once: CLIENT KILL must end both.
+#[test]
+fn client_kill_ends_a_client_stalled_on_its_replies() {
+    let server = TestServer::start();
+    let mut admin = server.raw();
+    let mut victim = server.raw();
+    let id = crate::common::replies::int_of(&victim.cmd_str(&["CLIENT", "ID"]));
+    let big = "x".repeat(4 << 20);
+    assert_eq!(victim.cmd_str(&["SET", "big", &big]), "+OK\r\n");
+    for _ in 0..16 {
+        victim.send(&crate::common::encode_command(&[b"GET", b"big"]));
+    }
+    let listed = |admin: &mut crate::common::RawClient| {
+        admin
+            .cmd_str(&["CLIENT", "LIST"])
+            .contains(&format!("id={id} "))
+    };
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(listed(&mut admin), "the stalled client is still connected");
+    assert_eq!(
+        admin.cmd_str(&["CLIENT", "KILL", "ID", &id.to_string()]),
+        ":1\r\n"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while listed(&mut admin) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(
+        !listed(&mut admin),
+        "CLIENT KILL left the stalled client connected"
+    );
+}
+
 #[test]
 fn client_reply_modes() {
     let server = TestServer::start();
