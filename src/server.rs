@@ -75,6 +75,7 @@ impl Shared {
 
     pub fn request_shutdown(&self) {
         self.shutdown.send_replace(true);
+        self.clients.stop_all();
     }
 
     pub fn shutdown_signal(&self) -> watch::Receiver<bool> {

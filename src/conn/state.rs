@@ -2,13 +2,14 @@
 //! CLIENT LIST/KILL and INFO read from other connections.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::task::{Poll, Waker};
 use std::time::Instant;
 
 use bytes::Bytes;
-use tokio::sync::Notify;
 
 use crate::bus::Mailbox;
 use crate::resp::Protocol;
@@ -51,7 +52,12 @@ pub struct ClientInfo {
     lib_name: Mutex<Option<Bytes>>,
     lib_ver: Mutex<Option<Bytes>>,
     killed: AtomicBool,
-    kill_signal: Notify,
+    /// The server is shutting down: the connection closes once its replies are out.
+    stopping: AtomicBool,
+    /// The connection task's waker while it waits for a kill or a stop. All its waits run in
+    /// its one task, so one slot serves them (a `Notify` per wait registered and removed a
+    /// waiter for every request).
+    waiting: Mutex<Option<Waker>>,
     /// The connection's mailbox, for messages other clients address to it (tracking REDIRECT).
     mailbox: OnceLock<Weak<Mailbox>>,
 }
@@ -76,7 +82,8 @@ impl ClientInfo {
             lib_name: Mutex::new(None),
             lib_ver: Mutex::new(None),
             killed: AtomicBool::new(false),
-            kill_signal: Notify::new(),
+            stopping: AtomicBool::new(false),
+            waiting: Mutex::new(None),
             mailbox: OnceLock::new(),
         }
     }
@@ -143,9 +150,19 @@ impl ClientInfo {
     /// Asks the connection to close (CLIENT KILL).
     pub fn kill(&self) {
         self.killed.store(true, Ordering::SeqCst);
-        // Every waiter: a connection waits on its kill in its read loop and, at the same time,
-        // in a stalled write or a blocking command.
-        self.kill_signal.notify_waiters();
+        self.wake();
+    }
+
+    /// Asks the connection to close after its replies (server shutdown).
+    fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.wake();
+    }
+
+    fn wake(&self) {
+        if let Some(waker) = lock(&self.waiting).take() {
+            waker.wake();
+        }
     }
 
     pub fn set_mailbox(&self, mailbox: &Arc<Mailbox>) {
@@ -161,15 +178,29 @@ impl ClientInfo {
     }
 
     /// Resolves once the client is killed (at once if it already was).
-    pub async fn killed(&self) {
-        let notified = self.kill_signal.notified();
-        tokio::pin!(notified);
-        // Registered before the flag is read: a kill between the two still wakes it.
-        notified.as_mut().enable();
-        if self.is_killed() {
-            return;
-        }
-        notified.await
+    pub fn killed(&self) -> impl Future<Output = ()> + '_ {
+        self.until(|| self.is_killed())
+    }
+
+    /// Resolves once the client is killed or the server stops.
+    pub fn closing(&self) -> impl Future<Output = ()> + '_ {
+        self.until(|| self.is_killed() || self.stopping.load(Ordering::SeqCst))
+    }
+
+    fn until<'a>(&'a self, done: impl Fn() -> bool + 'a) -> impl Future<Output = ()> + 'a {
+        std::future::poll_fn(move |cx| {
+            // Checked under the slot's lock, which `wake` takes after setting its flag: a
+            // kill either is seen here or finds the waker stored.
+            let mut waiting = lock(&self.waiting);
+            if done() {
+                return Poll::Ready(());
+            }
+            match waiting.as_ref() {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => *waiting = Some(cx.waker().clone()),
+            }
+            Poll::Pending
+        })
     }
 }
 
@@ -251,6 +282,8 @@ impl ClientState {
 pub struct ClientRegistry {
     next_id: AtomicU64,
     clients: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
+    /// Set (under `clients`' lock) at shutdown: clients registered later start stopped.
+    stopping: AtomicBool,
 }
 
 impl ClientRegistry {
@@ -268,8 +301,20 @@ impl ClientRegistry {
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let info = Arc::new(ClientInfo::new(id, addr, laddr, fd));
+        if self.stopping.load(Ordering::SeqCst) {
+            info.stop();
+        }
         clients.insert(id, info.clone());
         Some(info)
+    }
+
+    /// Asks every connection, present and future, to close after its replies (shutdown).
+    pub fn stop_all(&self) {
+        let clients = lock(&self.clients);
+        self.stopping.store(true, Ordering::SeqCst);
+        for info in clients.values() {
+            info.stop();
+        }
     }
 
     pub fn unregister(&self, id: u64) {

@@ -6,32 +6,47 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
+use std::task::{Poll, Waker};
 
-use tokio::sync::{oneshot, Notify};
+use tokio::sync::oneshot;
 
 use crate::resp::Reply;
 
 /// Replies to one connection's queued writes, in the order they were queued.
 #[derive(Debug, Default)]
 pub struct ReplyBox {
-    replies: Mutex<VecDeque<Reply>>,
-    ready: Notify,
+    inner: Mutex<Queued>,
+}
+
+/// The replies, and the waker of the connection waiting for the next one: both under one
+/// lock, so a delivery either lands before the wait looks or finds the waker (a `Notify`
+/// registered and removed a waiter per wait).
+#[derive(Debug, Default)]
+struct Queued {
+    replies: VecDeque<Reply>,
+    waiting: Option<Waker>,
 }
 
 impl ReplyBox {
-    /// The reply to the oldest write not answered yet, once it is there.
+    /// The reply to the oldest write not answered yet, once it is there (one waiter at a
+    /// time: the connection).
     pub async fn next(&self) -> Reply {
-        loop {
-            if let Some(reply) = self.lock().pop_front() {
-                return reply;
+        std::future::poll_fn(|cx| {
+            let mut queued = self.lock();
+            if let Some(reply) = queued.replies.pop_front() {
+                return Poll::Ready(reply);
             }
-            // A wake-up given before this wait is kept (a permit), so none is lost.
-            self.ready.notified().await;
-        }
+            match queued.waiting.as_ref() {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => queued.waiting = Some(cx.waker().clone()),
+            }
+            Poll::Pending
+        })
+        .await
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Reply>> {
-        self.replies.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queued> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -52,15 +67,18 @@ pub fn deliver(replies: impl IntoIterator<Item = (ReplyTo, Reply)>) {
                 let _ = tx.send(reply);
             }
             ReplyTo::Box(b) => {
-                let mut queue = b.lock();
-                queue.push_back(reply);
+                let mut queued = b.lock();
+                queued.replies.push_back(reply);
                 while let Some((_, next)) =
                     replies.next_if(|(to, _)| matches!(to, ReplyTo::Box(n) if Arc::ptr_eq(n, &b)))
                 {
-                    queue.push_back(next);
+                    queued.replies.push_back(next);
                 }
-                drop(queue);
-                b.ready.notify_one();
+                let waiting = queued.waiting.take();
+                drop(queued);
+                if let Some(waker) = waiting {
+                    waker.wake();
+                }
             }
         }
     }
