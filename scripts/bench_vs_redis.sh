@@ -7,7 +7,7 @@
 #   TESTS=set,get N=500000 scripts/bench_vs_redis.sh
 #
 # Environment: TESTS (redis-benchmark -t list), N (requests), C (clients), PIPELINES (depths),
-# ROUNDS (runs per server and depth; the best is kept, the machine is noisy), EXTRA (more
+# ROUNDS (runs per server, test and depth; the best is kept, the machine is noisy), EXTRA (more
 # redis-benchmark flags, e.g. "-r 100000"), REDIS_ARGS (more redis-server flags), LUMA_ARGS
 # (more luma flags, e.g. "--worker-threads 1").
 set -euo pipefail
@@ -30,23 +30,27 @@ echo "redis-benchmark -t $TESTS -n $N -c $C $EXTRA, best of $ROUNDS runs"
 # Prints "test rps p50 p99" lines for one run (CSV output of redis-benchmark).
 run() {
   # shellcheck disable=SC2086
-  redis-benchmark -p "$1" -t "$TESTS" -n "$N" -c "$C" -P "$2" $EXTRA --csv 2>/dev/null |
+  redis-benchmark -p "$1" -t "$3" -n "$N" -c "$C" -P "$2" $EXTRA --csv 2>/dev/null |
     tail -n +2 | tr -d '"' | awk -F, '{gsub(/ /, "_", $1); print $1, $2, $5, $7}'
 }
 
-# Best throughput per test over ROUNDS runs, alternating servers so both see the same noise.
+# Best throughput per test over ROUNDS runs, the servers taking turns test by test so both see
+# the same noise: this machine has slow and fast spells of tens of seconds (one run moves
+# 20-30%), and turns a whole suite long put the two in different spells.
 declare -A best
 for pipeline in $PIPELINES; do
-  for round in $(seq "$ROUNDS"); do
-    for who in luma redis; do
-      port=$luma_port; [[ $who == redis ]] && port=$redis_port
-      while read -r test rps p50 p99; do
-        key="$who|$pipeline|$test"
-        prev=${best[$key]:-0 0 0}
-        if awk -v a="$rps" -v b="${prev%% *}" 'BEGIN{exit !(a>b)}'; then
-          best[$key]="$rps $p50 $p99"
-        fi
-      done < <(run "$port" "$pipeline")
+  for t in ${TESTS//,/ }; do
+    for round in $(seq "$ROUNDS"); do
+      for who in luma redis; do
+        port=$luma_port; [[ $who == redis ]] && port=$redis_port
+        while read -r test rps p50 p99; do
+          key="$who|$pipeline|$test"
+          prev=${best[$key]:-0 0 0}
+          if awk -v a="$rps" -v b="${prev%% *}" 'BEGIN{exit !(a>b)}'; then
+            best[$key]="$rps $p50 $p99"
+          fi
+        done < <(run "$port" "$pipeline" "$t")
+      done
     done
   done
 done
