@@ -195,10 +195,7 @@ impl ClientInfo {
             if done() {
                 return Poll::Ready(());
             }
-            match waiting.as_ref() {
-                Some(w) if w.will_wake(cx.waker()) => {}
-                _ => *waiting = Some(cx.waker().clone()),
-            }
+            crate::engine::replies::keep_waker(&mut waiting, cx.waker());
             Poll::Pending
         })
     }

@@ -36,10 +36,7 @@ impl ReplyBox {
             if let Some(reply) = queued.replies.pop_front() {
                 return Poll::Ready(reply);
             }
-            match queued.waiting.as_ref() {
-                Some(w) if w.will_wake(cx.waker()) => {}
-                _ => queued.waiting = Some(cx.waker().clone()),
-            }
+            keep_waker(&mut queued.waiting, cx.waker());
             Poll::Pending
         })
         .await
@@ -47,6 +44,14 @@ impl ReplyBox {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Queued> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Stores `waker` in a one-waiter slot (kept if it already wakes the same task).
+pub fn keep_waker(slot: &mut Option<Waker>, waker: &Waker) {
+    match slot {
+        Some(w) if w.will_wake(waker) => {}
+        _ => *slot = Some(waker.clone()),
     }
 }
 
