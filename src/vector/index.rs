@@ -55,6 +55,8 @@ pub trait VectorIndex: Send + Sync {
     fn needs_links(&self) -> bool {
         false
     }
+    /// The list size of the walks that link elements from now on (indexes with a graph).
+    fn set_build_list(&mut self, _list: usize) {}
     /// The stored (prepared) vector of an element, deleted or not.
     fn vector(&self, id: u32) -> Option<Vec<f32>>;
     /// An element's out-links in the graph (none for indexes without a graph).
@@ -180,6 +182,9 @@ impl VectorIndex for Vamana {
     }
     fn needs_links(&self) -> bool {
         true
+    }
+    fn set_build_list(&mut self, list: usize) {
+        Vamana::set_build_list(self, list)
     }
     fn vector(&self, id: u32) -> Option<Vec<f32>> {
         Vamana::vector(self, id)
@@ -426,6 +431,10 @@ impl VectorIndex for AutoIndex {
     }
     fn needs_links(&self) -> bool {
         self.inner.needs_links()
+    }
+    fn set_build_list(&mut self, list: usize) {
+        self.params.build_list = list.max(1);
+        self.inner.set_build_list(list);
     }
     fn vector(&self, id: u32) -> Option<Vec<f32>> {
         self.inner.vector(id)

@@ -228,6 +228,11 @@ impl Vamana {
         self.metric
     }
 
+    /// The list size of the walks that insert from now on.
+    pub fn set_build_list(&mut self, list: usize) {
+        self.params.build_list = list.max(1);
+    }
+
     /// Elements stored, deleted ones included.
     pub fn slots(&self) -> usize {
         self.nodes.len()
