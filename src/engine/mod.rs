@@ -1270,6 +1270,8 @@ fn run_batch(
             restore_lost_batches(store, wal);
         }
     }
+    // Set once the batch is in the log: from then on it happened, whatever fails after.
+    let mut logged = false;
     let result = store.write(false, |tables| -> Result<(), EngineError> {
         for (f, reply_tx) in batch.drain(..) {
             let mut ctx = WriteCtx::new(tables, cache, now, observe, sql.as_deref_mut());
@@ -1305,6 +1307,7 @@ fn run_batch(
         if !out.payloads.is_empty() {
             let refs: Vec<&[u8]> = out.payloads.iter().map(Vec::as_slice).collect();
             wal.append(&refs)?;
+            logged = true;
             // The log has the batch: the cached rows it changed are brought up to date now,
             // while the write path's reads of them are still in the CPU cache (after the
             // B-tree updates below, the refresh missed again: 7% of INCR -P 16's writer). A
@@ -1323,20 +1326,19 @@ fn run_batch(
         }
         Ok(())
     });
-    match result {
-        Ok(()) => {
-            // Committed (and the cache refreshed, above): the batch's notifications go before
-            // any reply tells a client it is done.
-            lock(&inner.snapshot).take();
-            inner.vectors.observe(&out.changed);
-            out.publish(&inner.bus);
-            stats.expired_keys.fetch_add(out.expired, Ordering::Relaxed);
-            stats.last_lsn.store(wal.last_lsn(), Ordering::Relaxed);
-            stats.kv_lsn.store(wal.last_lsn(), Ordering::SeqCst);
-            stats.wal_bytes.store(wal.size(), Ordering::Relaxed);
-            replies::deliver(replies);
+    if let Err(e) = &result {
+        if logged {
+            // The log has the batch but the store does not: it is replayed from the log now
+            // (or, if the store cannot take it, at the next start), so it did happen, and its
+            // clients get their replies. Answering "nothing was changed" here was wrong: the
+            // next start applied it anyway.
+            tracing::error!("write batch logged but not stored ({e}): replaying it");
+            store.mark_stale();
+            restore_lost_batches(store, wal);
         }
-        Err(e) => {
+    }
+    match result {
+        Err(e) if !logged => {
             // Nothing of the batch was applied: every client hears it failed.
             restore_lost_batches(store, wal);
             stats.wal_write_errors.fetch_add(1, Ordering::Relaxed);
@@ -1347,6 +1349,18 @@ fn run_batch(
                     .into_iter()
                     .map(|(to, _)| (to, Reply::Error(text.clone()))),
             );
+        }
+        _ => {
+            // Committed, or logged and replayed (and the cache refreshed, above): the batch's
+            // notifications go before any reply tells a client it is done.
+            lock(&inner.snapshot).take();
+            inner.vectors.observe(&out.changed);
+            out.publish(&inner.bus);
+            stats.expired_keys.fetch_add(out.expired, Ordering::Relaxed);
+            stats.last_lsn.store(wal.last_lsn(), Ordering::Relaxed);
+            stats.kv_lsn.store(wal.last_lsn(), Ordering::SeqCst);
+            stats.wal_bytes.store(wal.size(), Ordering::Relaxed);
+            replies::deliver(replies);
         }
     }
 }
@@ -1477,33 +1491,39 @@ fn expire_cycle(inner: &Inner, wal: &mut Wal) {
             invalidated = observe::all_changed_keys(&ops, &touched).0;
         }
         wal.append(&[&record::encode(&ops)])?;
-        t.set_applied_lsn(wal.last_lsn())?;
+        // Logged: the expiries happened, whatever fails after (see `run_batch`).
         removed = ops;
+        t.set_applied_lsn(wal.last_lsn())?;
         Ok((keys, fields))
     });
+    if let (Err(e), false) = (&result, removed.is_empty()) {
+        tracing::error!("active expiry logged but not stored ({e}): replaying it");
+        store.mark_stale();
+    }
     refresh_cache(cache, &removed, wal.last_lsn());
     if !removed.is_empty() {
         lock(&inner.snapshot).take();
         inner.vectors.observe(&removed);
     }
-    match result {
-        Ok((keys, fields)) => {
-            inner.bus.notify(&events);
-            inner.bus.invalidate(&invalidated, 0);
-            stats.expired_keys.fetch_add(keys, Ordering::Relaxed);
-            stats.expired_fields.fetch_add(fields, Ordering::Relaxed);
-            if !removed.is_empty() {
-                stats
-                    .changes_since_checkpoint
-                    .fetch_add(1, Ordering::Relaxed);
-                stats.last_lsn.store(wal.last_lsn(), Ordering::Relaxed);
-                stats.kv_lsn.store(wal.last_lsn(), Ordering::SeqCst);
-            }
-        }
-        Err(e) => {
-            tracing::warn!("active expiry: {e}");
-            restore_lost_batches(store, wal);
-        }
+    if let Err(e) = &result {
+        tracing::warn!("active expiry: {e}");
+        restore_lost_batches(store, wal);
+    }
+    if result.is_err() && removed.is_empty() {
+        return;
+    }
+    inner.bus.notify(&events);
+    inner.bus.invalidate(&invalidated, 0);
+    if let Ok((keys, fields)) = result {
+        stats.expired_keys.fetch_add(keys, Ordering::Relaxed);
+        stats.expired_fields.fetch_add(fields, Ordering::Relaxed);
+    }
+    if !removed.is_empty() {
+        stats
+            .changes_since_checkpoint
+            .fetch_add(1, Ordering::Relaxed);
+        stats.last_lsn.store(wal.last_lsn(), Ordering::Relaxed);
+        stats.kv_lsn.store(wal.last_lsn(), Ordering::SeqCst);
     }
 }
 

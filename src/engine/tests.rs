@@ -246,6 +246,37 @@ fn failed_wal_write_changes_nothing_and_the_engine_recovers() {
 }
 
 #[test]
+fn a_write_that_fails_after_its_log_append_is_not_reported_undone() {
+    let disks = Disks::new();
+    let engine = disks.open(AppendFsync::Always);
+    assert_eq!(put(&engine, 0).blocking_recv().unwrap(), OK);
+    // Nothing pending: the failing batch is alone in its store transaction.
+    assert_eq!(engine.checkpoint(), OK);
+    disks.kv.fail_next_writes(usize::MAX);
+    // A value larger than the store's 1 MiB cache: storing it writes pages to the disk
+    // while the batch runs, after its log append.
+    let big = vec![b'x'; 3 << 20];
+    let reply = engine
+        .submit(Box::new(move |w| {
+            w.put_string(0, b"big", &big, 0)?;
+            Ok(OK)
+        }))
+        .unwrap()
+        .blocking_recv()
+        .unwrap();
+    assert_eq!(reply, OK, "the batch is in the log, so it happened");
+    assert!(
+        engine.read().is_err(),
+        "the store could not take the batch: reads wait for a replay"
+    );
+    drop(engine);
+    let reopened = disks.power_cut_image().open(AppendFsync::Always);
+    assert_eq!(surviving_prefix(&reopened, 2), 1);
+    let row = reopened.read().unwrap().get(0, b"big").unwrap();
+    assert_eq!(row.map(|r| meta::payload(&r).len()), Some(3 << 20));
+}
+
+#[test]
 fn appendfsync_changes_take_effect_at_run_time() {
     let disks = Disks::new();
     let engine = disks.open(AppendFsync::No);

@@ -407,6 +407,12 @@ impl KvStore {
         self.stale.load(Ordering::SeqCst)
     }
 
+    /// A batch reached the log but not the store (its write failed after the append): reads
+    /// wait, as for dropped pending batches, until the engine has replayed it.
+    pub fn mark_stale(&self) {
+        self.stale.store(true, Ordering::SeqCst);
+    }
+
     /// The lost batches are written again: reads may go on.
     pub fn recovered(&self) {
         self.stale.store(false, Ordering::SeqCst);
@@ -1287,6 +1293,8 @@ impl WriteTables<'_> {
 pub struct SimRedbDisk {
     /// (current bytes, bytes as of the last sync)
     state: std::sync::Arc<std::sync::Mutex<(Vec<u8>, Vec<u8>)>>,
+    /// How many of the next writes and resizes fail.
+    failing_writes: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 #[cfg(test)]
@@ -1304,6 +1312,20 @@ impl SimRedbDisk {
         let durable = self.lock().1.clone();
         SimRedbDisk {
             state: std::sync::Arc::new(std::sync::Mutex::new((durable.clone(), durable))),
+            failing_writes: Default::default(),
+        }
+    }
+
+    /// The next `n` writes or resizes fail with an I/O error (a full or failing disk).
+    pub fn fail_next_writes(&self, n: usize) {
+        self.failing_writes.store(n, Ordering::SeqCst);
+    }
+
+    fn failing(&self) -> std::io::Result<()> {
+        let failing = &self.failing_writes;
+        match failing.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)) {
+            Ok(_) => Err(std::io::Error::other("simulated write failure")),
+            Err(_) => Ok(()),
         }
     }
 }
@@ -1330,6 +1352,7 @@ impl redb::StorageBackend for SimRedbBackend {
     }
 
     fn set_len(&self, len: u64) -> Result<(), std::io::Error> {
+        self.0.failing()?;
         self.0.lock().0.resize(len as usize, 0);
         Ok(())
     }
@@ -1341,6 +1364,7 @@ impl redb::StorageBackend for SimRedbBackend {
     }
 
     fn write(&self, offset: u64, data: &[u8]) -> Result<(), std::io::Error> {
+        self.0.failing()?;
         let mut state = self.0.lock();
         let end = offset as usize + data.len();
         if state.0.len() < end {
