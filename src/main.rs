@@ -9,7 +9,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{fmt, reload};
 
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: luma::memory::Allocator = luma::memory::Allocator;
 
 /// One flag per setting of the config table, so the two can never disagree.
 fn server_args(cmd: Command) -> Command {
