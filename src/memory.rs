@@ -1,5 +1,5 @@
-//! The binary's allocator (mimalloc, with the system allocator for the block sizes mimalloc
-//! rounds up most) and returning freed memory to the OS.
+//! The binary's allocator (mimalloc, with the system allocator for redb's page blocks, which
+//! mimalloc rounds up by a quarter) and returning freed memory to the OS.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 
