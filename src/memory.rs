@@ -12,6 +12,14 @@ pub fn release_freed() {
     // may be called from any thread at any time, also when mimalloc is not the global
     // allocator (its heap is then empty).
     unsafe { libmimalloc_sys::mi_collect(true) }
+    // glibc (redb's page blocks, `Allocator`) keeps freed blocks below its heap's top: after a
+    // 100,000-element vector set was deleted, RSS stayed at 40 MiB instead of 24 without this.
+    // SAFETY: malloc_trim takes no pointers; glibc locks each arena while it hands back free
+    // pages, so it is safe from any thread at any time.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// The global allocator of Luma's binary: mimalloc, except for redb's page blocks, which go to
