@@ -23,24 +23,25 @@ pub fn release_freed() {
 }
 
 /// The global allocator of Luma's binary: mimalloc, except for redb's page blocks, which go to
-/// the system allocator. mimalloc has four size classes
-/// per doubling, so a block just past 4 KiB takes 5 KiB; redb's page cache holds every page in
-/// such a block (4,096 bytes and the `Arc`'s 16), so a quarter of the cache was lost to
-/// rounding: a 100,000 x 128 vector set's rows cost about 380 bytes each where the pages hold
-/// about 310, and a full 256 MiB cache took about 320 MiB. glibc rounds them to 16 bytes.
+/// the system allocator. mimalloc has four size classes per doubling, so a block just past
+/// 4 KiB takes 5 KiB; redb's page cache holds every page in such a block (4,096 bytes and the
+/// `Arc`'s 16), so a quarter of the cache was lost to rounding: a 100,000 x 128 vector set's
+/// rows cost about 380 bytes each where the pages hold about 310, and a full 256 MiB cache took
+/// about 320 MiB. glibc rounds them to 16 bytes.
 pub struct Allocator;
 
-/// Does a block of `size` bytes go to the system allocator? Only a power of two from 4 KiB
-/// to 1 MiB plus an `Arc`'s two counters: routing every size just past a power of two also
-/// sent some of the request path's buffers to glibc, and cost 5% of `SET -P 16`.
-fn just_past_a_page(size: usize) -> bool {
+/// Is a block of `size` bytes a redb page in its `Arc` (a power of two from 4 KiB to 1 MiB plus
+/// the `Arc`'s two counters), which the system allocator gets? Only exactly those: routing
+/// every size just past a power of two also sent some of the request path's buffers to glibc,
+/// and cost 5% of `SET -P 16`.
+fn is_page_block(size: usize) -> bool {
     const ARC_COUNTERS: usize = 16;
     let payload = size.wrapping_sub(ARC_COUNTERS);
     (4096..=1 << 20).contains(&payload) && payload.is_power_of_two()
 }
 
 fn system_owns(layout: Layout) -> bool {
-    just_past_a_page(layout.size())
+    is_page_block(layout.size())
 }
 
 // SAFETY: every block is allocated, reallocated and freed by the allocator that `system_owns`
@@ -81,7 +82,7 @@ unsafe impl GlobalAlloc for Allocator {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let new_owner_system = just_past_a_page(new_size);
+        let new_owner_system = is_page_block(new_size);
         // SAFETY: `ptr` and `layout` describe a live block of the owner `layout` picks; the new
         // block has the same alignment, and `new_size` is valid for it (the caller's contract).
         unsafe {
@@ -107,9 +108,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn blocks_just_past_a_power_of_two_go_to_the_system_allocator() {
+    fn only_page_blocks_go_to_the_system_allocator() {
         for size in [4096 + 16, 8192 + 16, 65536 + 16, (1 << 20) + 16] {
-            assert!(just_past_a_page(size), "{size}");
+            assert!(is_page_block(size), "{size}");
         }
         for size in [
             0,
@@ -122,7 +123,7 @@ mod tests {
             100_000,
             (2 << 20) + 16,
         ] {
-            assert!(!just_past_a_page(size), "{size}");
+            assert!(!is_page_block(size), "{size}");
         }
     }
 
