@@ -355,7 +355,12 @@ fn render_section(shared: &Shared, name: &str) -> Option<String> {
                 .field("sql_write_groups", n(&st.write_groups))
                 .field("sql_grouped_writes", n(&st.grouped_writes))
                 .field("sql_applied_lsn", n(&st.applied_lsn))
-                .field("sql_replayed_records", n(&st.replayed_records));
+                .field("sql_replayed_records", n(&st.replayed_records))
+                .field("sql_catch_ups", n(&st.catch_ups))
+                .field(
+                    "sql_behind_log",
+                    u8::from(st.behind_log.load(std::sync::atomic::Ordering::Relaxed)),
+                );
             s
         }
         _ => return None,

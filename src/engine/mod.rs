@@ -1251,7 +1251,7 @@ fn run_batch(
     inner: &Inner,
     wal: &mut Wal,
     batch: &mut Vec<(WriteFn, ReplyTo)>,
-    mut sql: Option<&mut Writer>,
+    mut sql: Option<(&mut Writer, &SqlStats)>,
 ) {
     let (store, cache, stats) = (&inner.store, &inner.cache, &inner.stats);
     let now = now_ms();
@@ -1274,7 +1274,8 @@ fn run_batch(
     let mut logged = false;
     let result = store.write(false, |tables| -> Result<(), EngineError> {
         for (f, reply_tx) in batch.drain(..) {
-            let mut ctx = WriteCtx::new(tables, cache, now, observe, sql.as_deref_mut());
+            let writer = sql.as_mut().map(|(w, _)| &mut **w);
+            let mut ctx = WriteCtx::new(tables, cache, now, observe, writer);
             let reply = match f(&mut ctx) {
                 Ok(reply) => reply,
                 Err(e) => Reply::Error(e.to_resp_text()),
@@ -1297,7 +1298,7 @@ fn run_batch(
                 );
             }
         }
-        if sql.as_deref().is_some_and(Writer::lost_txn) {
+        if sql.as_ref().is_some_and(|(w, _)| w.lost_txn()) {
             // SQLite dropped the transaction under a write of this batch (an interrupted
             // statement in a MULTI): nothing may be logged.
             return Err(EngineError::Other(
@@ -1315,7 +1316,7 @@ fn run_batch(
             // the logged batches (`restore_lost_batches`) and refuses reads until then.
             refresh_cache(cache, &out.changed, wal.last_lsn());
             tables.set_applied_lsn(wal.last_lsn())?;
-            if let Some(writer) = &mut sql {
+            if let Some((writer, _)) = &mut sql {
                 writer
                     .commit(wal.last_lsn())
                     .map_err(|e| EngineError::Other(e.to_string()))?;
@@ -1335,6 +1336,10 @@ fn run_batch(
             tracing::error!("write batch logged but not stored ({e}): replaying it");
             store.mark_stale();
             restore_lost_batches(store, wal);
+            if let Some((writer, sql_stats)) = sql {
+                // SQLite may lack it too (its commit failed, or came after the failure).
+                sql::catch_up_with_log(writer, wal, sql_stats);
+            }
         }
     }
     match result {

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
+use super::record::{self, Op};
 use super::replies::ReplyTo;
 use super::wal::Wal;
 use super::{lock, run_batch, Inner, WriteFn};
@@ -39,6 +40,10 @@ const VSEARCH_EF: usize = 100;
 /// How long `vsearch()` waits for a set's index to catch up with acknowledged writes.
 const CATCH_UP_WAIT: Duration = Duration::from_secs(10);
 
+/// What SQL commands hear while SQLite lacks logged writes (see `SqlStats::behind_log`).
+const BEHIND_LOG: &str = "SQL engine unavailable: a failed commit left it behind the log; \
+                          it replays the log before the next SQL write (or at restart)";
+
 /// A SQL write waiting for the writer thread.
 pub enum SqlWrite {
     /// SQL.EXEC on its own.
@@ -60,6 +65,9 @@ pub struct SqlEngine {
     thread: Mutex<Option<JoinHandle<()>>>,
     pub stats: Arc<SqlStats>,
     pub path: PathBuf,
+    /// The writer's injected commit failures (see `Writer::commit_faults`).
+    #[cfg(test)]
+    pub commit_faults: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl SqlEngine {
@@ -81,6 +89,9 @@ impl SqlEngine {
         &self,
         f: impl FnOnce(&sqlite::conn::Conn) -> T + Send + 'static,
     ) -> Result<oneshot::Receiver<T>, CmdError> {
+        if self.stats.behind_log.load(Ordering::SeqCst) {
+            return Err(CmdError::err(BEHIND_LOG));
+        }
         self.readers
             .run(f)
             .map_err(|e| CmdError::Other(e.resp_text()))
@@ -131,6 +142,8 @@ pub(super) fn start(
     readers: usize,
 ) -> Result<SqlEngine, sqlite::SqlError> {
     let readers = Readers::start(&path, host, readers)?;
+    #[cfg(test)]
+    let commit_faults = writer.commit_faults.clone();
     let (tx, rx) = mpsc::channel::<SqlJob>();
     let duties = inner.clone();
     let thread_stats = stats.clone();
@@ -144,6 +157,8 @@ pub(super) fn start(
         thread: Mutex::new(Some(thread)),
         stats,
         path,
+        #[cfg(test)]
+        commit_faults,
     })
 }
 
@@ -154,6 +169,17 @@ fn writer_loop(inner: &Inner, mut writer: Writer, rx: &mpsc::Receiver<SqlJob>, s
             match rx.try_recv() {
                 Ok(job) => jobs.push(job),
                 Err(_) => break,
+            }
+        }
+        if stats.behind_log.load(Ordering::SeqCst) {
+            let caught_up = lock(&inner.wal)
+                .as_ref()
+                .is_some_and(|wal| catch_up_with_log(&mut writer, wal, stats));
+            if !caught_up {
+                for job in jobs {
+                    let _ = job.reply.send(Reply::Error(format!("ERR {BEHIND_LOG}")));
+                }
+                continue;
             }
         }
         stats.write_groups.fetch_add(1, Ordering::Relaxed);
@@ -180,7 +206,7 @@ fn writer_loop(inner: &Inner, mut writer: Writer, rx: &mpsc::Receiver<SqlJob>, s
             continue;
         };
         if rest.is_empty() {
-            log_plain(inner, wal, plain, &mut writer);
+            log_plain(inner, wal, plain, &mut writer, stats);
         } else {
             let mut batch: Vec<(WriteFn, ReplyTo)> = plain
                 .into_iter()
@@ -210,7 +236,7 @@ fn writer_loop(inner: &Inner, mut writer: Writer, rx: &mpsc::Receiver<SqlJob>, s
                     }
                 });
             }
-            run_batch(inner, wal, &mut batch, Some(&mut writer));
+            run_batch(inner, wal, &mut batch, Some((&mut writer, stats)));
         }
         drop(guard);
         // Nothing logged (or the batch failed): nothing of the group may stay.
@@ -303,46 +329,90 @@ fn run_plain(writer: &mut Writer, jobs: Vec<SqlJob>, stats: &SqlStats) -> Vec<Pl
 /// Logs a group of plain SQL writes: their records appended in one write (fsynced under
 /// `always`), the SQLite transaction committed with the last LSN, the replies sent. No KV
 /// transaction: the KV store has nothing to apply, and replay skips these records for it.
-fn log_plain(inner: &Inner, wal: &mut Wal, plain: Vec<Plain>, writer: &mut Writer) {
+fn log_plain(
+    inner: &Inner,
+    wal: &mut Wal,
+    plain: Vec<Plain>,
+    writer: &mut Writer,
+    sql_stats: &SqlStats,
+) {
     let payloads: Vec<Vec<u8>> = plain
         .iter()
         .filter(|p| !p.log.is_empty())
         .map(|p| {
-            super::record::encode(&[super::record::Op::Sql {
+            record::encode(&[Op::Sql {
                 changes: p.log.clone(),
             }])
         })
         .collect();
-    let logged = if payloads.is_empty() {
+    let appended = if payloads.is_empty() {
         Ok(())
     } else {
         let refs: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
-        wal.append(&refs)
-            .map_err(|e| e.to_string())
-            .and_then(|_| writer.commit(wal.last_lsn()).map_err(|e| e.to_string()))
+        wal.append(&refs).map(drop)
     };
     let stats = &inner.stats;
-    match logged {
+    if let Err(e) = appended {
+        stats.wal_write_errors.fetch_add(1, Ordering::Relaxed);
+        tracing::error!("SQL write group failed, nothing applied: {e}");
+        writer.rollback();
+        let text = format!("ERR write failed, nothing was changed: {e}");
+        for p in plain {
+            let _ = p.reply.send(Reply::Error(text.clone()));
+        }
+        return;
+    }
+    if !payloads.is_empty() {
+        if let Err(e) = writer.commit(wal.last_lsn()) {
+            // The log has the group, so it happened: SQLite gets it from the log.
+            tracing::error!("SQL write group logged but not committed ({e}): replaying it");
+            catch_up_with_log(writer, wal, sql_stats);
+        }
+        stats
+            .changes_since_checkpoint
+            .fetch_add(payloads.len() as u64, Ordering::Relaxed);
+        stats.last_lsn.store(wal.last_lsn(), Ordering::Relaxed);
+        stats.wal_bytes.store(wal.size(), Ordering::Relaxed);
+    }
+    for p in plain {
+        let _ = p.reply.send(p.outcome.reply());
+    }
+}
+
+/// Brings SQLite up to the log after a commit failed once its records were logged: the open
+/// transaction is dropped and every SQL change logged after the writer's applied LSN is
+/// applied again, as at start-up. Answering such writes "nothing was changed" would be wrong
+/// (the next start applies them); leaving SQLite without them would hide acknowledged writes
+/// from reads. If the replay fails too, SQL is refused (`behind_log`) until one works.
+pub(super) fn catch_up_with_log(writer: &mut Writer, wal: &Wal, stats: &SqlStats) -> bool {
+    writer.rollback();
+    let mut last = None;
+    let replayed = wal
+        .replay(writer.applied_lsn, |lsn, payload| {
+            for op in record::decode(payload).map_err(|e| e.to_string())? {
+                if let Op::Sql { changes } = op {
+                    writer.replay(&changes).map_err(|e| e.to_string())?;
+                    last = Some(lsn);
+                }
+            }
+            Ok(())
+        })
+        .map_err(|e| e.to_string())
+        .and_then(|_| match last {
+            Some(lsn) => writer.finish_replay(lsn).map_err(|e| e.to_string()),
+            None => Ok(()),
+        });
+    match replayed {
         Ok(()) => {
-            if !payloads.is_empty() {
-                stats
-                    .changes_since_checkpoint
-                    .fetch_add(payloads.len() as u64, Ordering::Relaxed);
-                stats.last_lsn.store(wal.last_lsn(), Ordering::Relaxed);
-                stats.wal_bytes.store(wal.size(), Ordering::Relaxed);
-            }
-            for p in plain {
-                let _ = p.reply.send(p.outcome.reply());
-            }
+            stats.catch_ups.fetch_add(1, Ordering::Relaxed);
+            stats.behind_log.store(false, Ordering::SeqCst);
+            true
         }
         Err(e) => {
-            stats.wal_write_errors.fetch_add(1, Ordering::Relaxed);
-            tracing::error!("SQL write group failed, nothing applied: {e}");
-            writer.rollback();
-            let text = format!("ERR write failed, nothing was changed: {e}");
-            for p in plain {
-                let _ = p.reply.send(Reply::Error(text.clone()));
-            }
+            writer.abandon_replay();
+            stats.behind_log.store(true, Ordering::SeqCst);
+            tracing::error!("SQL writer: replaying logged writes failed ({e}); SQL is refused");
+            false
         }
     }
 }

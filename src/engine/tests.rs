@@ -13,6 +13,8 @@ use crate::resp::OK;
 struct Disks {
     wal: SimDisk,
     kv: SimRedbDisk,
+    /// The engine's folder: SQLite's database (on the real disk) and the vector files.
+    dir: Arc<tempfile::TempDir>,
 }
 
 use file::SimDisk;
@@ -22,13 +24,13 @@ impl Disks {
         Disks {
             wal: SimDisk::new(),
             kv: SimRedbDisk::default(),
+            dir: Arc::new(tempfile::tempdir().expect("temporary folder")),
         }
     }
 
     fn open(&self, policy: AppendFsync) -> Engine {
-        let dir = std::env::temp_dir();
         Engine::open(EngineOptions {
-            dir: &dir,
+            dir: self.dir.path(),
             databases: 16,
             appendfsync: policy,
             cache_bytes: 1 << 20,
@@ -46,6 +48,7 @@ impl Disks {
         Disks {
             wal: self.wal.power_cut_image(),
             kv: self.kv.power_cut_image(),
+            dir: self.dir.clone(),
         }
     }
 }
@@ -292,4 +295,119 @@ fn appendfsync_changes_take_effect_at_run_time() {
         surviving_prefix(&disks.power_cut_image().open(AppendFsync::Always), 2),
         2
     );
+}
+
+fn sql_request(text: &str) -> crate::sqlite::Request {
+    crate::sqlite::Request {
+        sql: text.to_string(),
+        params: crate::sqlite::Params::None,
+        db: 0,
+        limits: crate::sqlite::Limits::default(),
+    }
+}
+
+/// SQL.EXEC of `text` on its own (a plain write of the SQL writer's group).
+fn sql_exec(engine: &Engine, text: &str) -> Reply {
+    let write = sql::SqlWrite::Exec(sql_request(text));
+    engine.sql.write(write).unwrap().blocking_recv().unwrap()
+}
+
+/// SQL.EXEC of `text` after a SET of `key` in one MULTI/EXEC (one engine batch).
+fn sql_exec_in_multi(engine: &Engine, key: &'static [u8], text: &str) -> Reply {
+    let req = sql_request(text);
+    let write: WriteFn = Box::new(move |w| {
+        w.put_string(0, key, b"set beside SQL", 0)?;
+        w.sql_exec(&req)
+    });
+    let txn = sql::SqlWrite::Txn(write, crate::sqlite::Limits::default());
+    engine.sql.write(txn).unwrap().blocking_recv().unwrap()
+}
+
+/// The ids in table `t`, read through the SQL readers.
+fn sql_ids(engine: &Engine) -> Result<Vec<i64>, CmdError> {
+    let req = sql_request("SELECT id FROM t ORDER BY id");
+    let rows = engine
+        .sql
+        .read(move |conn| crate::sqlite::exec::query(conn, &req))?
+        .blocking_recv()
+        .unwrap()
+        .unwrap();
+    Ok(rows
+        .rows
+        .iter()
+        .map(|r| match r[0] {
+            rusqlite::types::Value::Integer(id) => id,
+            ref other => panic!("id {other:?}"),
+        })
+        .collect())
+}
+
+fn one_row_changed(rowid: i64) -> Reply {
+    Reply::Map(vec![
+        (Reply::bulk("changes"), Reply::Int(1)),
+        (Reply::bulk("last_insert_rowid"), Reply::Int(rowid)),
+    ])
+}
+
+#[test]
+fn a_sql_write_whose_commit_fails_after_its_log_append_is_replayed_into_sqlite() {
+    let disks = Disks::new();
+    let engine = disks.open(AppendFsync::Always);
+    let faults = engine.sql.commit_faults.clone();
+    let created = sql_exec(&engine, "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)");
+    assert!(matches!(created, Reply::Map(_)), "{created:?}");
+
+    // A plain SQL.EXEC whose SQLite commit fails once its record is in the log: it happened
+    // (the log has it), and SQLite gets it from the log before the reply.
+    faults.store(1, Ordering::SeqCst);
+    assert_eq!(
+        sql_exec(&engine, "INSERT INTO t VALUES (1, 'a')"),
+        one_row_changed(1)
+    );
+    assert_eq!(sql_ids(&engine).unwrap(), [1]);
+
+    // The same inside a MULTI beside a KV write: both engines have the batch afterwards.
+    faults.store(1, Ordering::SeqCst);
+    assert_eq!(
+        sql_exec_in_multi(&engine, b"beside-2", "INSERT INTO t VALUES (2, 'b')"),
+        one_row_changed(2)
+    );
+    assert_eq!(sql_ids(&engine).unwrap(), [1, 2]);
+    assert!(engine
+        .read()
+        .unwrap()
+        .get(0, b"beside-2")
+        .unwrap()
+        .is_some());
+
+    // The replay fails too: the write still happened, but SQL is refused until SQLite has
+    // it, which the next SQL write brings about once commits work again.
+    faults.store(2, Ordering::SeqCst);
+    assert_eq!(
+        sql_exec(&engine, "INSERT INTO t VALUES (3, 'c')"),
+        one_row_changed(3)
+    );
+    let refused = sql_ids(&engine).expect_err("SQLite lacks an acknowledged write");
+    assert!(
+        refused.to_resp_text().contains("behind the log"),
+        "{refused:?}"
+    );
+    assert!(engine.sql.stats.behind_log.load(Ordering::SeqCst));
+    assert_eq!(
+        sql_exec(&engine, "INSERT INTO t VALUES (4, 'd')"),
+        one_row_changed(4)
+    );
+    assert_eq!(sql_ids(&engine).unwrap(), [1, 2, 3, 4]);
+    assert_eq!(engine.sql.stats.catch_ups.load(Ordering::SeqCst), 3);
+    drop(engine);
+
+    // Nothing twice, nothing lost, after a power cut under `always`.
+    let reopened = disks.power_cut_image().open(AppendFsync::Always);
+    assert_eq!(sql_ids(&reopened).unwrap(), [1, 2, 3, 4]);
+    assert!(reopened
+        .read()
+        .unwrap()
+        .get(0, b"beside-2")
+        .unwrap()
+        .is_some());
 }

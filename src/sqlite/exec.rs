@@ -247,6 +247,9 @@ pub struct Writer {
     in_txn: bool,
     /// LSN of the last record committed to SQLite (stored in `_luma_state`).
     pub applied_lsn: u64,
+    /// Commits still to fail, as a full disk would fail them (tests of what follows).
+    #[cfg(test)]
+    pub commit_faults: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 const APPLIED_KEY: &str = "applied_lsn";
@@ -279,6 +282,8 @@ impl Writer {
             wal_pages,
             in_txn: false,
             applied_lsn,
+            #[cfg(test)]
+            commit_faults: Arc::default(),
         })
     }
 
@@ -447,9 +452,15 @@ impl Writer {
                 "the SQL transaction was rolled back before it could commit".into(),
             ));
         }
-        let result = self.conn.internal(&format!(
-            "INSERT OR REPLACE INTO {STATE_TABLE}(k, v) VALUES ('{APPLIED_KEY}', {lsn}); COMMIT"
-        ));
+        let result = self.injected_fault().map_or_else(
+            || {
+                self.conn.internal(&format!(
+                    "INSERT OR REPLACE INTO {STATE_TABLE}(k, v) VALUES ('{APPLIED_KEY}', {lsn}); \
+                     COMMIT"
+                ))
+            },
+            Err,
+        );
         if result.is_err() {
             self.rollback();
         }
@@ -457,6 +468,21 @@ impl Writer {
         self.in_txn = false;
         self.applied_lsn = lsn;
         Ok(())
+    }
+
+    #[cfg(test)]
+    fn injected_fault(&self) -> Option<SqlError> {
+        let faults = &self.commit_faults;
+        let left = faults.load(Ordering::SeqCst);
+        (left > 0).then(|| {
+            faults.store(left - 1, Ordering::SeqCst);
+            SqlError::Internal("disk I/O error (injected)".into())
+        })
+    }
+
+    #[cfg(not(test))]
+    fn injected_fault(&self) -> Option<SqlError> {
+        None
     }
 
     /// Copies SQLite's WAL back into the database once it has grown past the threshold
@@ -507,12 +533,26 @@ impl Writer {
         result
     }
 
-    /// Ends a replay: commits through `lsn` and turns triggers and foreign keys back on.
+    /// Ends a replay: commits through `lsn` and turns triggers and foreign keys back on
+    /// (whether or not the commit worked: the writer goes on serving writes).
     pub fn finish_replay(&mut self, lsn: u64) -> Result<(), SqlError> {
         if !self.in_txn {
             return Ok(());
         }
-        self.commit(lsn)?;
+        let committed = self.commit(lsn);
+        let restored = self.end_replay_mode();
+        committed.and(restored)
+    }
+
+    /// Drops a replay that failed part-way (its transaction, then the replay settings).
+    pub fn abandon_replay(&mut self) {
+        self.rollback();
+        if let Err(e) = self.end_replay_mode() {
+            tracing::error!("SQL writer: restoring triggers and foreign keys failed: {e}");
+        }
+    }
+
+    fn end_replay_mode(&mut self) -> Result<(), SqlError> {
         self.conn
             .conn
             .set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_TRIGGER, true)

@@ -36,7 +36,7 @@ pub mod pool;
 pub mod value;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -226,6 +226,12 @@ pub struct SqlStats {
     pub write_groups: AtomicU64,
     pub grouped_writes: AtomicU64,
     pub replayed_records: AtomicU64,
+    /// A commit failed after its records were logged and replaying them failed too: SQLite
+    /// lacks writes the log has, so SQL reads and writes are refused until the writer has
+    /// replayed them (it tries again before each write; a restart replays them as well).
+    pub behind_log: AtomicBool,
+    /// Times the writer replayed logged records after a failed commit.
+    pub catch_ups: AtomicU64,
 }
 
 impl SqlStats {
