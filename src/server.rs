@@ -202,6 +202,8 @@ pub fn start(config: Config, options: StartOptions) -> io::Result<ServerHandle> 
         appendfsync: config.appendfsync,
         cache_bytes: usize::try_from(config.kv_cache_size).unwrap_or(usize::MAX),
         row_cache_bytes: usize::try_from(config.row_cache_size).unwrap_or(usize::MAX),
+        vector_member_cache_bytes: usize::try_from(config.vector_member_cache_size)
+            .unwrap_or(usize::MAX),
         vector_graph_bytes: usize::try_from(config.vector_graph_memory).unwrap_or(usize::MAX),
         wal_repair: config.wal_repair,
         wal_dir: None,

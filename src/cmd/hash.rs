@@ -872,7 +872,7 @@ impl WriteCommand for HSetEx {
         }
         let mut c = match existing {
             Some(c) => c,
-            None => Collection::new(KeyType::Hash, w.new_version()?),
+            None => Collection::new(KeyType::Hash, w.new_version(KeyType::Hash)?),
         };
         if let Some(none_may_exist) = self.condition {
             for pair in self.pairs.chunks_exact(2) {

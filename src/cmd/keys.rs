@@ -339,7 +339,7 @@ impl WriteCommand for Copy {
         }
         let row = match Collection::decode(&row) {
             Some(mut c) => {
-                c.version = types::copy_members(w, target, &self.destination, c.version)?;
+                c.version = types::copy_members(w, target, &self.destination, &c)?;
                 c.encode()
             }
             None => row,

@@ -454,7 +454,7 @@ pub fn move_element(
     types::save(w, db, src, &s)?;
     let mut d = match d {
         Some(d) => d,
-        None => Collection::new(KeyType::List, w.new_version()?),
+        None => Collection::new(KeyType::List, w.new_version(KeyType::List)?),
     };
     list::push(w, db, dst, &mut d, to_left, &value)?;
     types::save(w, db, dst, &d)?;

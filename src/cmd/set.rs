@@ -243,7 +243,7 @@ impl WriteCommand for SMove {
         types::save(w, env.db, &self.0, &src)?;
         let mut dst = match dst {
             Some(d) => d,
-            None => Collection::new(KeyType::Set, w.new_version()?),
+            None => Collection::new(KeyType::Set, w.new_version(KeyType::Set)?),
         };
         if set::add(w, env.db, &self.1, &mut dst, &self.2)? {
             types::save(w, env.db, &self.1, &dst)?;
@@ -385,7 +385,7 @@ pub fn store_set(
     key: &[u8],
     members: &[Vec<u8>],
 ) -> Result<(), CmdError> {
-    let mut c = Collection::new(KeyType::Set, w.new_version()?);
+    let mut c = Collection::new(KeyType::Set, w.new_version(KeyType::Set)?);
     for m in members {
         set::add(w, db, key, &mut c, m)?;
     }

@@ -250,7 +250,7 @@ impl WriteCommand for VAdd {
         let (db, len) = (env.db, self.vector.len());
         let mut c = match vset::load_vset(w, db, &self.key)? {
             None => {
-                let mut c = Collection::new(KeyType::VectorSet, w.new_version()?);
+                let mut c = Collection::new(KeyType::VectorSet, w.new_version(KeyType::VectorSet)?);
                 let config = SetConfig {
                     dim: if self.reduce > 0 { self.reduce } else { len },
                     input_dim: len,
@@ -282,7 +282,7 @@ impl WriteCommand for VAdd {
             None => (vset::Stored::Client(self.vector.clone()), None),
         };
         let element = vset::Element {
-            gen: w.new_version()?,
+            gen: w.new_element_gen()?,
             attrs,
             stored,
         };

@@ -360,7 +360,7 @@ fn store_zset(
         w.delete(db, key)?;
         return Ok(());
     }
-    let mut c = Collection::new(KeyType::ZSet, w.new_version()?);
+    let mut c = Collection::new(KeyType::ZSet, w.new_version(KeyType::ZSet)?);
     for (m, s) in items {
         zset::insert(w, db, key, &mut c, m, *s)?;
     }
@@ -452,7 +452,7 @@ impl WriteCommand for ZAdd {
         }
         let mut c = match existing {
             Some(c) => c,
-            None => Collection::new(KeyType::ZSet, w.new_version()?),
+            None => Collection::new(KeyType::ZSet, w.new_version(KeyType::ZSet)?),
         };
         let before = existing;
         let (mut added, mut changed) = (0, 0);

@@ -42,7 +42,9 @@ use crate::cmd::CmdError;
 use crate::config::AppendFsync;
 use crate::kv::cache::RowCache;
 use crate::kv::meta::{self, KeyType};
-use crate::kv::store::{KvStore, ReadTables, StoreError, WriteTables};
+use crate::kv::store::{
+    in_vector_file, AppliedLsns, KvStore, ReadTables, StoreCaches, StoreError, WriteTables,
+};
 use crate::kv::view::KvView;
 use crate::resp::Reply;
 use blocking::Waiters;
@@ -203,6 +205,8 @@ pub struct EngineOptions<'a> {
     pub cache_bytes: usize,
     /// Budget of the in-memory row cache in front of the store (0 disables it).
     pub row_cache_bytes: usize,
+    /// Page cache of the vector member file (see `kv::store`).
+    pub vector_member_cache_bytes: usize,
     /// Truncate a corrupt WAL at the first bad record instead of refusing to start.
     pub wal_repair: bool,
     /// RAM each vector graph may hold beyond its codes (`VamanaParams::memory_budget`).
@@ -213,13 +217,14 @@ pub struct EngineOptions<'a> {
     pub store: StoreLocation,
 }
 
-/// The KV store's file: `<dir>/kv.redb`, or a simulated disk in tests.
+/// The KV store's files: `<dir>/kv.redb` and `<dir>/kv-vectors.redb`, or simulated disks in
+/// tests (the main file's, the vector member file's).
 #[derive(Debug, Clone, Default)]
 pub enum StoreLocation {
     #[default]
     File,
     #[cfg(test)]
-    Simulated(crate::kv::store::SimRedbDisk),
+    Simulated(crate::kv::store::SimRedbDisk, crate::kv::store::SimRedbDisk),
 }
 
 impl Engine {
@@ -227,18 +232,21 @@ impl Engine {
     /// the background thread.
     pub fn open(options: EngineOptions<'_>) -> Result<Engine, EngineError> {
         let store = Arc::new(match &options.store {
-            StoreLocation::File => {
-                // The write path's member cache takes a quarter more beside the row cache.
-                KvStore::open(
-                    &options.dir.join("kv.redb"),
-                    options.cache_bytes,
-                    options.row_cache_bytes / 4,
-                )?
-            }
+            StoreLocation::File => KvStore::open(
+                options.dir,
+                StoreCaches {
+                    pages: options.cache_bytes,
+                    vector_pages: options.vector_member_cache_bytes,
+                    // The write path's member cache takes a quarter more beside the row cache.
+                    members: options.row_cache_bytes / 4,
+                },
+            )?,
             #[cfg(test)]
-            StoreLocation::Simulated(disk) => KvStore::open_simulated(disk)?,
+            StoreLocation::Simulated(disk, vector_disk) => {
+                KvStore::open_simulated(disk, vector_disk)?
+            }
         });
-        let applied = store.read()?.applied_lsn()?;
+        let applied = store.applied_lsns()?;
         let bus = Arc::new(Bus::default());
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let vectors = Arc::new(Vectors::new(
@@ -262,7 +270,7 @@ impl Engine {
         let mut wal = Wal::open(
             wal_dir,
             options.appendfsync,
-            applied.max(sql_applied),
+            applied.newest().max(sql_applied),
             options.wal_repair,
         )?;
         let stats = Arc::new(EngineStats::default());
@@ -274,7 +282,8 @@ impl Engine {
         } = wal.report.clone();
         if replayed > 0 || torn_tail_bytes > 0 {
             tracing::info!(
-                "WAL recovery: {replayed} records replayed after LSN {applied} in {:?}{}",
+                "WAL recovery: {replayed} records replayed after LSN {} in {:?}{}",
+                applied.oldest(),
                 started.elapsed(),
                 if torn_tail_bytes > 0 {
                     format!(", torn tail of {torn_tail_bytes} bytes cut")
@@ -293,7 +302,7 @@ impl Engine {
             .store(torn_tail_bytes, Ordering::Relaxed);
         stats.last_lsn.store(wal.last_lsn(), Ordering::Relaxed);
         stats.kv_lsn.store(wal.last_lsn(), Ordering::Relaxed);
-        stats.checkpoint_lsn.store(applied, Ordering::Relaxed);
+        stats.checkpoint_lsn.store(applied.main, Ordering::Relaxed);
         stats.wal_bytes.store(wal.size(), Ordering::Relaxed);
         stats
             .last_checkpoint_unix
@@ -698,20 +707,20 @@ fn replay(
     store: &KvStore,
     sql: &mut Writer,
     wal: &Wal,
-    applied: Lsn,
+    applied: AppliedLsns,
     sql_stats: &SqlStats,
 ) -> Result<u64, EngineError> {
     let sql_applied = sql.applied_lsn;
     let mut chunk: Vec<(Lsn, Vec<Op>)> = Vec::new();
     let flush = |chunk: &mut Vec<(Lsn, Vec<Op>)>| -> Result<(), EngineError> {
-        apply_records(store, chunk)?;
+        apply_records(store, chunk, applied)?;
         chunk.clear();
         Ok(())
     };
     let mut failure: Option<EngineError> = None;
     let mut sql_last: Option<Lsn> = None;
     let mut sql_records = 0;
-    let count = wal.replay(applied.min(sql_applied), |lsn, payload| {
+    let count = wal.replay(applied.oldest().min(sql_applied), |lsn, payload| {
         let ops = record::decode(payload).map_err(|e| e.to_string())?;
         if lsn > sql_applied {
             for op in &ops {
@@ -723,7 +732,7 @@ fn replay(
                 }
             }
         }
-        if lsn > applied {
+        if lsn > applied.oldest() {
             chunk.push((lsn, ops));
             if chunk.len() >= REPLAY_CHUNK {
                 if let Err(e) = flush(&mut chunk) {
@@ -751,14 +760,32 @@ fn replay(
 }
 
 /// Applies logged records to the store in one write, with the last one's LSN (replay at
-/// start-up and after a failed write share this).
-fn apply_records(store: &KvStore, records: &[(Lsn, Vec<Op>)]) -> Result<(), EngineError> {
+/// start-up and after a failed write share this): each operation only if the file it
+/// belongs to has not applied its record.
+fn apply_records(
+    store: &KvStore,
+    records: &[(Lsn, Vec<Op>)],
+    applied: AppliedLsns,
+) -> Result<(), EngineError> {
     let Some(last) = records.last().map(|(lsn, _)| *lsn) else {
         return Ok(());
     };
     store.write(false, |t| -> Result<(), EngineError> {
-        for op in records.iter().flat_map(|(_, ops)| ops) {
-            apply_op(t, op)?;
+        for (lsn, ops) in records {
+            for op in ops {
+                let in_vectors = match op {
+                    Op::PutSub { skey, .. } | Op::DelSub { skey } => in_vector_file(skey),
+                    _ => false,
+                };
+                let file_applied = if in_vectors {
+                    applied.vectors
+                } else {
+                    applied.main
+                };
+                if *lsn > file_applied {
+                    apply_op(t, op)?;
+                }
+            }
         }
         t.set_applied_lsn(last)?;
         Ok(())
@@ -1028,9 +1055,19 @@ impl WriteCtx<'_, '_> {
         })
     }
 
-    /// A collection version never used before.
-    pub fn new_version(&mut self) -> Result<u64, CmdError> {
+    /// A vector set element's generation: a number never used before (see `vset::Element`).
+    pub fn new_element_gen(&mut self) -> Result<u64, CmdError> {
         Ok(self.tables.new_version()?)
+    }
+
+    /// A version never used before, for a collection of `kind` (a vector set's keeps its
+    /// members in the vector member file: see `kv::store::VECTOR_VERSION`).
+    pub fn new_version(&mut self, kind: KeyType) -> Result<u64, CmdError> {
+        Ok(if kind == KeyType::VectorSet {
+            self.tables.new_vector_version()?
+        } else {
+            self.tables.new_version()?
+        })
     }
 
     /// Sets a member subkey of `key`'s collection; true if it replaced one (the B-tree
@@ -1227,10 +1264,9 @@ fn checkpoint(
     // the records behind them are no longer needed.
     sql::sync_files(sql_path).map_err(|e| EngineError::Other(format!("syncing SQL files: {e}")))?;
     let lsn = wal.last_lsn();
+    // Both files (a durable write opens the vector member file's transaction too).
     store.write(true, |t| -> Result<(), EngineError> {
-        if t.applied_lsn()? < lsn {
-            t.set_applied_lsn(lsn)?;
-        }
+        t.set_applied_lsn(lsn)?;
         Ok(())
     })?;
     wal.truncate_through(lsn)?;
@@ -1559,13 +1595,13 @@ fn restore_lost_batches(store: &KvStore, wal: &Wal) {
         return;
     }
     let redo = || -> Result<u64, EngineError> {
-        let from = store.committed_lsn()?;
+        let applied = store.applied_lsns()?;
         let mut records: Vec<(Lsn, Vec<Op>)> = Vec::new();
-        wal.replay(from, |lsn, payload| {
+        wal.replay(applied.oldest(), |lsn, payload| {
             records.push((lsn, record::decode(payload).map_err(|e| e.to_string())?));
             Ok(())
         })?;
-        apply_records(store, &records)?;
+        apply_records(store, &records, applied)?;
         Ok(records.len() as u64)
     };
     match redo() {

@@ -13,6 +13,7 @@ use crate::resp::OK;
 struct Disks {
     wal: SimDisk,
     kv: SimRedbDisk,
+    vectors: SimRedbDisk,
     /// The engine's folder: SQLite's database (on the real disk) and the vector files.
     dir: Arc<tempfile::TempDir>,
 }
@@ -24,6 +25,7 @@ impl Disks {
         Disks {
             wal: SimDisk::new(),
             kv: SimRedbDisk::default(),
+            vectors: SimRedbDisk::default(),
             dir: Arc::new(tempfile::tempdir().expect("temporary folder")),
         }
     }
@@ -35,10 +37,11 @@ impl Disks {
             appendfsync: policy,
             cache_bytes: 1 << 20,
             row_cache_bytes: 1 << 20,
+            vector_member_cache_bytes: 1 << 20,
             wal_repair: false,
             vector_graph_bytes: crate::vector::vamana::DEFAULT_MEMORY_BUDGET,
             wal_dir: Some(Arc::new(self.wal.clone())),
-            store: StoreLocation::Simulated(self.kv.clone()),
+            store: StoreLocation::Simulated(self.kv.clone(), self.vectors.clone()),
         })
         .expect("engine opens without corruption")
     }
@@ -48,6 +51,7 @@ impl Disks {
         Disks {
             wal: self.wal.power_cut_image(),
             kv: self.kv.power_cut_image(),
+            vectors: self.vectors.power_cut_image(),
             dir: self.dir.clone(),
         }
     }
@@ -410,4 +414,91 @@ fn a_sql_write_whose_commit_fails_after_its_log_append_is_replayed_into_sqlite()
         .get(0, b"beside-2")
         .unwrap()
         .is_some());
+}
+
+/// Member `i` of a vector set (its version carries `VECTOR_VERSION`: the vector member file).
+fn vector_member(i: usize) -> Vec<u8> {
+    let mut skey = (crate::kv::store::VECTOR_VERSION | 7)
+        .to_be_bytes()
+        .to_vec();
+    skey.extend_from_slice(format!("m{i}").as_bytes());
+    skey
+}
+
+fn put_member(engine: &Engine, i: usize) -> Reply {
+    engine
+        .submit(Box::new(move |w| {
+            w.put_sub(0, b"set", vector_member(i), format!("row-{i}").into_bytes())?;
+            Ok(OK)
+        }))
+        .unwrap()
+        .blocking_recv()
+        .unwrap()
+}
+
+/// The vector members `0..upper` present (their rows checked).
+fn members_present(engine: &Engine, upper: usize) -> Vec<usize> {
+    let snapshot = engine.read().unwrap();
+    (0..upper)
+        .filter(|&i| {
+            let row = snapshot.sub_get(&vector_member(i)).unwrap();
+            row.is_some_and(|r| r == format!("row-{i}").as_bytes())
+        })
+        .collect()
+}
+
+#[test]
+fn vector_members_and_keys_survive_a_power_cut_between_the_two_files_commits() {
+    let disks = Disks::new();
+    let engine = disks.open(AppendFsync::Always);
+    assert_eq!(put(&engine, 0).blocking_recv().unwrap(), OK);
+    assert_eq!(put_member(&engine, 0), OK);
+    assert_eq!(put_member(&engine, 1), OK);
+    assert_eq!(engine.checkpoint(), OK);
+    // After the checkpoint: a member added, one removed, a key written.
+    assert_eq!(put_member(&engine, 2), OK);
+    let removed = engine
+        .submit(Box::new(|w| {
+            w.del_sub(0, b"set", vector_member(0))?;
+            Ok(OK)
+        }))
+        .unwrap()
+        .blocking_recv()
+        .unwrap();
+    assert_eq!(removed, OK);
+    assert_eq!(put(&engine, 1).blocking_recv().unwrap(), OK);
+    // A read commits the pending batches (not durably): the checkpoint's own write is all
+    // that makes the vector file durable then.
+    assert_eq!(members_present(&engine, 3), [1, 2]);
+    let before = disks.power_cut_image();
+    // The next checkpoint commits the vector member file, then the main one: a cut may fall
+    // between the two (and with either one behind, replay must end in the same state).
+    assert_eq!(engine.checkpoint(), OK);
+    let after = disks.power_cut_image();
+    for (name, image) in [
+        ("no checkpoint", before.power_cut_image()),
+        (
+            "vector file committed, main file not",
+            Disks {
+                wal: before.wal.power_cut_image(),
+                kv: before.kv.power_cut_image(),
+                vectors: after.vectors.power_cut_image(),
+                dir: disks.dir.clone(),
+            },
+        ),
+        (
+            "main file committed, vector file not",
+            Disks {
+                wal: before.wal.power_cut_image(),
+                kv: after.kv.power_cut_image(),
+                vectors: before.vectors.power_cut_image(),
+                dir: disks.dir.clone(),
+            },
+        ),
+        ("both committed", after.power_cut_image()),
+    ] {
+        let reopened = image.open(AppendFsync::Always);
+        assert_eq!(members_present(&reopened, 3), [1, 2], "{name}");
+        assert_eq!(surviving_prefix(&reopened, 3), 2, "{name}");
+    }
 }

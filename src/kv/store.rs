@@ -7,6 +7,17 @@
 //! `version u64 BE · member encoding` (see `kv::types`); `garbage` lists the versions of deleted
 //! collections whose members the background collector still has to remove.
 //!
+//! Vector sets keep their members in a second redb file, `vector_members` in
+//! `kv-vectors.redb`, with a page cache of its own: a vector set's members are read only by
+//! VEMB, VGETATTR, COPY and start-up (searches use the index, which holds what they need), so
+//! caching their pages beside the hot KV pages cost RAM (about 350 bytes per element of a
+//! 100k × 128 set in redb's cache, as much as the index itself) and bought nothing. A vector
+//! set's version carries `VECTOR_VERSION`, which routes its member keys there; sets created
+//! before this kept their versions and their members in `sub`. The file has its own applied
+//! LSN (moved by the batches that wrote to it, and by every durable write), so replay applies
+//! each operation to the file that lacks it (`applied_lsns`). Its transaction is opened when a
+//! batch first touches a vector member and commits just before the main one.
+//!
 //! Keys are stored under a namespace, not under their database number: `state` maps database
 //! `n` to its namespace (`ns:<n>`, by default `n` itself) and back (`db_of:<ns>`). FLUSHDB
 //! gives the database a fresh namespace and lists the old one in `dead_namespaces` for the
@@ -48,6 +59,17 @@ const SUB: TableDefinition<&[u8], &[u8]> = TableDefinition::new("sub");
 const GARBAGE: TableDefinition<u64, ()> = TableDefinition::new("garbage");
 const FIELD_EXPIRES: TableDefinition<&[u8], ()> = TableDefinition::new("field_expires");
 const DEAD_NAMESPACES: TableDefinition<u32, ()> = TableDefinition::new("dead_namespaces");
+/// The vector member file's members and its applied LSN (`state`, as in the main file).
+const VECTOR_MEMBERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("vector_members");
+/// The bit of a collection version that marks a vector set's (see the module notes): far
+/// above any version a counter reaches, and below the sign bit.
+pub const VECTOR_VERSION: u64 = 1 << 62;
+
+/// Whether a member key (`version · member`) belongs to a vector set in the vector file.
+pub fn in_vector_file(skey: &[u8]) -> bool {
+    skey.first()
+        .is_some_and(|b| u64::from(*b) << 56 & VECTOR_VERSION != 0)
+}
 const NEXT_NAMESPACE: &str = "next_namespace";
 /// Namespaces below this are the default ones (namespace n for database n).
 const FIRST_FRESH_NAMESPACE: u32 = 1 << 16;
@@ -154,9 +176,35 @@ fn database_of(state: &impl ReadableTable<&'static str, u64>, ns: u32) -> StoreR
     Ok((ns < FIRST_FRESH_NAMESPACE && namespace_of(state, ns)? == ns).then_some(ns))
 }
 
+/// The sizes of the store's caches, in bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreCaches {
+    /// redb's page cache of the main file.
+    pub pages: usize,
+    /// redb's page cache of the vector member file.
+    pub vector_pages: usize,
+    /// The write path's member cache.
+    pub members: usize,
+}
+
+/// Commits the vector member file's transaction, then the main one (readers take the main
+/// file's snapshot first, so none sees a collection header without the members it counts).
+fn commit_both(
+    txn: WriteTransaction,
+    vector_txn: Option<WriteTransaction>,
+    durable: bool,
+) -> StoreResult<()> {
+    if let Some(vector_txn) = vector_txn {
+        commit(vector_txn, durable)?;
+    }
+    commit(txn, durable)
+}
+
 /// The KV store on redb.
 pub struct KvStore {
     db: Database,
+    /// Vector sets' members (see the module notes).
+    vector_db: Database,
     pending: Mutex<Pending>,
     /// Member rows the write path looked up (see `WriteTables::member_get`).
     members: RowCache,
@@ -171,6 +219,8 @@ pub struct KvStore {
 #[derive(Default)]
 struct Pending {
     txn: Option<WriteTransaction>,
+    /// The vector member file's transaction, if a pending batch wrote to it.
+    vector_txn: Option<WriteTransaction>,
     /// Writes (batches) in `txn`, and the bytes they wrote (see `COMMIT_STALL`).
     writes: usize,
     bytes: usize,
@@ -216,31 +266,40 @@ fn commit(mut txn: WriteTransaction, durable: bool) -> StoreResult<()> {
 }
 
 impl KvStore {
-    /// Opens the store with `cache_bytes` of page cache and `member_cache_bytes` for the
-    /// write path's member cache.
-    pub fn open(
-        path: &Path,
-        cache_bytes: usize,
-        member_cache_bytes: usize,
-    ) -> StoreResult<KvStore> {
+    /// Opens the store in `dir` (`kv.redb` and `kv-vectors.redb`) with the sizes of its
+    /// caches.
+    pub fn open(dir: &Path, caches: StoreCaches) -> StoreResult<KvStore> {
         Self::init(
             Database::builder()
-                .set_cache_size(cache_bytes)
-                .create(path)?,
-            member_cache_bytes,
+                .set_cache_size(caches.pages)
+                .create(dir.join("kv.redb"))?,
+            Database::builder()
+                .set_cache_size(caches.vector_pages)
+                .create(dir.join("kv-vectors.redb"))?,
+            caches.members,
         )
     }
 
-    /// Opens the store on a simulated disk (power-cut tests).
+    /// Opens the store on simulated disks (power-cut tests).
     #[cfg(test)]
-    pub fn open_simulated(disk: &SimRedbDisk) -> StoreResult<KvStore> {
+    pub fn open_simulated(disk: &SimRedbDisk, vector_disk: &SimRedbDisk) -> StoreResult<KvStore> {
         Self::init(
             Database::builder().create_with_backend(disk.backend())?,
+            Database::builder()
+                .set_cache_size(1 << 20)
+                .create_with_backend(vector_disk.backend())?,
             1 << 20,
         )
     }
 
-    fn init(db: Database, member_cache_bytes: usize) -> StoreResult<KvStore> {
+    fn init(db: Database, vector_db: Database, member_cache_bytes: usize) -> StoreResult<KvStore> {
+        let mut txn = vector_db.begin_write()?;
+        txn.set_durability(Durability::Immediate)?;
+        {
+            txn.open_table(VECTOR_MEMBERS)?;
+            txn.open_table(STATE)?;
+        }
+        txn.commit()?;
         let mut txn = db.begin_write()?;
         txn.set_durability(Durability::Immediate)?;
         {
@@ -255,6 +314,7 @@ impl KvStore {
         txn.commit()?;
         Ok(KvStore {
             db,
+            vector_db,
             pending: Mutex::new(Pending::default()),
             members: RowCache::new(member_cache_bytes),
             stale: AtomicBool::new(false),
@@ -276,12 +336,19 @@ impl KvStore {
             Some(txn) => txn,
             None => self.db.begin_write().map_err(StoreError::from)?,
         };
-        let outcome = Self::run(&txn, &self.members, f);
+        let vector_txn = std::cell::OnceCell::new();
+        if let Some(t) = pending.vector_txn.take() {
+            let _ = vector_txn.set(t);
+        }
+        let vectors = VectorTables::new(&self.vector_db, &vector_txn);
+        let outcome = Self::run(&txn, vectors, durable, &self.members, f);
+        let vector_txn = vector_txn.into_inner();
         let (result, bytes) = match outcome {
             Ok(done) => done,
             Err(e) => {
-                // Dropping the transaction aborts it, with the batches before this one (and
+                // Dropping the transactions aborts them, with the batches before this one (and
                 // the member rows cached from them).
+                drop(vector_txn);
                 drop(txn);
                 self.members.clear(0);
                 if pending.writes > 0 {
@@ -298,9 +365,9 @@ impl KvStore {
             let had_pending = pending.writes > 1;
             let written = std::mem::take(&mut *pending).bytes;
             let committed = if durable {
-                commit(txn, true)
+                commit_both(txn, vector_txn, true)
             } else {
-                self.commit_timed(txn, written)
+                self.commit_timed(txn, vector_txn, written)
             };
             if let Err(e) = committed {
                 self.members.clear(0);
@@ -311,6 +378,7 @@ impl KvStore {
             }
         } else {
             pending.txn = Some(txn);
+            pending.vector_txn = vector_txn;
         }
         Ok(result)
     }
@@ -318,11 +386,14 @@ impl KvStore {
     /// `f` on the tables of `txn`, then the staged rows written: (its result, bytes written).
     fn run<'t, R, E: From<StoreError>>(
         txn: &'t WriteTransaction,
+        vectors: VectorTables<'t>,
+        durable: bool,
         members: &'t RowCache,
         f: impl FnOnce(&mut WriteTables<'t>) -> Result<R, E>,
     ) -> Result<(R, usize), E> {
         let mut tables = WriteTables {
             members,
+            vectors,
             meta: txn.open_table(META).map_err(StoreError::from)?,
             expires: txn.open_table(EXPIRES).map_err(StoreError::from)?,
             state: txn.open_table(STATE).map_err(StoreError::from)?,
@@ -337,6 +408,10 @@ impl KvStore {
             written: 0,
             cache_behind: false,
         };
+        if durable {
+            // A durable write (a checkpoint) moves the vector file's LSN too.
+            tables.vectors.open()?;
+        }
         let result = f(&mut tables)?;
         tables.write_staged()?;
         tables.write_chunks()?;
@@ -372,9 +447,14 @@ impl KvStore {
     }
 
     /// Commits `txn` (non-durably), which wrote `bytes`, and learns from how long it took.
-    fn commit_timed(&self, txn: WriteTransaction, bytes: usize) -> StoreResult<()> {
+    fn commit_timed(
+        &self,
+        txn: WriteTransaction,
+        vector_txn: Option<WriteTransaction>,
+        bytes: usize,
+    ) -> StoreResult<()> {
         let started = Instant::now();
-        commit(txn, false)?;
+        commit_both(txn, vector_txn, false)?;
         if bytes >= COMMIT_TIMED_BYTES {
             let took = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
             let sample = took.saturating_mul(1024) / bytes as u64;
@@ -394,10 +474,11 @@ impl KvStore {
             return Ok(());
         };
         // Losing a commit loses the batches it held.
-        self.commit_timed(txn, taken.bytes).inspect_err(|_| {
-            self.members.clear(0);
-            self.stale.store(true, Ordering::SeqCst);
-        })
+        self.commit_timed(txn, taken.vector_txn, taken.bytes)
+            .inspect_err(|_| {
+                self.members.clear(0);
+                self.stale.store(true, Ordering::SeqCst);
+            })
     }
 
     /// Whether a failed write dropped acknowledged batches; the caller replays them from the
@@ -418,11 +499,18 @@ impl KvStore {
         self.stale.store(false, Ordering::SeqCst);
     }
 
-    /// The applied LSN of the committed state (what a replay after a failure starts from).
-    pub fn committed_lsn(&self) -> StoreResult<u64> {
-        let txn = self.db.begin_read()?;
-        let state = txn.open_table(STATE)?;
-        Ok(state.get(APPLIED_LSN)?.map_or(0, |g| g.value()))
+    /// The applied LSNs of the committed state of the main file and of the vector member
+    /// file (a replay applies each operation only to the file that lacks it).
+    pub fn applied_lsns(&self) -> StoreResult<AppliedLsns> {
+        let applied = |db: &Database| -> StoreResult<u64> {
+            let txn = db.begin_read()?;
+            let state = txn.open_table(STATE)?;
+            Ok(state.get(APPLIED_LSN)?.map_or(0, |g| g.value()))
+        };
+        Ok(AppliedLsns {
+            main: applied(&self.db)?,
+            vectors: applied(&self.vector_db)?,
+        })
     }
 
     /// A consistent snapshot for reads, with every batch written so far (the pending ones are
@@ -433,6 +521,8 @@ impl KvStore {
         }
         self.commit_pending()?;
         let txn = self.db.begin_read()?;
+        // After the main file's: what that snapshot counts is all there (see `commit_both`).
+        let vector_txn = self.vector_db.begin_read()?;
         let state = txn.open_table(STATE)?;
         let lsn = state.get(APPLIED_LSN)?.map_or(0, |g| g.value());
         // The databases not on their default namespace (usually none), read once per snapshot.
@@ -446,6 +536,7 @@ impl KvStore {
         Ok(ReadTables {
             meta: txn.open_table(META)?,
             sub: txn.open_table(SUB)?,
+            vector_members: vector_txn.open_table(VECTOR_MEMBERS)?,
             state,
             namespaces,
             lsn,
@@ -453,10 +544,79 @@ impl KvStore {
     }
 }
 
+/// What the two files have applied (see the module notes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppliedLsns {
+    pub main: u64,
+    pub vectors: u64,
+}
+
+impl AppliedLsns {
+    /// Where a replay starts.
+    pub fn oldest(self) -> u64 {
+        self.main.min(self.vectors)
+    }
+
+    /// Whether the files applied every record up to `lsn` (the newest of the two, and past
+    /// either, since a batch may have written to only one of them).
+    pub fn newest(self) -> u64 {
+        self.main.max(self.vectors)
+    }
+}
+
+/// The vector member file's tables in a write, opened when first needed.
+pub(crate) struct VectorTables<'t> {
+    db: &'t Database,
+    txn: &'t std::cell::OnceCell<WriteTransaction>,
+    tables: Option<OpenVectorTables<'t>>,
+}
+
+struct OpenVectorTables<'t> {
+    members: Table<'t, &'static [u8], &'static [u8]>,
+    state: Table<'t, &'static str, u64>,
+}
+
+impl<'t> VectorTables<'t> {
+    fn new(db: &'t Database, txn: &'t std::cell::OnceCell<WriteTransaction>) -> Self {
+        VectorTables {
+            db,
+            txn,
+            tables: None,
+        }
+    }
+
+    /// The file's tables, its transaction begun if it was not.
+    fn open(&mut self) -> StoreResult<&mut OpenVectorTables<'t>> {
+        if self.tables.is_none() {
+            let txn = match self.txn.get() {
+                Some(txn) => txn,
+                None => {
+                    let _ = self.txn.set(self.db.begin_write()?);
+                    self.txn
+                        .get()
+                        .ok_or_else(|| StoreError::Other("vector transaction".into()))?
+                }
+            };
+            self.tables = Some(OpenVectorTables {
+                members: txn.open_table(VECTOR_MEMBERS)?,
+                state: txn.open_table(STATE)?,
+            });
+        }
+        self.tables
+            .as_mut()
+            .ok_or_else(|| StoreError::Other("vector tables".into()))
+    }
+
+    fn members(&mut self) -> StoreResult<&mut Table<'t, &'static [u8], &'static [u8]>> {
+        Ok(&mut self.open()?.members)
+    }
+}
+
 /// Read access to one snapshot.
 pub struct ReadTables {
     meta: ReadOnlyTable<&'static [u8], &'static [u8]>,
     sub: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    vector_members: ReadOnlyTable<&'static [u8], &'static [u8]>,
     state: ReadOnlyTable<&'static str, u64>,
     /// (database, namespace) of the databases not on their default namespace.
     namespaces: Vec<(u32, u32)>,
@@ -501,6 +661,9 @@ impl ReadTables {
 
     /// The value of one collection member's subkey.
     pub fn sub_get(&self, skey: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+        if in_vector_file(skey) {
+            return sub_get(&self.vector_members, skey);
+        }
         sub_get(&self.sub, skey)
     }
 
@@ -512,6 +675,9 @@ impl ReadTables {
         rev: bool,
         f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> StoreResult<()> {
+        if in_vector_file(from) {
+            return sub_scan(&self.vector_members, from, to, rev, f);
+        }
         sub_scan(&self.sub, from, to, rev, f)
     }
 
@@ -617,6 +783,8 @@ pub struct WriteTables<'t> {
     /// The store's cache of member rows, kept at what the pending transaction holds: a member
     /// write updates a cached row at once, and dropping the transaction empties the cache.
     members: &'t RowCache,
+    /// The vector member file's tables (see the module notes).
+    vectors: VectorTables<'t>,
     meta: Table<'t, &'static [u8], &'static [u8]>,
     expires: Table<'t, &'static [u8], ()>,
     state: Table<'t, &'static str, u64>,
@@ -668,7 +836,7 @@ fn row_summary(row: &[u8]) -> (u64, u64, Option<u64>) {
     )
 }
 
-impl WriteTables<'_> {
+impl<'t> WriteTables<'t> {
     pub fn get(&mut self, db: u32, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
         let mk = self.meta_key(db, key)?;
         self.current(&mk)
@@ -991,6 +1159,11 @@ impl WriteTables<'_> {
         Ok(self.state.get(name)?.map_or(0, |g| g.value()))
     }
 
+    /// A vector set's version never used before: its members go to the vector member file.
+    pub fn new_vector_version(&mut self) -> StoreResult<u64> {
+        Ok(self.new_version()? | VECTOR_VERSION)
+    }
+
     /// A collection version never used before in this store.
     pub fn new_version(&mut self) -> StoreResult<u64> {
         let v = self.counter(NEXT_VERSION)?.max(1);
@@ -1007,6 +1180,9 @@ impl WriteTables<'_> {
 
     /// A member row as this transaction sees it (a staged list chunk is written first).
     pub fn sub_get(&mut self, skey: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+        if in_vector_file(skey) {
+            return sub_get(self.vectors.members()?, skey);
+        }
         if <[u8; 17]>::try_from(skey).is_ok_and(|k| self.chunks.contains_key(&k)) {
             self.write_chunks()?;
         }
@@ -1022,6 +1198,9 @@ impl WriteTables<'_> {
         rev: bool,
         f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> StoreResult<()> {
+        if in_vector_file(from) {
+            return sub_scan(self.vectors.members()?, from, to, rev, f);
+        }
         if self
             .chunks
             .keys()
@@ -1158,7 +1337,11 @@ impl WriteTables<'_> {
         if let Some(cached) = self.members.peek(0, skey) {
             return Ok(cached);
         }
-        let row = sub_get(&self.sub, skey)?;
+        let row = if in_vector_file(skey) {
+            sub_get(self.vectors.members()?, skey)?
+        } else {
+            sub_get(&self.sub, skey)?
+        };
         if let Some(row) = &row {
             self.members.store(0, skey, Some(row));
         }
@@ -1175,13 +1358,28 @@ impl WriteTables<'_> {
     pub fn sub_put(&mut self, skey: &[u8], value: &[u8]) -> StoreResult<bool> {
         self.written += ROW_OVERHEAD + skey.len() + value.len();
         self.member_changed(skey, Some(value));
-        Ok(self.sub.insert(skey, value)?.is_some())
+        Ok(self.sub_table(skey)?.insert(skey, value)?.is_some())
+    }
+
+    /// The table a member key lives in (see the module notes).
+    fn sub_table(
+        &mut self,
+        skey: &[u8],
+    ) -> StoreResult<&mut Table<'t, &'static [u8], &'static [u8]>> {
+        if in_vector_file(skey) {
+            self.vectors.members()
+        } else {
+            Ok(&mut self.sub)
+        }
     }
 
     /// Removes a member row and returns its value.
     pub fn sub_take(&mut self, skey: &[u8]) -> StoreResult<Option<Vec<u8>>> {
         self.member_changed(skey, None);
-        let old = self.sub.remove(skey)?.map(|g| g.value().to_vec());
+        let old = self
+            .sub_table(skey)?
+            .remove(skey)?
+            .map(|g| g.value().to_vec());
         if old.is_some() {
             self.written += ROW_OVERHEAD + skey.len();
         }
@@ -1191,7 +1389,7 @@ impl WriteTables<'_> {
     pub fn sub_delete(&mut self, skey: &[u8]) -> StoreResult<()> {
         self.written += ROW_OVERHEAD + skey.len();
         self.member_changed(skey, None);
-        self.sub.remove(skey)?;
+        self.sub_table(skey)?.remove(skey)?;
         Ok(())
     }
 
@@ -1209,7 +1407,7 @@ impl WriteTables<'_> {
             let to = (version + 1).to_be_bytes();
             let mut n = 0;
             for entry in self
-                .sub
+                .sub_table(&from)?
                 .extract_from_if(&from[..]..&to[..], |_, _| true)?
                 .take(limit - removed)
             {
@@ -1281,8 +1479,13 @@ impl WriteTables<'_> {
         Ok(self.state.get(APPLIED_LSN)?.map_or(0, |g| g.value()))
     }
 
+    /// Records that the main file has applied the log up to `lsn`, and so has the vector
+    /// member file if this transaction wrote to it (or is durable).
     pub fn set_applied_lsn(&mut self, lsn: u64) -> StoreResult<()> {
         self.state.insert(APPLIED_LSN, lsn)?;
+        if let Some(vectors) = &mut self.vectors.tables {
+            vectors.state.insert(APPLIED_LSN, lsn)?;
+        }
         Ok(())
     }
 }
@@ -1379,10 +1582,20 @@ impl redb::StorageBackend for SimRedbBackend {
 mod tests {
     use super::*;
 
+    /// A store in `dir` with 1 MiB caches.
+    fn open_small(dir: &Path) -> KvStore {
+        let caches = StoreCaches {
+            pages: 1 << 20,
+            vector_pages: 1 << 20,
+            members: 1 << 20,
+        };
+        KvStore::open(dir, caches).unwrap()
+    }
+
     #[test]
     fn pending_batches_commit_before_the_expected_stall() {
         let dir = tempfile::tempdir().unwrap();
-        let store = KvStore::open(&dir.path().join("kv.redb"), 1 << 20, 1 << 20).unwrap();
+        let store = open_small(dir.path());
         let value = vec![b'v'; 1000];
         let write_rows = |from: usize, rows: usize| {
             store
@@ -1422,7 +1635,7 @@ mod tests {
         use crate::kv::types::{list, skey};
         use crate::kv::view::SnapshotView;
         let dir = tempfile::tempdir().unwrap();
-        let store = KvStore::open(&dir.path().join("kv.redb"), 1 << 20, 1 << 20).unwrap();
+        let store = open_small(dir.path());
         let big = vec![b'b'; 200];
         let elements = [b"first".to_vec(), big.clone(), b"third".to_vec()];
         let mut c = Collection::new(KeyType::List, 7);
@@ -1479,7 +1692,7 @@ mod tests {
     #[test]
     fn put_delete_expire_keep_index_and_counts() {
         let dir = tempfile::tempdir().unwrap();
-        let store = KvStore::open(&dir.path().join("kv.redb"), 1 << 20, 1 << 20).unwrap();
+        let store = open_small(dir.path());
         store
             .write(false, |t| -> StoreResult<()> {
                 t.put(0, b"a", &meta::string_row(b"1", 0))?;
@@ -1525,7 +1738,7 @@ mod tests {
     #[test]
     fn rows_changed_many_times_in_one_transaction_land_once_and_consistently() {
         let dir = tempfile::tempdir().unwrap();
-        let store = KvStore::open(&dir.path().join("kv.redb"), 1 << 20, 1 << 20).unwrap();
+        let store = open_small(dir.path());
         store
             .write(false, |t| -> StoreResult<()> {
                 t.put(0, b"keep", &meta::string_row(b"1", 0))?;
@@ -1573,7 +1786,7 @@ mod tests {
     #[test]
     fn writes_read_staged_rows_then_the_cache_then_the_table() {
         let dir = tempfile::tempdir().unwrap();
-        let store = KvStore::open(&dir.path().join("kv.redb"), 1 << 20, 1 << 20).unwrap();
+        let store = open_small(dir.path());
         let cache = RowCache::new(1 << 20);
         let row = |v: &[u8]| meta::string_row(v, 0);
         store
@@ -1606,7 +1819,7 @@ mod tests {
     #[test]
     fn batches_share_a_transaction_that_readers_commit_and_a_failure_drops() {
         let dir = tempfile::tempdir().unwrap();
-        let store = KvStore::open(&dir.path().join("kv.redb"), 1 << 20, 1 << 20).unwrap();
+        let store = open_small(dir.path());
         let put = |key: &[u8], lsn: u64| {
             store.write(false, |t| -> StoreResult<()> {
                 t.put(0, key, &meta::string_row(b"v", 0))?;
@@ -1616,7 +1829,7 @@ mod tests {
         put(b"a", 1).unwrap();
         put(b"b", 2).unwrap();
         assert_eq!(
-            store.committed_lsn().unwrap(),
+            store.applied_lsns().unwrap().main,
             0,
             "both batches are pending"
         );
@@ -1639,7 +1852,7 @@ mod tests {
             "the pending batch of c was dropped with the failed one"
         );
         assert!(matches!(store.read(), Err(StoreError::Stale)));
-        assert_eq!(store.committed_lsn().unwrap(), 2);
+        assert_eq!(store.applied_lsns().unwrap().main, 2);
         // The engine writes the lost batch again from its log, then reads go on.
         put(b"c", 3).unwrap();
         store.recovered();
@@ -1658,13 +1871,13 @@ mod tests {
         store
             .write(true, |t| -> StoreResult<()> { t.set_applied_lsn(4) })
             .unwrap();
-        assert_eq!(store.committed_lsn().unwrap(), 4);
+        assert_eq!(store.applied_lsns().unwrap().main, 4);
     }
 
     #[test]
     fn member_cache_follows_writes_and_forgets_a_dropped_transaction() {
         let dir = tempfile::tempdir().unwrap();
-        let store = KvStore::open(&dir.path().join("kv.redb"), 1 << 20, 1 << 20).unwrap();
+        let store = open_small(dir.path());
         let get = |skey: &[u8]| {
             store
                 .write(false, |t| -> StoreResult<_> { t.member_get(skey) })
@@ -1710,7 +1923,7 @@ mod tests {
     #[test]
     fn flush_and_swap_are_namespace_moves_and_the_collector_cleans_up() {
         let dir = tempfile::tempdir().unwrap();
-        let store = KvStore::open(&dir.path().join("kv.redb"), 1 << 20, 1 << 20).unwrap();
+        let store = open_small(dir.path());
         store
             .write(false, |t| -> StoreResult<()> {
                 t.put(0, b"a", &meta::string_row(b"1", 100))?;
@@ -1754,5 +1967,72 @@ mod tests {
         let r = store.read().unwrap();
         assert_eq!(r.get(1, b"a").unwrap(), Some(meta::string_row(b"new", 0)));
         assert_eq!(r.get(0, b"x").unwrap(), Some(meta::string_row(b"x", 200)));
+    }
+
+    #[test]
+    fn vector_set_members_live_in_the_vector_file_with_its_own_lsn() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_small(dir.path());
+        let (vector_skey, hash_skey) = store
+            .write(false, |t| -> StoreResult<_> {
+                let vector = t.new_vector_version()?;
+                let hash = t.new_version()?;
+                assert_eq!(vector & !VECTOR_VERSION, hash - 1, "one counter for both");
+                let vector_skey = [&vector.to_be_bytes()[..], b"elem"].concat();
+                let hash_skey = [&hash.to_be_bytes()[..], b"field"].concat();
+                assert!(in_vector_file(&vector_skey) && !in_vector_file(&hash_skey));
+                t.sub_put(&vector_skey, b"vector row")?;
+                t.sub_put(&hash_skey, b"hash row")?;
+                t.set_applied_lsn(1)?;
+                Ok((vector_skey, hash_skey))
+            })
+            .unwrap();
+        // A batch that leaves the vector file alone moves only the main file's LSN.
+        store
+            .write(false, |t| -> StoreResult<()> {
+                t.put(0, b"k", &meta::string_row(b"v", 0))?;
+                t.set_applied_lsn(2)
+            })
+            .unwrap();
+        let r = store.read().unwrap();
+        assert_eq!(
+            r.sub_get(&vector_skey).unwrap().as_deref(),
+            Some(&b"vector row"[..])
+        );
+        assert_eq!(
+            r.sub_get(&hash_skey).unwrap().as_deref(),
+            Some(&b"hash row"[..])
+        );
+        drop(r);
+        assert_eq!(
+            store.applied_lsns().unwrap(),
+            AppliedLsns {
+                main: 2,
+                vectors: 1
+            }
+        );
+        // A durable write moves both.
+        store.write(true, |t| t.set_applied_lsn(3)).unwrap();
+        assert_eq!(
+            store.applied_lsns().unwrap(),
+            AppliedLsns {
+                main: 3,
+                vectors: 3
+            }
+        );
+        drop(store);
+        // Where each row is, file by file.
+        let rows_in = |file: &str, table: TableDefinition<&[u8], &[u8]>| -> Vec<Vec<u8>> {
+            let db = Database::open(dir.path().join(file)).unwrap();
+            let txn = db.begin_read().unwrap();
+            let table = txn.open_table(table).unwrap();
+            table
+                .iter()
+                .unwrap()
+                .map(|e| e.unwrap().0.value().to_vec())
+                .collect()
+        };
+        assert_eq!(rows_in("kv-vectors.redb", VECTOR_MEMBERS), [vector_skey]);
+        assert_eq!(rows_in("kv.redb", SUB), [hash_skey]);
     }
 }

@@ -79,7 +79,7 @@ pub fn load_or_new(
 ) -> Result<Collection, CmdError> {
     match load(w, db, key, kind)? {
         Some(c) => Ok(c),
-        None => Ok(Collection::new(kind, w.new_version()?)),
+        None => Ok(Collection::new(kind, w.new_version(kind)?)),
     }
 }
 
@@ -118,14 +118,16 @@ pub fn scan_all(
     view.sub_scan(&from, &to, false, f)
 }
 
-/// Copies every member of `from` to a new version (COPY); returns the new version.
+/// Copies every member of collection `from` to a new version (COPY); returns the new
+/// version.
 pub fn copy_members(
     w: &mut WriteCtx<'_, '_>,
     db: u32,
     key: &[u8],
-    from: u64,
+    from: &Collection,
 ) -> Result<u64, CmdError> {
-    let to = w.new_version()?;
+    let to = w.new_version(from.kind)?;
+    let from = from.version;
     let mut entries = Vec::new();
     scan_all(w, from, &mut |k, v| {
         entries.push((member_of(k).to_vec(), v.to_vec()));
