@@ -231,11 +231,18 @@ fn main() {
         );
     }
     if let (true, Some(before), Some(after)) = (load_data, rss_before, rss_loaded) {
+        // Again once the server has settled: its threads hand back what the load freed each
+        // second.
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        let settled = pid.and_then(rss_mib).unwrap_or(after);
+        let per_element = |rss: f64| (rss - before) * 1024.0 * 1024.0 / n as f64;
         println!(
             "memory: RSS {after:.1} MiB after load ({:.0} bytes/element over the {before:.1} MiB \
-             before; raw f32 is {} bytes/element)",
-            (after - before) * 1024.0 * 1024.0 / n as f64,
-            dim * 4
+             before; raw f32 is {} bytes/element), {settled:.1} MiB 2 s later ({:.0} \
+             bytes/element)",
+            per_element(after),
+            dim * 4,
+            per_element(settled)
         );
     }
     for ef in &efs {

@@ -65,6 +65,7 @@ fn build_config(matches: &ArgMatches) -> Result<Config, String> {
 }
 
 fn main() {
+    luma::memory::init();
     let matches = cli().get_matches();
     let matches = matches.subcommand_matches("server").unwrap_or(&matches);
     let config = match build_config(matches) {

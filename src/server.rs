@@ -260,7 +260,10 @@ pub fn start(config: Config, options: StartOptions) -> io::Result<ServerHandle> 
             std::thread::Builder::new()
                 .name(format!("luma-worker-{}", i + 1))
                 .spawn(move || {
-                    runtime.block_on(worker(shared, inbox));
+                    runtime.block_on(async {
+                        tokio::spawn(release_freed_each_second());
+                        worker(shared, inbox).await
+                    });
                     runtime.shutdown_timeout(Duration::from_millis(100));
                 })?,
         );
@@ -270,6 +273,7 @@ pub fn start(config: Config, options: StartOptions) -> io::Result<ServerHandle> 
         .name("luma-worker-0".into())
         .spawn(move || {
             first.block_on(async {
+                tokio::spawn(release_freed_each_second());
                 for listener in http_listeners {
                     match tokio::net::TcpListener::from_std(listener) {
                         Ok(l) => {
@@ -299,6 +303,17 @@ pub fn start(config: Config, options: StartOptions) -> io::Result<ServerHandle> 
         http_addrs,
         thread: Some(thread),
     })
+}
+
+/// Runs on each event loop: once a second, what its heap holds freed goes back (see
+/// `memory::release_thread_freed`).
+async fn release_freed_each_second() {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tick.tick().await;
+        crate::memory::release_thread_freed();
+    }
 }
 
 /// An accepted connection on its way to the worker thread that will serve it.
