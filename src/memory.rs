@@ -26,9 +26,9 @@ pub fn release_freed() {
 /// mimalloc keeps a block freed by another thread in the page of the thread that allocated it
 /// until that thread collects, so after a load through pipelined VADDs an idle event loop kept
 /// its pages of request and record buffers that the writer and the index builders had freed
-/// (about 60 bytes per element of a 100k x 128 set). Calling this as the loop parked (up to ten
-/// times a second) cost 10-20% more server CPU per GET at -P 16: the loop gave back pages it
-/// needed again at once.
+/// (about 30 bytes per element of a 100k x 128 set once settled). Calling this as the loop
+/// parked (up to ten times a second) looked 10-20% dearer per GET at -P 16 in one series
+/// (a later one did not repeat it); once a second costs nothing measurable.
 pub fn release_thread_freed() {
     // SAFETY: as in `release_freed`; without `force` it only walks this thread's heap (the
     // background thread purges the arenas and trims glibc each second).
