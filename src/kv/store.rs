@@ -1003,9 +1003,12 @@ impl<'t> WriteTables<'t> {
             }
         }
         if let Some(v) = version.filter(|v| staged_version != Some(Some(*v))) {
-            // Replay meets versions the counter may not have reached: keep it ahead.
-            if self.counter(NEXT_VERSION)? <= v {
-                self.state.insert(NEXT_VERSION, v + 1)?;
+            // Replay meets versions the counter may not have reached: keep it ahead (of the
+            // number, without a vector set's file bit, which would pass to every later
+            // version and send all their members to the vector file).
+            let number = v & !VECTOR_VERSION;
+            if self.next_version_number()? <= number {
+                self.state.insert(NEXT_VERSION, number + 1)?;
             }
         }
         match self.staged.get_mut(&mk) {
@@ -1161,9 +1164,16 @@ impl<'t> WriteTables<'t> {
 
     /// A collection version never used before in this store.
     pub fn new_version(&mut self) -> StoreResult<u64> {
-        let v = self.counter(NEXT_VERSION)?.max(1);
+        let v = self.next_version_number()?.max(1);
         self.state.insert(NEXT_VERSION, v + 1)?;
         Ok(v)
+    }
+
+    /// The counter of versions, without the vector file's bit, which a vector set's row used
+    /// to pass to it (fixed since: stores that have it lose it here). Dropping the bit cannot
+    /// reuse a version: the counter's number is still above every version's number.
+    fn next_version_number(&self) -> StoreResult<u64> {
+        Ok(self.counter(NEXT_VERSION)? & !VECTOR_VERSION)
     }
 
     fn collect_later(&mut self, version: Option<u64>) -> StoreResult<()> {
@@ -1963,8 +1973,15 @@ mod tests {
         let (vector_skey, hash_skey) = store
             .write(false, |t| -> StoreResult<_> {
                 let vector = t.new_vector_version()?;
+                // The set's row written (as replay also writes it) leaves later versions in
+                // the main file.
+                let row = meta::Collection::new(meta::KeyType::VectorSet, vector).encode();
+                t.put(0, b"vset", &row)?;
                 let hash = t.new_version()?;
                 assert_eq!(vector & !VECTOR_VERSION, hash - 1, "one counter for both");
+                // A counter that has the bit (as stores written before the fix may) loses it.
+                t.state.insert(NEXT_VERSION, VECTOR_VERSION | 50)?;
+                assert_eq!(t.new_version()?, 50);
                 let vector_skey = [&vector.to_be_bytes()[..], b"elem"].concat();
                 let hash_skey = [&hash.to_be_bytes()[..], b"field"].concat();
                 assert!(in_vector_file(&vector_skey) && !in_vector_file(&hash_skey));
