@@ -200,8 +200,8 @@ fn stored_form(quantization: Quantization, raw: &[f32]) -> RawEmbedding {
 pub struct VectorSet {
     config: SetConfig,
     index: AutoIndex,
+    /// Names and the write (gen) each slot holds.
     names: Names,
-    gens: Vec<u64>,
     attrs: HashMap<u32, Box<[u8]>>,
     /// Row-major `dim × input_dim` (REDUCE).
     projection: Option<Vec<f32>>,
@@ -260,7 +260,6 @@ impl VectorSet {
         );
         let mut set = Self::around(config, index);
         set.names = Names::with_slots(slots);
-        set.gens = vec![0; slots];
         let by_gen: HashMap<u64, u32> = checkpoint
             .gens
             .iter()
@@ -275,8 +274,7 @@ impl VectorSet {
                     name, gen, attrs, ..
                 } if by_gen.contains_key(gen) => {
                     let id = by_gen[gen];
-                    set.names.insert(id, name);
-                    set.gens[id as usize] = *gen;
+                    set.names.insert(id, name, *gen);
                     set.set_attrs(id, attrs.as_deref());
                 }
                 other => missing.push(other.clone()),
@@ -298,14 +296,8 @@ impl VectorSet {
         if self.index.kind() != IndexKind::Vamana || !self.index.sync()? {
             return Ok(None);
         }
-        let gens = (0..self.names.slots())
-            .map(|i| {
-                if self.names.is_live(i as u32) {
-                    self.gens[i]
-                } else {
-                    0
-                }
-            })
+        let gens = (0..self.names.slots() as u32)
+            .map(|id| self.names.gen(id).unwrap_or(0))
             .collect();
         Ok(Some(Checkpoint {
             entry: self.index.entry(),
@@ -330,6 +322,7 @@ impl VectorSet {
             build_list: build_list(config.ef_build, 0, Self::degree(config)),
             alpha: 1.2,
             memory_budget,
+            unit_vectors: config.metric == Metric::Cosine,
         }
     }
 
@@ -352,7 +345,6 @@ impl VectorSet {
             index,
             config,
             names: Names::default(),
-            gens: Vec::new(),
             attrs: HashMap::new(),
             projection,
         }
@@ -386,7 +378,7 @@ impl VectorSet {
     /// Bytes of RAM held (index codes and lists, names, attributes; node files not counted).
     pub fn memory_bytes(&self) -> usize {
         let attrs: usize = self.attrs.values().map(|a| a.len() + 32).sum();
-        self.index.memory_bytes() + self.names.memory_bytes() + attrs + self.gens.capacity() * 8
+        self.index.memory_bytes() + self.names.memory_bytes() + attrs
     }
 
     pub fn id_of(&self, name: &[u8]) -> Option<u32> {
@@ -447,7 +439,7 @@ impl VectorSet {
                     attrs,
                 } => {
                     let existing = self.id_of(name);
-                    if let Some(id) = existing.filter(|&id| self.gens[id as usize] == *gen) {
+                    if let Some(id) = existing.filter(|&id| self.names.gen(id) == Some(*gen)) {
                         self.set_attrs(id, attrs.as_deref());
                         continue;
                     }
@@ -456,12 +448,7 @@ impl VectorSet {
                         self.forget(old);
                     }
                     let id = self.index.stage(&v)?;
-                    let slot = id as usize;
-                    if self.gens.len() <= slot {
-                        self.gens.resize(slot + 1, 0);
-                    }
-                    self.names.insert(id, name);
-                    self.gens[slot] = *gen;
+                    self.names.insert(id, name, *gen);
                     self.set_attrs(id, attrs.as_deref());
                     staged.push(id);
                 }

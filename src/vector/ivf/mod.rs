@@ -10,7 +10,7 @@ use std::path::Path;
 
 use super::metric::Metric;
 use super::parallel;
-use super::quant::q8::{Q8Codes, Q8Query};
+use super::quant::q8::{Norms, Q8Codes, Q8Query};
 use super::storage::NodeFile;
 use super::{Neighbor, VectorError};
 
@@ -69,7 +69,15 @@ impl Ivf {
             dim,
             lists: vec![Vec::new(); centroids.len() / dim.max(1)],
             centroids,
-            codes: Q8Codes::new(dim),
+            // The lists are searched by the set's metric alone: only L2 reads norms.
+            codes: Q8Codes::new(
+                dim,
+                if metric == Metric::L2 {
+                    Norms::Stored
+                } else {
+                    Norms::Unused
+                },
+            ),
             vectors: NodeFile::create(path, dim, 0)?,
             deleted: Vec::new(),
             live: 0,

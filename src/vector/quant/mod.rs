@@ -37,13 +37,14 @@ pub enum QueryCode {
 }
 
 impl Codes {
-    pub fn new(q: Quantization, dim: usize) -> Codes {
+    /// Codes of `dim`-dimensional vectors; `norms` says where Q8's squared norms come from.
+    pub fn new(q: Quantization, dim: usize, norms: q8::Norms) -> Codes {
         match q {
             Quantization::NoQuant => Codes::Full {
                 dim,
                 vectors: Vec::new(),
             },
-            Quantization::Q8 => Codes::Q8(q8::Q8Codes::new(dim)),
+            Quantization::Q8 => Codes::Q8(q8::Q8Codes::new(dim, norms)),
             Quantization::Bin => Codes::Bin(binary::BinCodes::new(dim)),
         }
     }

@@ -62,8 +62,23 @@ pub struct Q8Codes {
     dim: usize,
     codes: AlignedBytes,
     scales: Vec<f32>,
-    /// Squared norm of each original vector (for L2).
-    norms: Vec<f32>,
+    /// Squared norm of each original vector, where kept (`Norms::Stored`).
+    norms: Option<Vec<f32>>,
+    unit: bool,
+}
+
+/// Where Q8 codes find the squared norms that L2 distances (and the pruning of inner-product
+/// graphs, which is by L2) take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Norms {
+    /// Stored, 4 bytes per element.
+    Stored,
+    /// Every vector has norm 1 or is the zero vector (cosine sets normalise them): 1, or 0 for
+    /// the zero vector, the only one quantized with scale 1 (a unit vector's is at most
+    /// 1/127). Nothing stored.
+    Unit,
+    /// Never needed by the index's distances; if asked, from the codes. Nothing stored.
+    Unused,
 }
 
 /// A query's Q8 form.
@@ -98,12 +113,13 @@ impl Q8Query {
 }
 
 impl Q8Codes {
-    pub fn new(dim: usize) -> Q8Codes {
+    pub fn new(dim: usize, norms: Norms) -> Q8Codes {
         Q8Codes {
             dim,
             codes: AlignedBytes::default(),
             scales: Vec::new(),
-            norms: Vec::new(),
+            norms: (norms == Norms::Stored).then(Vec::new),
+            unit: norms == Norms::Unit,
         }
     }
 
@@ -111,7 +127,9 @@ impl Q8Codes {
     pub fn reserve_exact(&mut self, more: usize) {
         self.codes.reserve_exact(more * self.dim);
         self.scales.reserve_exact(more);
-        self.norms.reserve_exact(more);
+        if let Some(norms) = &mut self.norms {
+            norms.reserve_exact(more);
+        }
     }
 
     pub fn push(&mut self, v: &[f32]) {
@@ -119,7 +137,9 @@ impl Q8Codes {
         let scale = quantize(v, &mut code);
         self.codes.push(&code);
         self.scales.push(scale);
-        self.norms.push(distance::dot_f32(v, v));
+        if let Some(norms) = &mut self.norms {
+            norms.push(distance::dot_f32(v, v));
+        }
     }
 
     pub fn code(&self, id: usize) -> &[i8] {
@@ -154,7 +174,7 @@ impl Q8Codes {
         match metric {
             Metric::Cosine => 1.0 - dot,
             Metric::InnerProduct => -dot,
-            Metric::L2 => (q.norm + self.norms[id] - 2.0 * dot).max(0.0),
+            Metric::L2 => (q.norm + self.norm(id) - 2.0 * dot).max(0.0),
         }
     }
 
@@ -168,12 +188,32 @@ impl Q8Codes {
         match metric {
             Metric::Cosine => 1.0 - dot,
             Metric::InnerProduct => -dot,
-            Metric::L2 => (self.norms[a] + self.norms[b] - 2.0 * dot).max(0.0),
+            Metric::L2 => (self.norm(a) + self.norm(b) - 2.0 * dot).max(0.0),
+        }
+    }
+
+    /// Element `id`'s squared norm (see `Norms`).
+    #[inline]
+    fn norm(&self, id: usize) -> f32 {
+        match &self.norms {
+            Some(norms) => norms[id],
+            None if self.unit => {
+                if self.scales[id] == 1.0 {
+                    0.0
+                } else {
+                    1.0
+                }
+            }
+            None => {
+                let s = self.scales[id];
+                distance::dot_i8(self.code(id), self.code(id)) as f32 * s * s
+            }
         }
     }
 
     pub fn memory_bytes(&self) -> usize {
-        self.codes.capacity_bytes() + (self.scales.capacity() + self.norms.capacity()) * 4
+        let norms = self.norms.as_ref().map_or(0, Vec::capacity);
+        self.codes.capacity_bytes() + (self.scales.capacity() + norms) * 4
     }
 }
 
@@ -186,7 +226,7 @@ mod tests {
     fn q8_distances_track_full_precision() {
         let mut rng = Rng::new(3);
         let dim = 128;
-        let mut codes = Q8Codes::new(dim);
+        let mut codes = Q8Codes::new(dim, Norms::Stored);
         let vs: Vec<Vec<f32>> = (0..50)
             .map(|_| (0..dim).map(|_| rng.normal()).collect())
             .collect();
@@ -220,9 +260,54 @@ mod tests {
     }
 
     #[test]
+    fn codes_without_stored_norms_give_the_same_l2() {
+        let mut rng = Rng::new(5);
+        let dim = 96;
+        let mut vs: Vec<Vec<f32>> = (0..20)
+            .map(|_| {
+                let v: Vec<f32> = (0..dim).map(|_| rng.normal()).collect();
+                let norm = distance::dot_f32(&v, &v).sqrt();
+                v.iter().map(|x| x / norm).collect()
+            })
+            .collect();
+        vs.push(vec![0.0; dim]);
+        let codes = |norms| {
+            let mut c = Q8Codes::new(dim, norms);
+            c.reserve_exact(vs.len());
+            vs.iter().for_each(|v| c.push(v));
+            c
+        };
+        let (stored, unit, unused) = (
+            codes(Norms::Stored),
+            codes(Norms::Unit),
+            codes(Norms::Unused),
+        );
+        assert_eq!(stored.memory_bytes() - unit.memory_bytes(), vs.len() * 4);
+        assert_eq!(unit.memory_bytes(), unused.memory_bytes());
+        let qc = Q8Query::new(&vs[3]);
+        let zero = vs.len() - 1;
+        for i in 0..vs.len() {
+            assert_eq!(unit.norm(i), if i == zero { 0.0 } else { 1.0 });
+            let decoded = unused.decode(i);
+            let norm = distance::dot_f32(&decoded, &decoded);
+            assert!((unused.norm(i) - norm).abs() <= 1e-2 * norm, "{i}");
+            let exact = stored.distance(Metric::L2, &qc, i);
+            for other in [&unit, &unused] {
+                let d = other.distance(Metric::L2, &qc, i);
+                assert!((exact - d).abs() < 0.02, "{i}: {exact} vs {d}");
+                let (e, p) = (
+                    stored.pair_distance(Metric::L2, i, 5),
+                    other.pair_distance(Metric::L2, i, 5),
+                );
+                assert!((e - p).abs() < 0.02, "{i}: {e} vs {p}");
+            }
+        }
+    }
+
+    #[test]
     fn codes_start_on_a_cache_line_and_keep_every_byte() {
         for dim in [1usize, 63, 64, 65, 96, 128, 200] {
-            let mut codes = Q8Codes::new(dim);
+            let mut codes = Q8Codes::new(dim, Norms::Unused);
             let vs: Vec<Vec<f32>> = (0..40)
                 .map(|i| {
                     (0..dim)

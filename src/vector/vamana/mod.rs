@@ -32,6 +32,7 @@ use std::path::Path;
 
 use super::metric::Metric;
 use super::parallel;
+use super::quant::q8::Norms;
 use super::quant::{Codes, Quantization};
 use super::storage::{Budget, NodeFile};
 use super::{Neighbor, SearchParams, VectorError};
@@ -49,6 +50,9 @@ pub struct VamanaParams {
     /// the vectors), beyond the codes, always in RAM. A graph whose lists pass it reads a
     /// list at each hop (DiskANN's layout).
     pub memory_budget: usize,
+    /// Every vector reaching the index has norm 1 or is zero (cosine sets normalise them
+    /// before): Q8 codes then keep no norms for the L2 pruning (4 bytes per element).
+    pub unit_vectors: bool,
 }
 
 /// Default memory budget: a 100k x 128 or a 300k x 96 graph keeps its lists in RAM (17 and
@@ -62,7 +66,18 @@ impl Default for VamanaParams {
             build_list: 100,
             alpha: 1.2,
             memory_budget: DEFAULT_MEMORY_BUDGET,
+            unit_vectors: false,
         }
+    }
+}
+
+/// Where Q8 codes find the squared norms of the L2 distances (L2 graphs, and the pruning
+/// of inner-product ones): vectors of norm 1 need none stored.
+fn norms(metric: Metric, params: &VamanaParams) -> Norms {
+    if params.unit_vectors || metric == Metric::Cosine {
+        Norms::Unit
+    } else {
+        Norms::Stored
     }
 }
 
@@ -137,7 +152,7 @@ impl Vamana {
             metric,
             params,
             nodes,
-            codes: Codes::new(quantization, dim),
+            codes: Codes::new(quantization, dim, norms(metric, &params)),
             deleted: Vec::new(),
             deleted_count: 0,
             unconsolidated: 0,
@@ -191,7 +206,7 @@ impl Vamana {
         let nodes = NodeFile::open(path, slots, budget, |_, v| {
             codes
                 .get_or_insert_with(|| {
-                    let mut c = Codes::new(quantization, v.len());
+                    let mut c = Codes::new(quantization, v.len(), norms(metric, &params));
                     c.reserve_exact(slots.unwrap_or(0));
                     c
                 })
@@ -211,7 +226,8 @@ impl Vamana {
             unconsolidated: 0,
             entry: entry.filter(|&e| e < len).or((len > 0).then_some(0)),
             reserved: len as usize,
-            codes: codes.unwrap_or_else(|| Codes::new(quantization, nodes.dim())),
+            codes: codes
+                .unwrap_or_else(|| Codes::new(quantization, nodes.dim(), norms(metric, &params))),
             nodes,
         };
         for &d in deleted {
