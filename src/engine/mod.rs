@@ -191,6 +191,10 @@ struct Inner {
     /// BGSAVE asked for a checkpoint; the background thread runs it.
     checkpoint_requested: AtomicBool,
     stopping: AtomicBool,
+    /// Test hook: the next this many active-expiry batches fail after their log append, as a
+    /// store that cannot take them would.
+    #[cfg(test)]
+    expiry_faults: std::sync::atomic::AtomicUsize,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -346,6 +350,8 @@ impl Engine {
             write_cost_ns: AtomicU64::new(0),
             checkpoint_requested: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
+            #[cfg(test)]
+            expiry_faults: Default::default(),
         });
         let sql = sql::start(&inner, sql_writer, host, sql_path, sql_stats, threads)
             .map_err(|e| EngineError::Other(e.to_string()))?;
@@ -1534,6 +1540,14 @@ fn expire_cycle(inner: &Inner, wal: &mut Wal) {
         wal.append(&[&record::encode(&ops)])?;
         // Logged: the expiries happened, whatever fails after (see `run_batch`).
         removed = ops;
+        #[cfg(test)]
+        if inner
+            .expiry_faults
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(EngineError::Other("injected store failure".into()));
+        }
         t.set_applied_lsn(wal.last_lsn())?;
         Ok((keys, fields))
     });

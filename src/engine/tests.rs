@@ -284,6 +284,54 @@ fn a_write_that_fails_after_its_log_append_is_not_reported_undone() {
 }
 
 #[test]
+fn an_active_expiry_whose_store_update_fails_after_its_log_append_is_replayed() {
+    let disks = Disks::new();
+    let engine = disks.open(AppendFsync::Always);
+    // Every expiry batch fails after its append: only the replay from the log can delete.
+    engine
+        .inner
+        .expiry_faults
+        .store(usize::MAX, Ordering::SeqCst);
+    let deadline = now_ms() + 50;
+    let reply = engine
+        .submit(Box::new(move |w| {
+            w.put_string(0, b"brief", b"v", deadline)?;
+            w.put_string(0, b"kept", b"v", 0)?;
+            Ok(OK)
+        }))
+        .unwrap()
+        .blocking_recv()
+        .unwrap();
+    assert_eq!(reply, OK);
+    // The background thread expires the key; its store update fails after the log append,
+    // and the store gets the delete from the log at once (the row itself, past reads' TTL
+    // check, is gone).
+    let gone = |engine: &Engine| {
+        engine
+            .read()
+            .is_ok_and(|r| r.get(0, b"brief").unwrap().is_none())
+    };
+    let waited = Instant::now();
+    while !gone(&engine) {
+        assert!(
+            waited.elapsed() < Duration::from_secs(10),
+            "the logged expiry never reached the store"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let left = engine.inner.expiry_faults.swap(0, Ordering::SeqCst);
+    assert!(left < usize::MAX, "no expiry batch failed");
+    let r = engine.read().unwrap();
+    assert!(r.get(0, b"kept").unwrap().is_some());
+    drop(r);
+    drop(engine);
+    let reopened = disks.power_cut_image().open(AppendFsync::Always);
+    let r = reopened.read().unwrap();
+    assert!(r.get(0, b"brief").unwrap().is_none());
+    assert!(r.get(0, b"kept").unwrap().is_some());
+}
+
+#[test]
 fn appendfsync_changes_take_effect_at_run_time() {
     let disks = Disks::new();
     let engine = disks.open(AppendFsync::No);
