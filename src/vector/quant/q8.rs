@@ -62,9 +62,15 @@ pub struct Q8Codes {
     dim: usize,
     codes: AlignedBytes,
     scales: Vec<f32>,
-    /// Squared norm of each original vector, where kept (`Norms::Stored`).
-    norms: Option<Vec<f32>>,
-    unit: bool,
+    norms: NormSource,
+}
+
+/// `Norms` as held: the stored squared norms of the original vectors, or what stands for them.
+#[derive(Debug, Clone)]
+enum NormSource {
+    Stored(Vec<f32>),
+    Unit,
+    FromCodes,
 }
 
 /// Where Q8 codes find the squared norms that L2 distances (and the pruning of inner-product
@@ -118,8 +124,11 @@ impl Q8Codes {
             dim,
             codes: AlignedBytes::default(),
             scales: Vec::new(),
-            norms: (norms == Norms::Stored).then(Vec::new),
-            unit: norms == Norms::Unit,
+            norms: match norms {
+                Norms::Stored => NormSource::Stored(Vec::new()),
+                Norms::Unit => NormSource::Unit,
+                Norms::Unused => NormSource::FromCodes,
+            },
         }
     }
 
@@ -127,7 +136,7 @@ impl Q8Codes {
     pub fn reserve_exact(&mut self, more: usize) {
         self.codes.reserve_exact(more * self.dim);
         self.scales.reserve_exact(more);
-        if let Some(norms) = &mut self.norms {
+        if let NormSource::Stored(norms) = &mut self.norms {
             norms.reserve_exact(more);
         }
     }
@@ -137,7 +146,7 @@ impl Q8Codes {
         let scale = quantize(v, &mut code);
         self.codes.push(&code);
         self.scales.push(scale);
-        if let Some(norms) = &mut self.norms {
+        if let NormSource::Stored(norms) = &mut self.norms {
             norms.push(distance::dot_f32(v, v));
         }
     }
@@ -196,15 +205,15 @@ impl Q8Codes {
     #[inline]
     fn norm(&self, id: usize) -> f32 {
         match &self.norms {
-            Some(norms) => norms[id],
-            None if self.unit => {
+            NormSource::Stored(norms) => norms[id],
+            NormSource::Unit => {
                 if self.scales[id] == 1.0 {
                     0.0
                 } else {
                     1.0
                 }
             }
-            None => {
+            NormSource::FromCodes => {
                 let s = self.scales[id];
                 distance::dot_i8(self.code(id), self.code(id)) as f32 * s * s
             }
@@ -212,7 +221,10 @@ impl Q8Codes {
     }
 
     pub fn memory_bytes(&self) -> usize {
-        let norms = self.norms.as_ref().map_or(0, Vec::capacity);
+        let norms = match &self.norms {
+            NormSource::Stored(norms) => norms.capacity(),
+            _ => 0,
+        };
         self.codes.capacity_bytes() + (self.scales.capacity() + norms) * 4
     }
 }
