@@ -9,7 +9,7 @@
 //! (scripts/bench_vset.sh starts a release Luma). `--no-load` queries the set already at
 //! `--key` (loaded by an earlier run with the same --n/--dim/--centres).
 //! Each search EF in `--efs` (default: none given, Redis's default) gets a 1-client and a
-//! many-client run.
+//! many-client run; words after the EF go to VSIM too (`--efs "100 NOTHREAD"`).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
@@ -248,7 +248,9 @@ fn main() {
     for ef in &efs {
         let search: Vec<String> = ef
             .iter()
-            .flat_map(|e| ["EF".to_string(), e.clone()])
+            .flat_map(|e| {
+                std::iter::once("EF".to_string()).chain(e.split_whitespace().map(String::from))
+            })
             .collect();
         let label = ef.as_deref().unwrap_or("default");
         let mut single_qps = 0.0;

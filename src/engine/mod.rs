@@ -20,6 +20,7 @@ pub mod blocking;
 pub mod file;
 pub mod notify;
 pub mod observe;
+pub mod pool;
 pub mod record;
 pub mod replies;
 pub mod sql;

@@ -21,11 +21,11 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex, RwLock};
 
-use tokio::sync::{oneshot, watch};
+use tokio::sync::watch;
 
+use super::pool::{Idle, Pool};
 use super::record::Op;
 use crate::kv::meta::{self, Collection, KeyType};
 use crate::kv::store::ReadTables;
@@ -113,82 +113,17 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-type Job = Box<dyn FnOnce() + Send>;
+/// Searches come one after another from a client: a thread watches for the next one.
+const SEARCH_IDLE: Idle = Idle {
+    watch: std::time::Duration::from_micros(200),
+    release_memory: false,
+};
 
-/// Least time between two returns of freed memory by a pool thread going idle.
-const RELEASE_WHEN_IDLE_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
-
-/// A fixed pool of threads, sized to the cores.
-pub struct Pool {
-    jobs: Mutex<Option<mpsc::Sender<Job>>>,
-    pub threads: usize,
-}
-
-impl Pool {
-    /// `release_when_idle`: a thread going idle hands back the memory its jobs freed (for
-    /// jobs that allocate much and briefly: building; a search pool doing so lost ~15% of
-    /// single-client QPS to the page faults of re-growing its heap).
-    pub fn new(name: &str, threads: usize, release_when_idle: bool) -> Pool {
-        let (tx, rx) = mpsc::channel::<Job>();
-        let rx = Arc::new(Mutex::new(rx));
-        for i in 0..threads {
-            let rx = rx.clone();
-            let spawned = std::thread::Builder::new()
-                .name(format!("{name}-{i}"))
-                .spawn(move || {
-                    let mut released = std::time::Instant::now();
-                    loop {
-                        let next = lock(&rx).try_recv();
-                        let job = match next {
-                            Ok(job) => job,
-                            Err(mpsc::TryRecvError::Disconnected) => return,
-                            Err(mpsc::TryRecvError::Empty) => {
-                                // Going idle: hand back what the last jobs freed, or this
-                                // thread's heap keeps it until it allocates again (at most
-                                // ten times a second: a busy pool goes idle often).
-                                if release_when_idle
-                                    && released.elapsed() >= RELEASE_WHEN_IDLE_EVERY
-                                {
-                                    crate::memory::release_freed();
-                                    released = std::time::Instant::now();
-                                }
-                                match lock(&rx).recv() {
-                                    Ok(job) => job,
-                                    Err(_) => return,
-                                }
-                            }
-                        };
-                        job();
-                    }
-                });
-            if let Err(e) = spawned {
-                tracing::error!("vector pool thread: {e}");
-            }
-        }
-        Pool {
-            jobs: Mutex::new(Some(tx)),
-            threads,
-        }
-    }
-
-    /// Runs `f` on the pool; the receiver yields its result.
-    pub fn run<R: Send + 'static>(
-        &self,
-        f: impl FnOnce() -> R + Send + 'static,
-    ) -> oneshot::Receiver<R> {
-        let (tx, rx) = oneshot::channel();
-        self.spawn(move || {
-            let _ = tx.send(f());
-        });
-        rx
-    }
-
-    fn spawn(&self, f: impl FnOnce() + Send + 'static) {
-        if let Some(jobs) = lock(&self.jobs).as_ref() {
-            let _ = jobs.send(Box::new(f));
-        }
-    }
-}
+/// Builds allocate much and briefly: their threads hand the memory back and sleep.
+const BUILD_IDLE: Idle = Idle {
+    watch: std::time::Duration::ZERO,
+    release_memory: true,
+};
 
 /// One set's index and the changes committed but not yet applied to it.
 pub struct SetHandle {
@@ -290,8 +225,8 @@ impl Vectors {
             sets: RwLock::new(HashMap::new()),
             any: AtomicBool::new(false),
             sweep_wanted: AtomicBool::new(false),
-            pool: Pool::new("luma-vsearch", threads.max(1), false),
-            builders: Pool::new("luma-vbuild", threads.max(1), true),
+            pool: Pool::new("luma-vsearch", threads.max(1), SEARCH_IDLE),
+            builders: Pool::new("luma-vbuild", threads.max(1), BUILD_IDLE),
             graph_memory,
         }
     }
