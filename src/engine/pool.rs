@@ -11,8 +11,8 @@ use tokio::sync::oneshot;
 type Job = Box<dyn FnOnce() + Send>;
 
 /// How long a pool that hands memory back must be quiet first. Handing back costs (mimalloc's
-/// collect, malloc_trim, then page faults as the heap grows again): done in every gap between
-/// the batches of a pipelined 100k x 128 load, it cost 7% of the insert rate.
+/// collect, malloc_trim, then page faults as the heap grows again), so it waits for the end
+/// of a load rather than running in the gaps between a pipelined load's batches.
 const QUIET_BEFORE_RELEASE: Duration = Duration::from_millis(100);
 
 /// How a pool's threads behave when they run out of work.
@@ -20,8 +20,8 @@ const QUIET_BEFORE_RELEASE: Duration = Duration::from_millis(100);
 pub struct Idle {
     /// Watch the queue this long before sleeping. One client sending a search at a time
     /// leaves the pool empty between two: a sleeping thread takes tens of microseconds to
-    /// wake (100k x 128, VSIM COUNT 10: ~70 us of a 270 us round trip went to the two
-    /// hand-offs). At most one thread watches at a time, yielding its core to any other
+    /// wake (100k x 128, VSIM COUNT 10: the two hand-offs took 30-70 us of a 230-270 us
+    /// round trip, measured against NOTHREAD). At most one thread watches at a time, yielding its core to any other
     /// ready thread, so a quiet pool costs at most one core this long after its last job.
     pub watch: Duration,
     /// Hand back the memory the last jobs freed once the pool is quiet (for jobs that
